@@ -1,0 +1,42 @@
+"""lazyllm: a lazy, composable model layer for LLM applications.
+
+One object turns a model into something you call like a function, and flows compose those
+callables. Heavy libraries (httpx, torch, transformers, vllm…) are imported only when the
+part that needs them is used: ``import lazyllm`` stays fast.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import errors, formatter
+from ._config import config
+from ._version import __version__
+from .errors import LazyLLMError
+from .module import Hook, ModuleBase, listen_stream
+from .module.flows import bind, ifs, loop, package, parallel, pipeline, placeholders, switch, warp
+from .prompt import AlpacaPrompter, ChatPrompter
+
+_0, _1, _2, _3, _4, _5, _6, _7, _8, _9 = placeholders  # bind's positional placeholders
+
+__all__ = [
+    '__version__', 'config', 'errors', 'LazyLLMError',
+    'ModuleBase', 'Hook', 'listen_stream',
+    'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind', 'package',
+    'ChatPrompter', 'AlpacaPrompter', 'formatter', 'client',
+]
+
+# Subpackages that import heavy libraries load on first attribute access.
+_LAZY = {'client': 'lazyllm.client'}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'lazyllm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

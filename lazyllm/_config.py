@@ -1,0 +1,206 @@
+"""One settings object for all of lazyllm (DESIGN rule 7).
+
+A value is looked up, every time it is read, in this order:
+
+1. a keyword argument the caller passes (``config.resolve('timeout', timeout)``);
+2. a value set in code: ``lazyllm.config['timeout'] = 30`` or ``with config.override(...)``;
+3. the environment variable ``LAZYLLM_<NAME>`` (``LAZYLLM_TIMEOUT=30``);
+4. ``$LAZYLLM_HOME/config.yaml`` (default ``~/.lazyllm/config.yaml``), a flat mapping;
+5. the setting's default.
+
+Nothing is read at import time and nothing is written by reading: importing lazyllm creates
+no files. Each layer registers the settings it owns with ``config.add(...)``, the same way a
+plugin would; ``config.show()`` (and ``lazyllm config show``) lists the effective values with
+their source, secrets masked.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ._redact import mask
+from .errors import ConfigError
+
+__all__ = ['Config', 'Setting', 'config']
+
+_UNSET = object()
+_TRUE = {'1', 'true', 'yes', 'on'}
+_FALSE = {'0', 'false', 'no', 'off', ''}
+
+
+def _parse_bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise ValueError(f'{v!r} is not a boolean (use true/false, 1/0, yes/no, on/off)')
+
+
+_PARSERS: dict[type, Callable[[Any], Any]] = {bool: _parse_bool, int: int, float: float, str: str}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One named setting: its default, type, whether it is secret, and what it is for."""
+    name: str
+    default: Any
+    type: type = str
+    doc: str = ''
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return 'LAZYLLM_' + self.name.upper()
+
+    def parse(self, value: Any, origin: str) -> Any:
+        if value is None:
+            return None
+        try:
+            return _PARSERS.get(self.type, self.type)(value)
+        except (TypeError, ValueError) as e:
+            # a secret's value must not leak, not even through the parser's message
+            shown, why = (mask(value), '') if self.secret else (repr(value), f': {e}')
+            raise ConfigError(f'{origin} sets {self.name} to {shown}, which is not a valid '
+                              f'{self.type.__name__}{why}. Fix or unset {origin}.') from None
+
+
+class Config:
+    """The settings registry and lookup. ``lazyllm.config`` is the one instance."""
+
+    def __init__(self) -> None:
+        self._settings: dict[str, Setting] = {}
+        self._overrides: dict[str, Any] = {}
+        self._lock = threading.RLock()
+        self._file_cache: tuple[Path, float, dict] | None = None
+
+    # -- registration ---------------------------------------------------------------------
+    def add(self, name: str, default: Any = None, type: type = str, doc: str = '',
+            secret: bool = False) -> Setting:
+        """Register a setting. Registering the same name again with the same spec is a no-op."""
+        s = Setting(name, default, type, doc, secret)
+        with self._lock:
+            old = self._settings.get(name)
+            if old is not None and old != s:
+                raise ConfigError(f'setting {name!r} is already registered differently; '
+                                  f'pick another name for the new setting.')
+            self._settings[name] = s
+        return s
+
+    def setting(self, name: str) -> Setting:
+        try:
+            return self._settings[name]
+        except KeyError:
+            raise ConfigError(f'unknown setting {name!r}; known settings: '
+                              f'{", ".join(sorted(self._settings))}.') from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._settings
+
+    # -- lookup ---------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> Any:
+        return self.lookup(name)[0]
+
+    def resolve(self, name: str, explicit: Any = None) -> Any:
+        """The keyword value when the caller gave one (not None), else the configured value."""
+        return self.setting(name).parse(explicit, 'the keyword') if explicit is not None \
+            else self[name]
+
+    def lookup(self, name: str) -> tuple[Any, str]:
+        """The effective value of ``name`` and where it came from."""
+        s = self.setting(name)
+        with self._lock:
+            if name in self._overrides:
+                return self._overrides[name], 'set in code'
+        if s.env in os.environ:
+            return s.parse(os.environ[s.env], s.env), s.env
+        data = self._file_values()
+        if name in data:
+            return s.parse(data[name], f'{self.file_path()} key {name!r}'), 'config file'
+        return s.default, 'default'
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        s = self.setting(name)
+        with self._lock:
+            self._overrides[name] = s.parse(value, 'the value set in code')
+
+    def reset(self, name: str) -> None:
+        """Forget a value set in code, so the environment/file/default applies again."""
+        with self._lock:
+            self._overrides.pop(name, None)
+
+    @contextlib.contextmanager
+    def override(self, **values: Any) -> Iterator['Config']:
+        """Set values in code for the duration of a ``with`` block (handy in tests)."""
+        with self._lock:
+            saved = {k: self._overrides.get(k, _UNSET) for k in values}
+            for k, v in values.items():
+                self[k] = v
+        try:
+            yield self
+        finally:
+            with self._lock:
+                for k, v in saved.items():
+                    if v is _UNSET:
+                        self._overrides.pop(k, None)
+                    else:
+                        self._overrides[k] = v
+
+    # -- the file -------------------------------------------------------------------------
+    @staticmethod
+    def home() -> Path:
+        """``$LAZYLLM_HOME`` or ``~/.lazyllm``. Read each time, never created here."""
+        return Path(os.environ.get('LAZYLLM_HOME') or '~/.lazyllm').expanduser()
+
+    def file_path(self) -> Path:
+        return self.home() / 'config.yaml'
+
+    def _file_values(self) -> dict:
+        path = self.file_path()
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return {}
+        cache = self._file_cache
+        if cache and cache[0] == path and cache[1] == mtime:
+            return cache[2]
+        import yaml  # only when a config file exists
+        try:
+            data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f'cannot read {path}: {e}. Fix the YAML or remove the file.') from e
+        if not isinstance(data, dict):
+            raise ConfigError(f'{path} must hold a mapping of setting: value, not '
+                              f'{type(data).__name__}. Fix or remove the file.')
+        self._file_cache = (path, mtime, data)
+        return data
+
+    # -- display --------------------------------------------------------------------------
+    def show(self) -> list[tuple[str, str, str]]:
+        """(name, value, source) for every setting, secrets masked, sorted by name."""
+        rows = []
+        for name in sorted(self._settings):
+            s = self._settings[name]
+            value, source = self.lookup(name)
+            rows.append((name, mask(value) if s.secret else repr(value), source))
+        return rows
+
+    def __repr__(self) -> str:
+        return f'<lazyllm.Config {len(self._settings)} settings; see config.show()>'
+
+
+config = Config()
+
+config.add('log_level', 'WARNING', str, 'level of the lazyllm logger (DEBUG, INFO, WARNING…)')
+config.add('timeout', 600.0, float,
+           'seconds a whole model call may take, streamed or not, before EndpointTimeout')
+config.add('connect_timeout', 5.0, float, 'seconds to wait for a TCP connection to an endpoint')
+config.add('max_retries', 3, int,
+           'retries on connect errors, 429 and 5xx before the first byte of an answer')
+config.add('max_workers', 8, int, 'threads used by parallel, warp and start() of a tree')
