@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import errors, formatter
+from . import errors, formatter, prompt
 from ._config import config
 from ._version import __version__
 from .errors import LazyLLMError
@@ -23,7 +23,7 @@ __all__ = [
     '__version__', 'config', 'errors', 'LazyLLMError',
     'ModuleBase', 'Hook', 'listen_stream',
     'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind', 'package',
-    'ChatPrompter', 'AlpacaPrompter', 'formatter', 'client',
+    'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
 ]
 
 # Subpackages that import heavy libraries load on first attribute access.

@@ -30,7 +30,7 @@ def test_public_names():
     assert sorted(lazyllm.__all__) == sorted([
         '__version__', 'config', 'errors', 'LazyLLMError', 'ModuleBase', 'Hook',
         'listen_stream', 'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind',
-        'package', 'ChatPrompter', 'AlpacaPrompter', 'formatter', 'client'])
+        'package', 'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client'])
     for name in lazyllm.__all__:
         assert getattr(lazyllm, name) is not None
     assert lazyllm.formatter.JsonFormatter and lazyllm.formatter.EmptyFormatter
