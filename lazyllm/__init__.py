@@ -21,20 +21,28 @@ _0, _1, _2, _3, _4, _5, _6, _7, _8, _9 = placeholders  # bind's positional place
 
 __all__ = [
     '__version__', 'config', 'errors', 'LazyLLMError',
-    'ModuleBase', 'Hook', 'listen_stream',
+    'ModuleBase', 'Hook', 'listen_stream', 'TrainableModule', 'deploy', 'launchers', 'hub',
     'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind', 'package',
     'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
 ]
 
-# Subpackages that import heavy libraries load on first attribute access.
-_LAZY = {'client': 'lazyllm.client'}
+# Loaded on first attribute access, to keep `import lazyllm` fast: name -> (module, attribute)
+_LAZY = {
+    'client': ('lazyllm.client', None),
+    'deploy': ('lazyllm.deploy', None),
+    'hub': ('lazyllm.hub', None),
+    'launchers': ('lazyllm.launch', 'launchers'),
+    'TrainableModule': ('lazyllm.module._trainable', 'TrainableModule'),
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        module = importlib.import_module(_LAZY[name])
-        globals()[name] = module
-        return module
+        module_name, attribute = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = getattr(module, attribute) if attribute else module
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'lazyllm' has no attribute {name!r}")
 
 

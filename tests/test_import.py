@@ -29,7 +29,8 @@ def test_client_loads_on_first_use_only():
 def test_public_names():
     assert sorted(lazyllm.__all__) == sorted([
         '__version__', 'config', 'errors', 'LazyLLMError', 'ModuleBase', 'Hook',
-        'listen_stream', 'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind',
+        'listen_stream', 'TrainableModule', 'deploy', 'launchers', 'hub',
+        'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind',
         'package', 'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client'])
     for name in lazyllm.__all__:
         assert getattr(lazyllm, name) is not None

@@ -1,0 +1,43 @@
+"""``lazyllm.deploy.auto``: pick the engine for a model from its type and what is installed.
+
+vLLM is chosen for LLMs when it is registered and installed and either a GPU is present or
+``LAZYLLM_PREFER_VLLM`` is set; otherwise the built-in engine of the type serves it.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from ..errors import DeployError
+from ..hub import ModelType
+from ._engine import Engine, engines
+
+__all__ = ['auto', 'AutoEngine', 'pick_engine']
+
+
+class AutoEngine:
+    """Marker for "choose for me"; resolved by ``pick_engine`` at start()."""
+    name = 'auto'
+
+    def __repr__(self) -> str:
+        return '<engine auto>'
+
+
+auto = AutoEngine()
+
+
+def _has_gpu() -> bool:
+    return os.path.exists('/dev/nvidia0') or bool(os.environ.get('CUDA_VISIBLE_DEVICES'))
+
+
+def pick_engine(model_type: ModelType) -> Engine:
+    vllm = engines.get('vllm')
+    if model_type == ModelType.LLM and vllm is not None and \
+            importlib.util.find_spec('vllm') is not None and \
+            (_has_gpu() or os.environ.get('LAZYLLM_PREFER_VLLM')):
+        return vllm
+    for engine in engines.values():
+        if engine.name != 'vllm' and engine.serves(model_type):
+            return engine
+    raise DeployError(f'no engine serves {model_type.value} models yet: choose one with '
+                      f'deploy_method(...) from {", ".join(sorted(engines))}.')

@@ -1,0 +1,106 @@
+"""Engines: how to serve a model. An engine turns (model folder, options, host, port) into an
+argv, and says which model types it serves, what it needs installed, and where its health
+endpoint is. Engines are entries in one table; built-ins register the same way a plugin
+would (``register_engine``), and ``get_engine('vllm')`` or ``lazyllm.deploy.vllm`` finds one.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import DeployError, InputError
+from ..hub import ModelType
+
+__all__ = ['Option', 'Engine', 'register_engine', 'get_engine', 'engines']
+
+
+@dataclass(frozen=True)
+class Option:
+    """One engine option: its type, default, help, allowed values, and command-line flag."""
+    type: type
+    default: Any = None
+    doc: str = ''
+    choices: tuple | None = None
+    flag: str | None = None           # default: --name-with-dashes
+
+    def check(self, engine: str, name: str, value: Any) -> Any:
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise InputError(f'{engine} option {name} must be True or False, got {value!r}.')
+        elif self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif not isinstance(value, self.type) or isinstance(value, bool):
+            raise InputError(f'{engine} option {name} must be a {self.type.__name__}, '
+                             f'got {value!r}.')
+        if self.choices and value not in self.choices:
+            raise InputError(f'{engine} option {name}={value!r} is not one of '
+                             f'{", ".join(map(repr, self.choices))}.')
+        return value
+
+
+@dataclass(frozen=True)
+class Engine:
+    """An engine: see the module docstring. Subclasses override ``argv``."""
+    name: str
+    types: frozenset
+    options: dict = field(default_factory=dict)
+    requires: tuple = ()              # modules the engine's interpreter must have
+    install_hint: str = "pip install 'lazyllm-model-layer[local]'"
+    health_path: str = '/health'
+
+    def validate(self, options: dict) -> dict:
+        """Options checked against the table; unknown names list the valid ones."""
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise InputError(f'{self.name} engine has no option(s) {", ".join(unknown)}; valid '
+                             f'options: {", ".join(sorted(self.options)) or "none"}.')
+        return {k: self.options[k].check(self.name, k, v) for k, v in options.items()
+                if v is not None}
+
+    def serves(self, model_type: ModelType) -> bool:
+        return model_type in self.types
+
+    def check_installed(self, python: str = sys.executable) -> None:
+        """Fail before launching when this interpreter lacks what the engine imports."""
+        if python != sys.executable:
+            return                    # another venv: its own log will say what is missing
+        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            raise DeployError(f'the {self.name} engine needs {", ".join(missing)}, not '
+                              f'installed in {python}: {self.install_hint}')
+
+    def flags(self, options: dict) -> list[str]:
+        out: list[str] = []
+        for name, value in options.items():
+            flag = self.options[name].flag or '--' + name.replace('_', '-')
+            if value is True:
+                out.append(flag)
+            elif value is not False:
+                out += [flag, str(value)]
+        return out
+
+    def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
+             options: dict, python: str = sys.executable) -> list[str]:
+        raise NotImplementedError(f'engine {self.name} does not say how to launch itself')
+
+    def __repr__(self) -> str:
+        return f'<engine {self.name}: {", ".join(sorted(t.value for t in self.types))}>'
+
+
+engines: dict[str, Engine] = {}
+
+
+def register_engine(engine: Engine) -> Engine:
+    engines[engine.name] = engine
+    return engine
+
+
+def get_engine(engine: 'str | Engine') -> Engine:
+    if isinstance(engine, Engine):
+        return engine
+    if isinstance(engine, str) and engine.lower() in engines:
+        return engines[engine.lower()]
+    raise InputError(f'unknown engine {engine!r}: use one of {", ".join(sorted(engines))} '
+                     '(or lazyllm.deploy.<name>).')

@@ -1,0 +1,55 @@
+"""Entry point of a built-in engine process. Fails with one readable line (which the
+launcher's DeployError quotes) when a dependency is missing or the model cannot load."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import KINDS
+
+MISSING = ("missing Python package {name!r} needed by the lazyllm {kind} engine: install it "
+           "in this interpreter ({python}) with: pip install 'lazyllm-model-layer[local]'")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m lazyllm.deploy.servers')
+    parser.add_argument('kind', choices=sorted(KINDS))
+    parser.add_argument('--model', required=True, help='model folder')
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, required=True)
+    parser.add_argument('--served-model-name', default=None)
+    known, rest = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(levelname)s: '
+                        '%(message)s', stream=sys.stderr)
+    try:
+        engine = importlib.import_module(KINDS[known.kind])
+        from ._app import serve
+    except ModuleNotFoundError as e:
+        print('lazyllm engine error: ' + MISSING.format(name=e.name, kind=known.kind,
+                                                         python=sys.executable),
+              file=sys.stderr, flush=True)
+        return 3
+    sub = argparse.ArgumentParser(prog=f'python -m lazyllm.deploy.servers {known.kind}')
+    engine.add_arguments(sub)
+    args = sub.parse_args(rest, namespace=known)
+    args.served_model_name = args.served_model_name or args.model.rstrip('/').rsplit('/', 1)[-1]
+    try:
+        app = engine.build_app(args)
+    except ModuleNotFoundError as e:
+        print('lazyllm engine error: ' + MISSING.format(name=e.name, kind=known.kind,
+                                                         python=sys.executable),
+              file=sys.stderr, flush=True)
+        return 3
+    except Exception as e:  # the model did not load: say why in one line, then the trace
+        logging.getLogger('lazyllm.engine').exception('cannot load %s', args.model)
+        print(f'lazyllm engine error: cannot load the model at {args.model}: '
+              f'{type(e).__name__}: {e}', file=sys.stderr, flush=True)
+        return 4
+    serve(app, args.host, args.port)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Dynamic batching for a transformers causal LM.
+
+One worker thread owns the model. Requests queue up; the worker takes every request that is
+waiting (after a short gathering window, up to ``max_batch``) and generates them together as
+one batch: left-padded prompts, one forward pass per step for all rows, each row with its own
+sampling, stop strings and token budget. A row that finishes is dropped from the batch (and
+from the KV cache), so long answers do not slow down finished ones. Requests arriving during
+a batch wait for the next one. Throughput therefore grows with concurrency, which a
+one-request-at-a-time server (LazyLLM's) cannot give on a CPU.
+
+Each request receives ``Event``s through its ``emit`` callback, called from the worker
+thread: text deltas as they are decoded, then one final event with the finish reason.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from ._sampling import Sampling, next_tokens
+
+log = logging.getLogger('lazyllm.engine')
+
+
+@dataclass
+class Event:
+    text: str = ''
+    finish_reason: str | None = None     # 'stop' | 'length' | 'error' on the last event
+    completion_tokens: int = 0
+    error: str | None = None
+
+
+@dataclass
+class GenRequest:
+    prompt_ids: list[int]
+    max_tokens: int
+    sampling: Sampling
+    emit: Callable[[Event], None]
+    stop: list[str] = field(default_factory=list)
+    cancelled: bool = False
+
+
+class _Row:
+    """The decoding state of one request inside a batch."""
+
+    def __init__(self, req: GenRequest, tokenizer: Any):
+        self.req, self.tok = req, tokenizer
+        self.ids: list[int] = []
+        self.text = ''          # decoded so far
+        self.sent = 0           # characters of text already emitted
+        self.hold = max((len(s) for s in req.stop), default=1) - 1
+        self.seen = torch.tensor(req.prompt_ids, dtype=torch.long)
+
+    def add(self, token: int, eos: set[int]) -> str | None:
+        """Take one token; return a finish reason when the row is done."""
+        if token in eos:
+            self.text = self.tok.decode(self.ids, skip_special_tokens=True)
+            return 'stop'
+        self.ids.append(token)
+        if self.req.sampling.repetition_penalty != 1.0:
+            self.seen = torch.cat([self.seen, torch.tensor([token])])
+        text = self.tok.decode(self.ids, skip_special_tokens=True)
+        at_limit = len(self.ids) >= self.req.max_tokens
+        if at_limit or not text.endswith('\ufffd'):   # wait for the rest of a multi-byte char
+            self.text = text
+        for s in self.req.stop:
+            at = self.text.find(s, max(0, self.sent - len(s)))
+            if at >= 0:
+                self.text = self.text[:at]
+                return 'stop'
+        return 'length' if at_limit else None
+
+    def flush(self, final: bool) -> str:
+        """Text not yet emitted; keeps back what could still become a stop string."""
+        end = len(self.text) if final else max(self.sent, len(self.text) - self.hold)
+        delta, self.sent = self.text[self.sent:end], end
+        return delta
+
+
+class BatchGenerator:
+    """The worker that owns the model; ``submit`` is thread-safe."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, max_batch: int = 16,
+                 gather_ms: float = 8.0):
+        self.model, self.tok = model, tokenizer
+        self.max_batch, self.gather = max_batch, gather_ms / 1000
+        eos = model.generation_config.eos_token_id
+        self.eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if tokenizer.eos_token_id is not None:
+            self.eos.add(tokenizer.eos_token_id)
+        self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None \
+            else next(iter(self.eos), 0)
+        self.stats = {'requests': 0, 'batches': 0, 'max_batch': 0, 'tokens': 0}
+        self._queue: queue.Queue[GenRequest | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name='lazyllm-generate', daemon=True)
+        self._thread.start()
+
+    def submit(self, req: GenRequest) -> None:
+        self._queue.put(req)
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    # -- the worker -----------------------------------------------------------------------
+    def _take_batch(self) -> list[GenRequest] | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch, deadline = [first], time.monotonic() + self.gather
+        while len(batch) < self.max_batch:
+            try:
+                nxt = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if nxt is None:
+                self._queue.put(None)
+                break
+            batch.append(nxt)
+        return batch
+
+    def _loop(self) -> None:
+        while (batch := self._take_batch()) is not None:
+            batch = [r for r in batch if not r.cancelled]
+            if not batch:
+                continue
+            self.stats['requests'] += len(batch)
+            self.stats['batches'] += 1
+            self.stats['max_batch'] = max(self.stats['max_batch'], len(batch))
+            try:
+                with torch.inference_mode():
+                    self._generate(batch)
+            except Exception as e:  # one bad batch must not kill the engine
+                log.exception('generation failed')
+                for r in batch:
+                    r.emit(Event(finish_reason='error', error=f'{type(e).__name__}: {e}'))
+
+    def _generate(self, batch: list[GenRequest]) -> None:
+        rows = [_Row(r, self.tok) for r in batch]
+        width = max(len(r.prompt_ids) for r in batch)
+        ids = torch.full((len(batch), width), self.pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, r in enumerate(batch):
+            ids[i, width - len(r.prompt_ids):] = torch.tensor(r.prompt_ids)
+            mask[i, width - len(r.prompt_ids):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                         use_cache=True)
+        cache, logits = out.past_key_values, out.logits[:, -1, :]
+        positions = positions[:, -1:]
+        while rows:
+            tokens = next_tokens(logits, [r.req.sampling for r in rows], [r.seen for r in rows])
+            keep = []
+            for i, (row, token) in enumerate(zip(rows, tokens)):
+                reason = 'cancelled' if row.req.cancelled else row.add(token, self.eos)
+                if reason is None:
+                    delta = row.flush(final=False)
+                    if delta:
+                        row.req.emit(Event(text=delta))
+                    keep.append(i)
+                else:
+                    row.req.emit(Event(text=row.flush(final=True), finish_reason=reason,
+                                       completion_tokens=len(row.ids)))
+                    self.stats['tokens'] += len(row.ids)
+            if not keep:
+                return
+            if len(keep) < len(rows):
+                index = torch.tensor(keep)
+                cache.batch_select_indices(index)
+                mask, positions = mask[index], positions[index]
+                tokens = [tokens[i] for i in keep]
+                rows = [rows[i] for i in keep]
+            mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long)], dim=1)
+            positions = positions + 1
+            out = self.model(input_ids=torch.tensor(tokens).unsqueeze(1), attention_mask=mask,
+                             position_ids=positions, past_key_values=cache, use_cache=True)
+            cache, logits = out.past_key_values, out.logits[:, -1, :]

@@ -1,0 +1,226 @@
+"""The built-in LLM engine: a transformers causal LM behind OpenAI's chat and completions API.
+
+Chat prompts are rendered with the model's own chat template (or ``--chat-template FILE``).
+Concurrent requests are generated together (see ``_generator``). Streaming sends real tokens
+as they are decoded, as Server-Sent Events, with usage in a final chunk when asked
+(``stream_options.include_usage``). ``GET /stats`` reports how requests were batched.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from ._app import ApiError, create_app
+from ._generator import BatchGenerator, Event, GenRequest
+from ._requests import max_tokens_of, messages_of, prompts_of, sampling_of, stops_of
+
+log = logging.getLogger('lazyllm.engine')
+DTYPES = ('auto', 'float32', 'bfloat16', 'float16')
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--dtype', choices=DTYPES, default='auto')
+    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, … or auto')
+    parser.add_argument('--max-batch', type=int, default=16,
+                        help='most requests generated together')
+    parser.add_argument('--max-model-len', type=int, default=None,
+                        help="context length (default: the model's own)")
+    parser.add_argument('--default-max-tokens', type=int, default=512,
+                        help='answer budget when a request gives no max_tokens')
+    parser.add_argument('--chat-template', default=None, help='a Jinja chat template file')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--trust-remote-code', action='store_true')
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = ('cuda' if torch.cuda.is_available() else 'cpu') if args.device == 'auto' \
+        else args.device
+    dtype = 'auto' if args.dtype == 'auto' else getattr(torch, args.dtype)
+    if dtype == 'auto' and device == 'cpu':
+        dtype = torch.float32      # half precision matmuls are slow or missing on most CPUs
+    t0 = time.perf_counter()
+    tok = AutoTokenizer.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype,
+                                                 trust_remote_code=args.trust_remote_code)
+    model.to(device).eval()
+    if args.chat_template:
+        with open(args.chat_template, encoding='utf-8') as f:
+            tok.chat_template = f.read()
+    log.info('loaded %s on %s (%s) in %.1fs', args.model, device, model.dtype,
+             time.perf_counter() - t0)
+    return model, tok
+
+
+def _context_length(model: Any, args: argparse.Namespace) -> int:
+    own = getattr(model.config, 'max_position_embeddings', None) or 2048
+    return min(args.max_model_len, own) if args.max_model_len else own
+
+
+class _Engine:
+    """Turns validated requests into generator jobs and OpenAI responses."""
+
+    def __init__(self, model: Any, tok: Any, args: argparse.Namespace):
+        self.tok, self.name = tok, args.served_model_name
+        self.context = _context_length(model, args)
+        self.default_max_tokens = args.default_max_tokens
+        self.gen = BatchGenerator(model, tok, max_batch=args.max_batch)
+
+    def chat_prompt(self, body: dict) -> list[int]:
+        messages = messages_of(body)
+        if not getattr(self.tok, 'chat_template', None):
+            raise ApiError(400, f'{self.name} has no chat template: call /v1/completions with '
+                                'a raw prompt, or deploy with --chat-template FILE')
+        extra = {'tools': body['tools']} if body.get('tools') else {}
+        text = self.tok.apply_chat_template(messages, tokenize=False,
+                                            add_generation_prompt=True, **extra)
+        return self.tok.encode(text, add_special_tokens=False)
+
+    def jobs(self, body: dict, prompts: list[list[int]]) -> tuple[list[GenRequest], asyncio.Queue]:
+        """One GenRequest per prompt, all feeding one asyncio queue with (index, Event)."""
+        stops = stops_of(body)
+        budgets = [max_tokens_of(body, len(p), self.context, self.default_max_tokens)
+                   for p in prompts]
+        loop, events = asyncio.get_running_loop(), asyncio.Queue()
+        reqs = []
+        for i, (ids, budget) in enumerate(zip(prompts, budgets)):
+            emit = (lambda ev, i=i: loop.call_soon_threadsafe(events.put_nowait, (i, ev)))
+            # each request its own Sampling: a seeded generator is per-request state
+            reqs.append(GenRequest(ids, budget, sampling_of(body), emit, stops))
+        for r in reqs:
+            self.gen.submit(r)
+        return reqs, events
+
+
+async def _collect(reqs: list[GenRequest], events: asyncio.Queue) -> list[Event]:
+    """Wait for every request to finish; returns one merged Event per request."""
+    done: list[Event | None] = [None] * len(reqs)
+    texts = [[] for _ in reqs]
+    while any(d is None for d in done):
+        i, ev = await events.get()
+        texts[i].append(ev.text)
+        if ev.finish_reason:
+            if ev.error:
+                raise ApiError(500, f'generation failed: {ev.error}', 'server_error')
+            done[i] = Event(''.join(texts[i]), ev.finish_reason, ev.completion_tokens)
+    return done  # type: ignore[return-value]
+
+
+def _sse(obj: Any) -> bytes:
+    return b'data: ' + json.dumps(obj, ensure_ascii=False).encode() + b'\n\n'
+
+
+async def _stream(reqs: list[GenRequest], events: asyncio.Queue, chunk: Any,
+                  usage: dict | None) -> AsyncIterator[bytes]:
+    """SSE frames from generator events; cancels the requests if the client goes away."""
+    left, completion = len(reqs), 0
+    try:
+        yield chunk(0, None, None, first=True)
+        while left:
+            i, ev = await events.get()
+            if ev.error:
+                yield _sse({'error': {'message': f'generation failed: {ev.error}',
+                                      'type': 'server_error', 'code': 500}})
+                return
+            if ev.text or ev.finish_reason:
+                yield chunk(i, ev.text, ev.finish_reason)
+            if ev.finish_reason:
+                left -= 1
+                completion += ev.completion_tokens
+        if usage is not None:
+            usage.update(completion_tokens=completion,
+                         total_tokens=usage['prompt_tokens'] + completion)
+            yield chunk(None, None, None, usage=usage)
+        yield b'data: [DONE]\n\n'
+    finally:
+        for r in reqs:
+            r.cancelled = True
+
+
+def build_app(args: argparse.Namespace) -> FastAPI:
+    model, tok = _load(args)
+    engine = _Engine(model, tok, args)
+    app = create_app(served_name=args.served_model_name, kind='llm',
+                     max_model_len=engine.context)
+
+    @app.get('/stats')
+    async def stats() -> dict:
+        return dict(engine.gen.stats)
+
+    async def body_of(request: Request) -> dict:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, 'the request body is not valid JSON') from None
+        if not isinstance(body, dict):
+            raise ApiError(400, 'the request body must be a JSON object')
+        return body
+
+    async def answer(body: dict, prompts: list[list[int]], kind: str) -> Any:
+        reqs, events = engine.jobs(body, prompts)
+        rid, created = f'{kind[:4]}-{uuid.uuid4().hex[:24]}', int(time.time())
+        prompt_tokens = sum(len(p) for p in prompts)
+        is_chat = kind == 'chat'
+        obj = 'chat.completion' if is_chat else 'text_completion'
+        if body.get('stream'):
+            want_usage = bool((body.get('stream_options') or {}).get('include_usage'))
+
+            def chunk(i: int | None, text: str | None, finish: str | None, first: bool = False,
+                      usage: dict | None = None) -> bytes:
+                if usage is not None:
+                    choices = []
+                elif is_chat:
+                    delta = {'role': 'assistant', 'content': ''} if first else {'content': text}
+                    choices = [{'index': i, 'delta': delta, 'finish_reason': finish}]
+                else:
+                    if first:
+                        return b''
+                    choices = [{'index': i, 'text': text, 'finish_reason': finish}]
+                out = {'id': rid, 'object': obj + ('.chunk' if is_chat else ''),
+                       'created': created, 'model': engine.name, 'choices': choices}
+                if usage is not None:
+                    out['usage'] = usage
+                return _sse(out)
+            usage = {'prompt_tokens': prompt_tokens} if want_usage else None
+            return StreamingResponse(_stream(reqs, events, chunk, usage),
+                                     media_type='text/event-stream',
+                                     headers={'Cache-Control': 'no-cache'})
+        try:
+            done = await _collect(reqs, events)
+        finally:
+            for r in reqs:
+                r.cancelled = True
+        completion = sum(d.completion_tokens for d in done)
+        choices = [({'index': i, 'message': {'role': 'assistant', 'content': d.text},
+                     'finish_reason': d.finish_reason} if is_chat else
+                    {'index': i, 'text': d.text, 'finish_reason': d.finish_reason})
+                   for i, d in enumerate(done)]
+        return JSONResponse({'id': rid, 'object': obj, 'created': created,
+                             'model': engine.name, 'choices': choices,
+                             'usage': {'prompt_tokens': prompt_tokens,
+                                       'completion_tokens': completion,
+                                       'total_tokens': prompt_tokens + completion}})
+
+    @app.post('/v1/chat/completions')
+    async def chat(request: Request) -> Any:
+        body = await body_of(request)
+        return await answer(body, [engine.chat_prompt(body)], 'chat')
+
+    @app.post('/v1/completions')
+    async def completions(request: Request) -> Any:
+        body = await body_of(request)
+        prompts = [tok.encode(p) for p in prompts_of(body)]
+        return await answer(body, prompts, 'cmpl')
+
+    return app

@@ -1,0 +1,211 @@
+"""Deployment: one model served by one engine at one URL, shared by a module and its shares.
+
+A Deployment either launches an engine (resolve the model folder, read its type, pick and
+check the engine, launch it through a launcher, wait until ``/health`` answers) or attaches
+to a URL someone else runs (normalize it, probe it once). Both end with a URL that speaks
+the OpenAI protocol, and a client for it. ``start()`` is idempotent and locked, so any number
+of shares starting at once launch one engine. The constructor does no I/O.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from .._config import config
+from .._log import get_logger
+from ..deploy import AutoEngine, Engine, get_engine, pick_engine
+from ..errors import DeployError, EndpointError, InputError
+from ..hub import ModelType, infer_type, resolve_model, type_from_name
+
+__all__ = ['Deployment']
+
+config.add('deploy_timeout', 900.0, float, 'seconds an engine may take to become ready')
+config.add('engine_api_key', None, str,
+           'API key the built-in engines require and lazyllm sends to them', secret=True)
+config.add('engine_python', '', str, 'interpreter that runs built-in engines (default: this one)')
+
+_API_KEY_ENV = 'LAZYLLM_ENGINE_API_KEY'
+_PROBE_TIMEOUT = 1.5
+
+
+class Deployment:
+    """See the module docstring. ``state`` is 'stopped', 'running', 'attached' or 'failed'."""
+
+    def __init__(self, model: str | os.PathLike | None = None, *,
+                 engine: 'str | Engine | AutoEngine | None' = None, options: dict | None = None,
+                 url: str | None = None, launcher: Any = None, type: Any = None,
+                 port: int | None = None, python: str | None = None,
+                 api_key: str | None = None, trust_remote_code: bool = False):
+        self.model = os.fspath(model) if model else ''
+        self.engine = engine if isinstance(engine, AutoEngine) or engine is None \
+            else get_engine(engine)
+        self.options = dict(options or {})
+        if isinstance(self.engine, Engine):
+            self.options = self.engine.validate(self.options)
+        if trust_remote_code and isinstance(self.engine, Engine) and \
+                'trust_remote_code' in self.engine.options:
+            self.options['trust_remote_code'] = True
+        self.given_url, self.launcher, self.port, self.python = url, launcher, port, python
+        self.type = ModelType.parse(type) if type else None
+        self._api_key = api_key
+        if port is not None and (not isinstance(port, int) or not 0 < port < 65536):
+            raise InputError(f'port must be an int between 1 and 65535, got {port!r}.')
+        self.state, self.url, self.served_name, self.job = 'stopped', None, None, None
+        self._lock = threading.RLock()
+        self._client = None
+        self._aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> 'Deployment':
+        with self._lock:
+            if self.state in ('running', 'attached'):
+                return self
+            if self.given_url:
+                self._attach()
+            elif self.model:
+                self._launch()
+            else:
+                raise InputError('nothing to deploy: give a model, e.g. '
+                                 "TrainableModule('/models/SmolLM2-135M-Instruct'), or a URL "
+                                 "with deploy_method(lazyllm.deploy.auto, url='http://h:p/v1/').")
+            return self
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.job is not None:
+                self.job.stop()
+                self.job = None
+            elif self.state == 'attached':
+                get_logger().info('detaching from %s (it keeps running)', self.url)
+            self._close_clients()
+            self.state, self.url = 'stopped', None
+
+    @property
+    def api_key(self) -> str | None:
+        return self._api_key or config['engine_api_key']
+
+    # -- attaching to a URL ---------------------------------------------------------------
+    def _attach(self) -> None:
+        from ..client import Client, normalize_base_url
+        base = normalize_base_url(self.given_url)
+        probe = Client(base, self.api_key, timeout=_PROBE_TIMEOUT, max_retries=0)
+        try:
+            cards = probe.request('GET', 'models').get('data') or []
+        except EndpointError as e:
+            raise EndpointError(f'cannot attach to {self.given_url}: GET {base}models failed '
+                                f'({e}). Check that the engine runs and the URL is right.',
+                                url=base) from e
+        finally:
+            probe.close()
+        card = cards[0] if cards and isinstance(cards[0], dict) else {}
+        self.served_name = card.get('id')
+        if self.type is None:
+            kind = card.get('kind')
+            self.type = ModelType.parse(kind) if kind else type_from_name(self.served_name or '')
+        self.url, self.state = base, 'attached'
+        get_logger().info('attached to %s (model %s)', base, self.served_name)
+
+    # -- launching an engine --------------------------------------------------------------
+    def _engine_for(self, folder: Path) -> Engine:
+        self.type = self.type or infer_type(folder)
+        engine = pick_engine(self.type) if not isinstance(self.engine, Engine) else self.engine
+        if not engine.serves(self.type):
+            raise DeployError(f'the {engine.name} engine does not serve {self.type.value} '
+                              f'models (it serves {", ".join(t.value for t in engine.types)}): '
+                              'use lazyllm.deploy.auto, or pass type= if the type is wrong.')
+        return engine
+
+    def _launch(self) -> None:
+        from ..launch import get_launcher, port_is_free
+        folder = resolve_model(self.model)
+        engine = self._engine_for(folder)
+        options = engine.validate(self.options)
+        python = self.python or config['engine_python'] or sys.executable
+        engine.check_installed(python)
+        launcher = get_launcher(self.launcher)
+        if self.port is not None and not port_is_free(self.port, launcher.host):
+            raise DeployError(f'port {self.port} on {launcher.host} is already in use: pick '
+                              'another port= or leave it out to use a free one.')
+        port = self.port or launcher.allocate_port()
+        self.served_name = folder.name
+        argv = engine.argv(str(folder), host=launcher.host, port=port,
+                           served_name=self.served_name, options=options, python=python)
+        env = {_API_KEY_ENV: self.api_key} if self.api_key else {}
+        get_logger().info('starting the %s engine for %s on port %d', engine.name, folder, port)
+        self.job = launcher.launch(argv, env=env, name=f'{engine.name}-{folder.name}')
+        root = f'http://{launcher.host}:{port}'
+        try:
+            self._wait_ready(root + engine.health_path, engine.name)
+        except BaseException:
+            self.job.stop()
+            self.job, self.state = None, 'failed'
+            raise
+        self.url, self.state = root + '/v1/', 'running'
+
+    def _wait_ready(self, health: str, engine: str) -> None:
+        """Poll ``health`` until it answers 200; fail fast when the process dies."""
+        import httpx
+        deadline = time.monotonic() + config['deploy_timeout']
+        with httpx.Client(timeout=_PROBE_TIMEOUT) as http:
+            while True:
+                if self.job.status != 'running':
+                    raise DeployError(self._failure(engine, 'exited before it was ready'))
+                try:
+                    if http.get(health).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise DeployError(self._failure(
+                        engine, f'was not ready after {config["deploy_timeout"]:.0f}s (raise '
+                        'LAZYLLM_DEPLOY_TIMEOUT if the model is just slow to load)'))
+                time.sleep(0.2)
+
+    def _failure(self, engine: str, what: str) -> str:
+        tail = self.job.logs(30).rstrip()
+        cause = next((ln for ln in tail.splitlines() if 'lazyllm engine error:' in ln), '')
+        code = f' (exit code {self.job.returncode})' if self.job.returncode is not None else ''
+        head = f'the {engine} engine for {self.model} {what}{code}.'
+        if cause:
+            head += '\n' + cause.split('lazyllm engine error:', 1)[1].strip()
+        return f'{head}\nLast log lines:\n{tail}\nFull log: {self.job.log_path}'
+
+    # -- clients --------------------------------------------------------------------------
+    def client(self) -> Any:
+        """The pooled sync client for this deployment's URL."""
+        with self._lock:
+            if self.url is None:
+                raise DeployError('the deployment is not started: call start() first.')
+            if self._client is None:
+                from ..client import Client
+                self._client = Client(self.url, self.api_key)
+            return self._client
+
+    def aclient(self) -> Any:
+        """An async client for the running event loop (httpx pools are per loop)."""
+        import asyncio
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self.url is None:
+                raise DeployError('the deployment is not started: call start() first.')
+            client = self._aclients.get(loop)
+            if client is None:
+                from ..client import AsyncClient
+                client = self._aclients[loop] = AsyncClient(self.url, self.api_key)
+            return client
+
+    def _close_clients(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._aclients.clear()   # their loops close their sockets
+
+    def __repr__(self) -> str:
+        engine = getattr(self.engine, 'name', 'auto')
+        where = self.url or self.given_url or '-'
+        return f'<Deployment {self.model or "(url)"} engine={engine} {self.state} {where}>'

@@ -1,0 +1,199 @@
+"""TrainableModule: a local model (or an engine at a URL) you call like a function.
+
+    base = lazyllm.TrainableModule('/models/SmolLM2-135M-Instruct').start()
+    chat = base.share(prompt='You are a chatbot')           # same engine, own prompt
+    chat('What is the capital of France?')
+
+The module holds a ``Deployment``; ``share()`` returns a view holding the *same* Deployment
+with its own prompt, formatter, stream setting, history and sampling defaults. Calls go
+through the one OpenAI-protocol client. What a call does depends on the model type: an LLM
+answers text, an embedding model returns vectors, a reranker returns (index, score) pairs.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, AsyncIterator, Callable, Iterator
+
+from .._log import get_logger
+from ..deploy import auto as _auto
+from ..errors import InputError
+from ..hub import ModelType
+from ..prompt import ChatPrompter, PrompterBase
+from ._base import ModuleBase
+from ._calls import embed_call, llm_request, rerank_call
+from ._deployment import Deployment
+
+__all__ = ['TrainableModule']
+
+_SAMPLING = {'temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'seed',
+             'repetition_penalty', 'presence_penalty', 'frequency_penalty', 'tools'}
+
+
+def _as_prompter(prompt: Any) -> PrompterBase | None:
+    if prompt is None or isinstance(prompt, PrompterBase):
+        return prompt
+    if isinstance(prompt, (str, dict)):
+        return ChatPrompter(prompt)
+    raise InputError(f'prompt must be a str, a dict or a prompter, got {type(prompt).__name__}.')
+
+
+def _check_sampling(values: dict) -> dict:
+    unknown = sorted(set(values) - _SAMPLING)
+    if unknown:
+        raise InputError(f'unknown sampling option(s) {unknown}: use {sorted(_SAMPLING)}.')
+    return values
+
+
+class TrainableModule(ModuleBase):
+    """A model served by an engine that lazyllm launches, or reached at a URL."""
+
+    def __init__(self, base_model: str | os.PathLike = '', target_path: str = '', *,
+                 stream: bool | dict = False, type: Any = None, source: str | None = None,
+                 trust_remote_code: bool = False, url: str | None = None,
+                 launcher: Any = None, name: str | None = None):
+        super().__init__(stream=stream, name=name)
+        if base_model and not isinstance(base_model, (str, os.PathLike)):
+            raise InputError(f'base_model must be a model name or path, got '
+                             f'{type(base_model).__name__}.')
+        self._base_model, self._target_path, self._source = base_model, target_path, source
+        self._deployment = Deployment(base_model, engine=_auto, url=url, launcher=launcher,
+                                      type=type, trust_remote_code=trust_remote_code)
+        self._trust_remote_code = trust_remote_code
+        self._prompter: PrompterBase | None = None
+        self._history: list = []
+        self._sampling: dict = {}
+
+    # -- builders (return self) -----------------------------------------------------------
+    def deploy_method(self, engine: Any = _auto, *, url: str | None = None,
+                      launcher: Any = None, port: int | None = None, python: str | None = None,
+                      api_key: str | None = None, **options: Any) -> 'TrainableModule':
+        """Choose the engine and its options, or attach to ``url`` instead of launching."""
+        if self._deployment.state in ('running', 'attached'):
+            raise InputError('deploy_method() on a started module: call stop() first.')
+        old = self._deployment
+        self._deployment = Deployment(
+            self._base_model, engine=engine, options=options, url=url or old.given_url,
+            launcher=launcher or old.launcher, type=old.type, port=port, python=python,
+            api_key=api_key, trust_remote_code=self._trust_remote_code)
+        return self
+
+    def prompt(self, prompt: Any) -> 'TrainableModule':
+        self._prompter = _as_prompter(prompt)
+        return self
+
+    def formatter(self, formatter: Callable[[Any], Any] | None) -> 'TrainableModule':
+        if formatter is not None and not callable(formatter):
+            raise InputError('formatter must be callable, e.g. lazyllm.formatter.JsonFormatter().')
+        self._formatter = formatter
+        return self
+
+    def share(self, prompt: Any = None, format: Callable | None = None,
+              stream: bool | dict | None = None, history: list | None = None,
+              **sampling: Any) -> 'TrainableModule':
+        """A view on the same deployment with its own prompt, formatter, stream setting,
+        history and sampling defaults. Changing it never changes this module."""
+        view = copy.copy(self)
+        view._hooks = ()
+        if prompt is not None:
+            view._prompter = _as_prompter(prompt)
+        if format is not None:
+            view._formatter = format
+        if stream is not None:
+            view._stream = type(self._stream)(stream)
+        view._history = list(history) if history is not None else list(self._history)
+        view._sampling = {**self._sampling, **_check_sampling(sampling)}
+        return view
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def url(self) -> str | None:
+        return self._deployment.url
+
+    @property
+    def status(self) -> str:
+        return self._deployment.state
+
+    @property
+    def type(self) -> ModelType | None:
+        return self._deployment.type
+
+    @property
+    def deployment(self) -> Deployment:
+        return self._deployment
+
+    def _start_self(self) -> None:
+        self._deployment.start()
+
+    def _stop_self(self) -> None:
+        self._deployment.stop()
+
+    def _ready(self) -> Deployment:
+        dep = self._deployment
+        if dep.state not in ('running', 'attached'):
+            get_logger().warning('%s was not started: starting it on first call', self.name)
+            self._ensure_started()
+            if dep.state not in ('running', 'attached'):   # stopped by a share meanwhile
+                dep.start()
+        return dep
+
+    # -- calls ----------------------------------------------------------------------------
+    def _llm_args(self, input: Any, kw: dict) -> tuple[list, dict]:
+        history = self._history + list(kw.pop('history', None) or [])
+        params = {**self._sampling, **_check_sampling(kw)}
+        return llm_request(self._prompter, input, history, params)
+
+    def forward(self, *args: Any, **kw: Any) -> Any:
+        dep = self._ready()
+        if dep.type == ModelType.EMBED:
+            return embed_call(dep.client(), dep.served_name, *args, **kw)
+        if dep.type == ModelType.RERANK:
+            return rerank_call(dep.client(), dep.served_name, *args, **kw)
+        messages, params = self._llm_args(_single(args), kw)
+        return dep.client().chat(messages, model=dep.served_name, **params).content
+
+    def stream_forward(self, *args: Any, **kw: Any) -> Iterator[str]:
+        dep = self._ready()
+        if dep.type in (ModelType.EMBED, ModelType.RERANK):
+            yield self.forward(*args, **kw)
+            return
+        messages, params = self._llm_args(_single(args), kw)
+        for delta in dep.client().stream_chat(messages, model=dep.served_name, **params):
+            if delta.content:
+                yield delta.content
+
+    async def acall(self, *args: Any, **kw: Any) -> Any:
+        """The async twin of calling the module (formatter applied; hooks are sync-only)."""
+        dep = self._ready()
+        client = dep.aclient()
+        if dep.type == ModelType.EMBED:
+            out = await embed_call(client, dep.served_name, *args, **kw)
+        elif dep.type == ModelType.RERANK:
+            out = await rerank_call(client, dep.served_name, *args, **kw)
+        else:
+            messages, params = self._llm_args(_single(args), kw)
+            out = (await client.chat(messages, model=dep.served_name, **params)).content
+        return self._formatter(out) if self._formatter is not None else out
+
+    __acall__ = acall
+
+    async def astream(self, *args: Any, **kw: Any) -> AsyncIterator[str]:
+        dep = self._ready()
+        messages, params = self._llm_args(_single(args), kw)
+        async for delta in dep.aclient().stream_chat(messages, model=dep.served_name,
+                                                     **params):
+            if delta.content:
+                yield delta.content
+
+    def _repr_head(self) -> str:
+        base = super()._repr_head()[len(type(self).__name__) + 1:-1]
+        model = os.fspath(self._base_model) or self._deployment.given_url or ''
+        parts = [repr(model)] + ([base] if base else [])
+        return f'TrainableModule({", ".join(parts)}) [{self._deployment.state}]'
+
+
+def _single(args: tuple) -> Any:
+    if len(args) != 1:
+        raise InputError(f'an LLM module takes one input (a str or a dict for the prompt), '
+                         f'got {len(args)} positional arguments.')
+    return args[0]
