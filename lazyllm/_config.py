@@ -204,3 +204,5 @@ config.add('connect_timeout', 5.0, float, 'seconds to wait for a TCP connection 
 config.add('max_retries', 3, int,
            'retries on connect errors, 429 and 5xx before the first byte of an answer')
 config.add('max_workers', 8, int, 'threads used by parallel, warp and start() of a tree')
+config.add('default_launcher', 'local', str,
+           'where engines and jobs run when no launcher is given: local (slurm, ray later)')

@@ -1,0 +1,96 @@
+"""Where engine processes run: ``launch(argv, resources) -> Job``.
+
+``launchers`` is the table of launchers by name; ``get_launcher`` turns a name, class or
+instance into a launcher. Built-in launchers register the same way a plugin does, with
+``launchers.register(name, cls)``; a package can also declare an entry point in the group
+``lazyllm.launchers`` (``name = "pkg.module:LauncherClass"``), loaded on first lookup of an
+unknown name.
+
+    from lazyllm.launch import get_launcher
+    launcher = get_launcher('local')
+    port = launcher.allocate_port()
+    job = launcher.launch([sys.executable, '-m', 'http.server', '--bind', launcher.host,
+                           str(port)], name='files')
+    ...
+    job.stop()
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .._config import config
+from ..errors import InputError
+from ._base import STATUSES, Job, Launcher, Resources, Status
+from ._local import LocalJob, LocalLauncher
+from ._ports import allocate_port, port_is_free
+
+__all__ = ['Launcher', 'Job', 'Resources', 'Status', 'STATUSES', 'LocalLauncher', 'LocalJob',
+           'LauncherRegistry', 'launchers', 'get_launcher', 'allocate_port', 'port_is_free']
+
+_ENTRY_POINT_GROUP = 'lazyllm.launchers'
+
+
+class LauncherRegistry(dict):
+    """Launcher classes by name; ``launchers.local`` is ``launchers['local']``."""
+
+    _plugins_loaded = False
+
+    def register(self, name: str, cls: type[Launcher] | None = None) -> Any:
+        """Register ``cls`` under ``name``; without ``cls``, a class decorator."""
+        if cls is None:
+            return lambda c: self.register(name, c)
+        if not (isinstance(cls, type) and issubclass(cls, Launcher)):
+            raise InputError(f'launcher {name!r} must be a subclass of '
+                             f'lazyllm.launch.Launcher, not {cls!r}.')
+        self[name.lower()] = cls
+        return cls
+
+    def lookup(self, name: str) -> type[Launcher]:
+        key = name.lower()
+        if key not in self and not self._plugins_loaded:
+            self._load_plugins()
+        if key not in self:
+            raise InputError(f'unknown launcher {name!r}; known launchers: '
+                             f'{", ".join(sorted(self))}. Install the plugin that provides '
+                             f'it, or pick a known one.')
+        return self[key]
+
+    def _load_plugins(self) -> None:
+        from importlib.metadata import entry_points
+        self._plugins_loaded = True
+        for ep in entry_points(group=_ENTRY_POINT_GROUP):
+            if ep.name.lower() not in self:
+                self.register(ep.name, ep.load())
+
+    def __getattr__(self, name: str) -> type[Launcher]:
+        if name.startswith('_'):
+            raise AttributeError(name)
+        try:
+            return self.lookup(name)
+        except InputError as e:
+            raise AttributeError(str(e)) from None
+
+
+launchers = LauncherRegistry()
+launchers.register('local', LocalLauncher)
+
+
+def get_launcher(launcher: str | Launcher | type[Launcher] | None = None,
+                 **options: Any) -> Launcher:
+    """A launcher from a name (``'local'``), a Launcher class or instance; None means the
+    configured default (setting ``default_launcher``, env ``LAZYLLM_DEFAULT_LAUNCHER``,
+    'local' if unset).
+    ``options`` are passed to the class, e.g. ``get_launcher('local', grace=5)``."""
+    if isinstance(launcher, Launcher):
+        if options:
+            raise InputError(f'options {sorted(options)} cannot apply to an existing '
+                             f'launcher instance; pass a name or class instead.')
+        return launcher
+    if launcher is None:
+        launcher = config['default_launcher']
+    if isinstance(launcher, str):
+        launcher = launchers.lookup(launcher)
+    if isinstance(launcher, type) and issubclass(launcher, Launcher):
+        return launcher(**options)
+    raise InputError(f'launcher must be a name such as "local", a Launcher class or '
+                     f'instance, not {type(launcher).__name__}.')

@@ -1,0 +1,246 @@
+"""The local launcher (the default): engines run as processes on this machine.
+
+Each job is a process group led by the watchdog (``_watchdog.py``), whose child is the engine.
+Output goes to ``<lazyllm home>/logs/<name>-<YYYYmmdd-HHMMSS>-<pid>.log``.
+
+No engine outlives the interpreter that launched it: ``stop()`` ends the whole group; an
+``atexit`` handler stops every job still running at exit; and when the interpreter is killed
+outright the watchdog notices within half a second and stops the engine.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from .._log import get_logger
+from ..errors import DeployError, InputError
+from ._base import Job, Launcher, Resources, Status, _is_number, log_dir, merged_env
+from ._ports import allocate_port
+from ._watchdog import group_members
+
+__all__ = ['LocalLauncher', 'LocalJob']
+
+LOCALHOST = '127.0.0.1'
+_WATCHDOG = str(Path(__file__).with_name('_watchdog.py'))
+
+
+def _check_timeout(value: object, what: str) -> float:
+    if not _is_number(value) or value < 0:
+        raise InputError(f'{what} must be a number of seconds >= 0, got {value!r}.')
+    return float(value)
+
+
+def _check_program(program: str, env: dict[str, str]) -> None:
+    """Fail now, with the fix, rather than as a log line of a job that died at once."""
+    if os.sep in program:
+        if not os.path.exists(program):
+            raise DeployError(f'cannot launch {program!r}: no such file. Check the path, or '
+                              f'install the program.')
+        if os.path.isdir(program) or not os.access(program, os.X_OK):
+            raise DeployError(f'cannot launch {program!r}: it is not an executable file. Run '
+                              f'`chmod +x {program}`, or launch it through its interpreter, '
+                              f'e.g. [sys.executable, {program!r}, ...].')
+    elif shutil.which(program, path=env.get('PATH', os.defpath)) is None:
+        raise DeployError(f'cannot launch {program!r}: not found on PATH. Install it, or pass '
+                          f'the full path of the program as argv[0].')
+
+
+def _kill_group(pgid: int, settle: float = 2.0) -> None:
+    """SIGKILL process group ``pgid`` and wait (up to ``settle`` s) until none of it runs."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + settle
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+class LocalJob(Job):
+    """A process group on this machine: the watchdog (``pid``, also the group id) and the
+    engine it started.
+
+    The watchdog is reaped only after what is left of its group has been sent SIGKILL: until
+    it is reaped its pid reserves the group id, so the signal cannot reach a stranger.
+    """
+
+    def __init__(self, proc: subprocess.Popen, *, name: str, argv: list[str], log_path: Path,
+                 grace: float):
+        super().__init__(name=name, argv=argv, host=LOCALHOST, log_path=log_path)
+        self._proc = proc
+        self._grace = grace
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._owner = os.getpid()  # a forked child must not stop its parent's jobs at exit
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def job_id(self) -> str:
+        return str(self._proc.pid)
+
+    @property
+    def returncode(self) -> int | None:
+        if self._leader_exited():
+            self._end()
+        return self._proc.returncode
+
+    @property
+    def status(self) -> Status:
+        code = self.returncode
+        if code is None:
+            return 'running'
+        if self._stopped:
+            return 'stopped'
+        return 'exited' if code == 0 else 'failed'
+
+    def stop(self, timeout: float = 10.0) -> Status:
+        timeout = _check_timeout(timeout, 'stop(timeout=)')
+        if self._request_stop():
+            self._await_leader(timeout)
+        self._end()
+        return self.status
+
+    def wait(self, timeout: float | None = None) -> Status:
+        if timeout is None:
+            if self._proc.returncode is None:
+                try:  # block without reaping; _end() reaps after sweeping the group
+                    os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+                except ChildProcessError:
+                    pass
+        else:
+            self._await_leader(_check_timeout(timeout, 'wait(timeout=)'))
+        return self.status
+
+    # -- the steps, also used by the atexit handler to stop many jobs in parallel ----------
+    def _leader_exited(self) -> bool:
+        if self._proc.returncode is not None:
+            return True
+        try:
+            return os.waitid(os.P_PID, self.pid,
+                             os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
+    def _request_stop(self) -> bool:
+        """Ask the watchdog to stop the engine; False if the job had already ended."""
+        with self._lock:  # not reaped meanwhile by _end(): the pid cannot be a stranger's
+            if self._leader_exited():
+                return False
+            self._stopped = True
+            os.kill(self.pid, signal.SIGTERM)
+            return True
+
+    def _await_leader(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self._leader_exited():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(0.05, remaining))
+        return True
+
+    def _end(self) -> None:
+        """Kill what is left of the group (everything, if the grace ran out), then reap."""
+        with self._lock:
+            if self._proc.returncode is None:
+                _kill_group(self.pid)
+                self._proc.wait()
+        _untrack(self)
+
+
+_live: set[LocalJob] = set()
+_live_lock = threading.Lock()
+_atexit_installed = False
+
+
+def _track(job: LocalJob) -> None:
+    global _atexit_installed
+    with _live_lock:
+        if not _atexit_installed:  # installed at the first launch, not at import
+            atexit.register(_stop_all)
+            _atexit_installed = True
+        _live.add(job)
+
+
+def _untrack(job: LocalJob) -> None:
+    with _live_lock:
+        _live.discard(job)
+
+
+def _stop_all() -> None:
+    """atexit: stop every job this interpreter started; all are asked first, so they shut
+    down in parallel, each within its grace."""
+    with _live_lock:
+        jobs = [j for j in _live if j._owner == os.getpid()]
+    start = time.monotonic()
+    asked = [j for j in jobs if j._request_stop()]
+    for job in asked:
+        job._await_leader(max(0.0, start + job._grace - time.monotonic()))
+    for job in jobs:
+        job._end()
+
+
+class LocalLauncher(Launcher):
+    """Runs engines on this machine, bound to 127.0.0.1.
+
+    ``grace`` is how long an engine gets to exit after SIGTERM when lazyllm itself exits or
+    dies, before SIGKILL. Resources are validated but not enforced: the local launcher
+    rejects ``nodes > 1`` and ignores gpus, cpus, memory, time limit, partition and extra
+    args (it sees the machine's devices as they are).
+    """
+
+    def __init__(self, grace: float = 10.0):
+        self.grace = _check_timeout(grace, 'LocalLauncher(grace=)')
+
+    @property
+    def host(self) -> str:
+        return LOCALHOST
+
+    def allocate_port(self) -> int:
+        return allocate_port(LOCALHOST)
+
+    def check_resources(self, resources: Resources) -> Resources:
+        if resources.nodes > 1:
+            raise InputError(f'the local launcher runs on this machine only, but '
+                             f'nodes={resources.nodes} was asked. Use a cluster launcher such '
+                             f'as slurm or ray (launcher="slurm"), or ask for nodes=1.')
+        return resources
+
+    def _start(self, argv: list[str], *, env: dict[str, str | None], name: str,
+               resources: Resources) -> LocalJob:
+        full_env = merged_env(env)
+        _check_program(argv[0], full_env)
+        logs = log_dir()
+        stamp = time.strftime('%Y%m%d-%H%M%S')
+        # the file is named after the job's pid, known only once it runs: open, then rename
+        fd, tmp = tempfile.mkstemp(prefix=f'.{name}-{stamp}-', suffix='.starting', dir=logs)
+        cmd = [sys.executable, '-I', '-S', _WATCHDOG, '--parent', str(os.getpid()),
+               '--grace', str(self.grace), '--', *argv]
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd,
+                                    stderr=subprocess.STDOUT, env=full_env,
+                                    start_new_session=True)
+        except OSError as e:
+            os.unlink(tmp)
+            raise DeployError(f'cannot start the watchdog for {argv[0]!r}: {e}. Check that '
+                              f'{sys.executable} runs and that the system allows more '
+                              f'processes and open files.') from e
+        finally:
+            os.close(fd)
+        log_path = logs / f'{name}-{stamp}-{proc.pid}.log'
+        os.replace(tmp, log_path)
+        job = LocalJob(proc, name=name, argv=argv, log_path=log_path, grace=self.grace)
+        _track(job)
+        get_logger().info('launched %s (pid %s), log: %s', name, proc.pid, log_path)
+        return job

@@ -1,0 +1,27 @@
+"""Process helpers for the launcher tests (psutil is a test-only dependency)."""
+import os
+import time
+
+import psutil
+
+
+def group(pgid):
+    """Pids of the live (non-zombie) processes in process group ``pgid``."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except (psutil.Error, ProcessLookupError):
+            pass
+    return found
+
+
+def wait_until(predicate, timeout=5.0, interval=0.05):
+    """Poll ``predicate`` until it is true; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
