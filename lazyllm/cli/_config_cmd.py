@@ -15,7 +15,14 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser('path', help='print the path of the config file')
 
 
+def _register_all_settings() -> None:
+    """Layers register their settings when imported; show them all."""
+    import lazyllm.launch  # noqa: F401
+    import lazyllm.module._deployment  # noqa: F401
+
+
 def _run(args: argparse.Namespace) -> int:
+    _register_all_settings()
     if args.action == 'path':
         print(config.file_path())
         return 0

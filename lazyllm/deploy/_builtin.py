@@ -34,6 +34,7 @@ transformers = register_engine(BuiltinEngine(
         'chat_template': Option(str, None, 'a Jinja chat template file'),
         'threads': Option(int, None, 'torch CPU threads'),
         'trust_remote_code': Option(bool, None, "run the model folder's own code"),
+        'log_requests': Option(bool, None, 'log request bodies (prompts) to the engine log'),
     }))
 
 embedding = register_engine(BuiltinEngine(

@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--chat-template', default=None, help='a Jinja chat template file')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--trust-remote-code', action='store_true')
+    parser.add_argument('--log-requests', action='store_true',
+                        help='log every request body (prompts included) to the engine log')
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -165,6 +167,8 @@ def build_app(args: argparse.Namespace) -> FastAPI:
             raise ApiError(400, 'the request body is not valid JSON') from None
         if not isinstance(body, dict):
             raise ApiError(400, 'the request body must be a JSON object')
+        if args.log_requests:
+            log.info('request %s %s', request.url.path, json.dumps(body, ensure_ascii=False))
         return body
 
     async def answer(body: dict, prompts: list[list[int]], kind: str) -> Any:
