@@ -8,6 +8,8 @@ from ..hub import ModelType
 from ._engine import Engine, Option, register_engine
 
 _DEVICE = Option(str, None, 'cpu, cuda, cuda:N or auto')
+_DTYPE = Option(str, None, 'weights precision', ('auto', 'float32', 'bfloat16', 'float16'))
+_REMOTE_CODE = Option(bool, None, "run the model folder's own code")
 
 
 @dataclass(frozen=True, repr=False)
@@ -25,15 +27,14 @@ transformers = register_engine(BuiltinEngine(
     name='transformers', kind='llm', types=frozenset({ModelType.LLM}),
     requires=('torch', 'transformers', 'fastapi', 'uvicorn'),
     options={
-        'dtype': Option(str, None, 'weights precision', ('auto', 'float32', 'bfloat16',
-                                                          'float16')),
+        'dtype': _DTYPE,
         'device': _DEVICE,
         'max_batch': Option(int, None, 'most requests generated together (dynamic batching)'),
         'max_model_len': Option(int, None, "context length (default: the model's own)"),
         'default_max_tokens': Option(int, None, 'answer budget when a call gives none'),
         'chat_template': Option(str, None, 'a Jinja chat template file'),
         'threads': Option(int, None, 'torch CPU threads'),
-        'trust_remote_code': Option(bool, None, "run the model folder's own code"),
+        'trust_remote_code': _REMOTE_CODE,
         'log_requests': Option(bool, None, 'log request bodies (prompts) to the engine log'),
     }))
 
@@ -42,11 +43,10 @@ embedding = register_engine(BuiltinEngine(
     requires=('torch', 'sentence_transformers', 'fastapi', 'uvicorn'),
     options={
         'device': _DEVICE,
-        'dtype': Option(str, None, 'weights precision', ('auto', 'float32', 'bfloat16',
-                                                          'float16')),
+        'dtype': _DTYPE,
         'batch_size': Option(int, None, 'most texts encoded together'),
         'normalize': Option(str, None, 'normalise vectors', ('auto', 'true', 'false')),
-        'trust_remote_code': Option(bool, None, "run the model folder's own code"),
+        'trust_remote_code': _REMOTE_CODE,
     }))
 
 rerank = register_engine(BuiltinEngine(
@@ -55,5 +55,5 @@ rerank = register_engine(BuiltinEngine(
     options={
         'device': _DEVICE,
         'batch_size': Option(int, None, 'most pairs scored together'),
-        'trust_remote_code': Option(bool, None, "run the model folder's own code"),
+        'trust_remote_code': _REMOTE_CODE,
     }))

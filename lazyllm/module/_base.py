@@ -5,7 +5,8 @@ The lifecycle acts on the whole tree of modules reachable from a module (its sub
 found from attributes and from flow steps):
 
 - ``start()`` runs the deploy step of every module in the tree concurrently and returns when
-  all are ready, or raises one ``StartError`` naming every module that failed. Each module's
+  all are ready, or raises: the error itself when one module failed, else one ``StartError``
+  naming every module that failed. Each module's
   deploy step runs once until ``stop()``; starting twice is cheap.
 - ``stop()`` stops every module in the tree; ``restart()`` is stop then start.
 - ``update()`` runs every module's update step (e.g. finetuning) then restarts the tree, every
@@ -274,6 +275,8 @@ def _run_all(modules: list[ModuleBase], step: str) -> None:
         for m, fut in futures:
             if fut.exception() is not None:
                 _add_failure(failures, m, fut.exception())
+    if len(failures) == 1:   # one cause: raise it as is, so `except ModelNotFoundError` works
+        raise next(iter(failures.values()))
     if failures:
         raise StartError(failures)
 

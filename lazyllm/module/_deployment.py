@@ -36,35 +36,60 @@ _PROBE_TIMEOUT = 1.5
 class Deployment:
     """See the module docstring. ``state`` is 'stopped', 'running', 'attached' or 'failed'."""
 
-    def __init__(self, model: str | os.PathLike | None = None, *,
-                 engine: 'str | Engine | AutoEngine | None' = None, options: dict | None = None,
-                 url: str | None = None, launcher: Any = None, type: Any = None,
-                 port: int | None = None, python: str | None = None,
-                 api_key: str | None = None, trust_remote_code: bool = False):
+    def __init__(self, model: str | os.PathLike | None = None, *, type: Any = None,
+                 trust_remote_code: bool = False, **how: Any):
         self.model = os.fspath(model) if model else ''
-        self.engine = engine if isinstance(engine, AutoEngine) or engine is None \
-            else get_engine(engine)
-        self.options = dict(options or {})
-        if isinstance(self.engine, Engine):
-            self.options = self.engine.validate(self.options)
-        if trust_remote_code and isinstance(self.engine, Engine) and \
-                'trust_remote_code' in self.engine.options:
-            self.options['trust_remote_code'] = True
-        self.given_url, self.launcher, self.port, self.python = url, launcher, port, python
         self.type = ModelType.parse(type) if type else None
-        self._api_key = api_key
-        if port is not None and (not isinstance(port, int) or not 0 < port < 65536):
-            raise InputError(f'port must be an int between 1 and 65535, got {port!r}.')
+        self.trust_remote_code = trust_remote_code
         self.state, self.url, self.served_name, self.job = 'stopped', None, None, None
         self._lock = threading.RLock()
         self._client = None
         self._aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.configure(**how)
+
+    def configure(self, *, engine: 'str | Engine | AutoEngine | None' = None,
+                  options: dict | None = None, url: str | None = None, launcher: Any = None,
+                  port: int | None = None, python: str | None = None,
+                  api_key: str | None = None) -> 'Deployment':
+        """Choose how to serve (engine, options, launcher, port…) or where to attach (url).
+        Changes this object in place, so every share holding it follows."""
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int)
+                                 or not 0 < port < 65536):
+            raise InputError(f'port must be an int between 1 and 65535, got {port!r}.')
+        engine = engine if isinstance(engine, AutoEngine) or engine is None \
+            else get_engine(engine)
+        options = dict(options or {})
+        if isinstance(engine, Engine):
+            options = engine.validate(options)
+            if self.trust_remote_code and 'trust_remote_code' in engine.options:
+                options['trust_remote_code'] = True
+        with self._lock:
+            if self.state in ('running', 'attached'):
+                raise InputError('cannot change how a started model is deployed: call stop() '
+                                 'first.')
+            self.engine, self.options = engine, options
+            self.given_url, self.launcher, self.port = url, launcher, port
+            self.python, self._api_key = python, api_key
+        return self
 
     # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """'failed' too when the launched engine has exited by itself since it was ready."""
+        if self._state == 'running' and self.job is not None and self.job.status != 'running':
+            return 'failed'
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self._state = value
+
     def start(self) -> 'Deployment':
         with self._lock:
             if self.state in ('running', 'attached'):
                 return self
+            if self.job is not None:   # the engine died: drop its job and clients first
+                self.stop()
             if self.given_url:
                 self._attach()
             elif self.model:

@@ -55,7 +55,7 @@ class TrainableModule(ModuleBase):
         super().__init__(stream=stream, name=name)
         if base_model and not isinstance(base_model, (str, os.PathLike)):
             raise InputError(f'base_model must be a model name or path, got '
-                             f'{type(base_model).__name__}.')
+                             f'{base_model.__class__.__name__}.')   # type= shadows type()
         self._base_model, self._target_path, self._source = base_model, target_path, source
         self._deployment = Deployment(base_model, engine=_auto, url=url, launcher=launcher,
                                       type=type, trust_remote_code=trust_remote_code)
@@ -69,13 +69,14 @@ class TrainableModule(ModuleBase):
                       launcher: Any = None, port: int | None = None, python: str | None = None,
                       api_key: str | None = None, **options: Any) -> 'TrainableModule':
         """Choose the engine and its options, or attach to ``url`` instead of launching."""
-        if self._deployment.state in ('running', 'attached'):
+        dep = self._deployment
+        if dep.state in ('running', 'attached'):
             raise InputError('deploy_method() on a started module: call stop() first.')
-        old = self._deployment
-        self._deployment = Deployment(
-            self._base_model, engine=engine, options=options, url=url or old.given_url,
-            launcher=launcher or old.launcher, type=old.type, port=port, python=python,
-            api_key=api_key, trust_remote_code=self._trust_remote_code)
+        # a URL given before stays only for a module without a model of its own
+        url = url or (None if self._base_model else dep.given_url)
+        dep.configure(engine=engine, options=options, url=url,
+                      launcher=launcher or dep.launcher, port=port, python=python,
+                      api_key=api_key)
         return self
 
     def prompt(self, prompt: Any) -> 'TrainableModule':
@@ -131,7 +132,12 @@ class TrainableModule(ModuleBase):
     def _ready(self) -> Deployment:
         dep = self._deployment
         if dep.state not in ('running', 'attached'):
-            get_logger().warning('%s was not started: starting it on first call', self.name)
+            job = dep.job
+            if job is not None:   # launched, then the engine exited by itself
+                get_logger().warning('the engine of %s exited (code %s, log: %s): starting it '
+                                     'again', self.name, job.returncode, job.log_path)
+            else:
+                get_logger().warning('%s was not started: starting it on first call', self.name)
             self._ensure_started()
             if dep.state not in ('running', 'attached'):   # stopped by a share meanwhile
                 dep.start()

@@ -90,3 +90,12 @@ def test_bad_sampling_option_is_rejected(tiny_llm):
         tiny_llm.share(temprature=0)
     with pytest.raises(InputError, match='unknown sampling option'):
         tiny_llm('hi', max_token=3)
+
+
+def test_deploy_method_after_share_keeps_one_deployment(tiny_llm_path):
+    base = lazyllm.TrainableModule(tiny_llm_path)
+    chat = base.share(prompt='x')
+    base.deploy_method(lazyllm.deploy.transformers, max_batch=2)
+    assert chat.deployment is base.deployment
+    assert chat.deployment.options == {'max_batch': 2}
+    assert chat.deployment.engine is lazyllm.deploy.transformers
