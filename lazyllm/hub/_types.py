@@ -62,18 +62,21 @@ def _read_json(path: Path) -> dict:
 
 def infer_type(folder: Path) -> ModelType:
     """The model type a folder declares, falling back to its name."""
+    config = _read_json(folder / 'config.json')
+    archs = ' '.join(config.get('architectures') or [])
+    labels = config.get('id2label') or {}
+    st_kind = _read_json(folder / 'config_sentence_transformers.json').get('model_type')
+    # checked before modules.json: sentence-transformers >= 5 saves cross-encoders with one
+    if st_kind == 'CrossEncoder' or ('ForSequenceClassification' in archs and (
+            len(labels) == 1 or config.get('num_labels') == 1)):
+        return ModelType.RERANK
     if (folder / 'modules.json').is_file():
         return ModelType.EMBED
     if (folder / 'model_index.json').is_file():
         return ModelType.SD
-    config = _read_json(folder / 'config.json')
-    archs = ' '.join(config.get('architectures') or [])
-    labels = config.get('id2label') or {}
-    if 'ForSequenceClassification' in archs and (len(labels) == 1 or config.get('num_labels') == 1):
-        return ModelType.RERANK
     if 'Whisper' in archs or 'alignment_heads' in config:   # HF or CTranslate2 whisper
         return ModelType.STT
-    if config.get('vision_config') and 'ForConditionalGeneration' in archs:
+    if 'vision_config' in config and 'ForConditionalGeneration' in archs:
         return ModelType.VLM
     if 'ForCausalLM' in archs or 'LMHeadModel' in archs:
         return ModelType.LLM
