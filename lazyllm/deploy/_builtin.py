@@ -10,6 +10,7 @@ from ._engine import Engine, Option, register_engine
 _DEVICE = Option(str, None, 'cpu, cuda, cuda:N or auto')
 _DTYPE = Option(str, None, 'weights precision', ('auto', 'float32', 'bfloat16', 'float16'))
 _REMOTE_CODE = Option(bool, None, "run the model folder's own code")
+_BATCH_WAIT = Option(float, None, 'ms a batch waits for more requests after its first')
 
 
 @dataclass(frozen=True, repr=False)
@@ -45,6 +46,7 @@ embedding = register_engine(BuiltinEngine(
         'device': _DEVICE,
         'dtype': _DTYPE,
         'batch_size': Option(int, None, 'most texts encoded together'),
+        'batch_wait_ms': _BATCH_WAIT,
         'normalize': Option(str, None, 'normalise vectors', ('auto', 'true', 'false')),
         'trust_remote_code': _REMOTE_CODE,
     }))
@@ -54,6 +56,8 @@ rerank = register_engine(BuiltinEngine(
     requires=('torch', 'sentence_transformers', 'fastapi', 'uvicorn'),
     options={
         'device': _DEVICE,
+        'dtype': _DTYPE,
         'batch_size': Option(int, None, 'most pairs scored together'),
+        'batch_wait_ms': _BATCH_WAIT,
         'trust_remote_code': _REMOTE_CODE,
     }))

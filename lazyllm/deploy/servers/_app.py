@@ -80,6 +80,17 @@ def create_app(*, served_name: str, kind: str, max_model_len: int | None = None,
     return app
 
 
+async def read_body(request: Request, example: str) -> dict:
+    """The JSON object the request carries (invalid JSON and non-objects are one 400)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return body
+    raise ApiError(400, f'the request body must be a JSON object, e.g. {example}')
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
     """Run ``app`` until SIGTERM/SIGINT. Logs go to stderr, which the launcher captures."""
     import uvicorn

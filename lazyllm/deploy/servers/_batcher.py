@@ -73,7 +73,7 @@ class MicroBatcher:
     """
 
     def __init__(self, fn: Callable[[list], Sequence], *, max_batch: int = 32,
-                 max_wait: float = 0.005, name: str = 'batcher'):
+                 max_wait: float = 0.002, name: str = 'batcher'):
         if max_batch < 1:
             raise ValueError(f'max_batch must be >= 1, got {max_batch}')
         self.fn, self.max_batch, self.max_wait, self.name = fn, max_batch, max_wait, name

@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from ._app import ApiError, create_app
+from ._app import ApiError, create_app, read_body
 from ._generator import BatchGenerator, Event, GenRequest
 from ._requests import max_tokens_of, messages_of, prompts_of, sampling_of, stops_of
 
@@ -161,12 +161,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         return dict(engine.gen.stats)
 
     async def body_of(request: Request) -> dict:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ApiError(400, 'the request body is not valid JSON') from None
-        if not isinstance(body, dict):
-            raise ApiError(400, 'the request body must be a JSON object')
+        body = await read_body(request, '{"messages": [{"role": "user", "content": "hi"}]}')
         if args.log_requests:
             log.info('request %s %s', request.url.path, json.dumps(body, ensure_ascii=False))
         return body

@@ -40,8 +40,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sentence_transformers import CrossEncoder
 
-from . import embed  # the helpers the two sentence-transformers engines share
-from ._app import ApiError, create_app
+from . import _st_common as common  # what the two sentence-transformers engines share
+from ._app import ApiError, create_app, read_body
 from ._batcher import MicroBatcher
 
 log = logging.getLogger('lazyllm.engine')
@@ -49,32 +49,34 @@ ALIASES = ('/v1/rerank', '/rerank', '/v2/rerank')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    embed.add_common_arguments(parser, '(query, document) pairs')
+    common.add_common_arguments(parser, '(query, document) pairs')
 
 
 def build_app(args: argparse.Namespace) -> FastAPI:
     t0 = time.perf_counter()
-    scorer = _flag_reranker(args) or _cross_encoder(args)
+    options = common.load_options(args)    # checks the folder first
+    scorer = _flag_reranker(args) or _cross_encoder(args, options)
     log.info('rerank engine: loaded %s in %.1fs with %s, max length %d', args.model,
              time.perf_counter() - t0, scorer.backend, scorer.limit)
     batcher = MicroBatcher(scorer, max_batch=args.batch_size,
                            max_wait=args.batch_wait_ms / 1000, name='rerank batcher')
     app = create_app(served_name=args.served_model_name, kind='rerank',
                      max_model_len=scorer.limit)
-    embed.add_stats_route(app, batcher)
+    common.add_stats_route(app, batcher)
 
     async def rerank(request: Request) -> JSONResponse:
-        query, docs, top_n, with_docs = request_of(await embed.read_body(request))
-        scored = await embed.run_batch(batcher, [(query, d) for d in docs])
+        body = await read_body(request, '{"query": "…", "documents": ["…", "…"]}')
+        query, docs, top_n, with_docs = request_of(body)
+        scored = await common.run_batch(batcher, [(query, d) for d in docs])
         order = sorted(range(len(docs)), key=lambda i: -scored[i][0])[:top_n]
         results = [{'index': i, 'relevance_score': scored[i][0]} for i in order]
         if with_docs:
             for r in results:
                 r['document'] = {'text': docs[r['index']]}
-        tokens, cut = embed.count_tokens([n for _, n in scored], scorer.limit)
-        return embed.respond({'id': f'rerank-{uuid.uuid4().hex[:24]}',
-                        'model': args.served_model_name, 'results': results,
-                        'usage': {'total_tokens': tokens}}, cut, len(docs), scorer.limit)
+        tokens, cut = common.count_tokens([n for _, n in scored], scorer.limit)
+        return common.respond({'id': f'rerank-{uuid.uuid4().hex[:24]}',
+                              'model': args.served_model_name, 'results': results,
+                              'usage': {'total_tokens': tokens}}, cut, len(docs), scorer.limit)
 
     for path in ALIASES:
         app.post(path)(rerank)
@@ -89,13 +91,13 @@ class Scorer:
 
     def __call__(self, pairs: list[tuple[str, str]]) -> list[tuple[float, int]]:
         scores = np.atleast_1d(np.asarray(self.score(pairs), dtype=np.float64))
-        lengths = embed.token_lengths(self.tokenizer, [q for q, _ in pairs],
+        lengths = common.token_lengths(self.tokenizer, [q for q, _ in pairs],
                                       [d for _, d in pairs])
         return [(float(s), n) for s, n in zip(scores, lengths)]
 
 
-def _cross_encoder(args: argparse.Namespace) -> Scorer:
-    model = CrossEncoder(args.model, **embed.load_options(args))
+def _cross_encoder(args: argparse.Namespace, options: dict) -> Scorer:
+    model = CrossEncoder(args.model, **options)
     if model.num_labels != 1:
         raise ValueError(f'the rerank engine needs a cross-encoder with one output (a '
                          f'relevance logit); this model has {model.num_labels} labels')
@@ -110,12 +112,14 @@ def _cross_encoder(args: argparse.Namespace) -> Scorer:
 
 def _flag_reranker(args: argparse.Namespace) -> Scorer | None:
     """FlagEmbedding's reranker for a bge-reranker folder when it is installed (untested
-    here: FlagEmbedding is not a test dependency); None means use CrossEncoder."""
+    here: FlagEmbedding is not a test dependency; it picks its own device); None means use
+    CrossEncoder."""
     if not _is_bge_reranker(args.model):
         return None
     try:
         from FlagEmbedding import FlagReranker
     except ImportError:
+        log.info('a bge reranker without FlagEmbedding installed: using CrossEncoder')
         return None
     model = FlagReranker(args.model, use_fp16=args.dtype == 'float16')
 
