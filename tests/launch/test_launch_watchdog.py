@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from lazyllm.launch import _watchdog
-from tests.launch._procs import group, wait_until
+from tests.support.procs import group, wait_until
 
 WATCHDOG = [sys.executable, '-I', '-S', _watchdog.__file__]
 

@@ -9,7 +9,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from lazyllm.launch import port_is_free
-from tests.launch._procs import group, wait_until
+from tests.support.procs import group, wait_until
 
 PY = sys.executable
 

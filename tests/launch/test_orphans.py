@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from tests.launch._procs import group, wait_until
+from tests.support.procs import group, wait_until
 
 LAUNCH = '''
 import sys, time

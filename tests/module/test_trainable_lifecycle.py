@@ -22,36 +22,9 @@ import psutil
 import pytest
 
 import lazyllm
+from tests.support.procs import alive, group, wait_until
 
 URL = re.compile(r'^http://127\.0\.0\.1:(\d+)/v1/$')
-
-
-def wait_until(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
-def alive(pid):
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def group(pgid):
-    """Live pids of process group ``pgid`` (a local job's group is its watchdog's pid)."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-        except (psutil.Error, ProcessLookupError):
-            pass
-    return found
 
 
 def my_engines(folder):

@@ -1,4 +1,4 @@
-"""Process helpers for the launcher tests (psutil is a test-only dependency)."""
+"""Process helpers for tests that start real processes (psutil is a test-only dependency)."""
 import os
 import time
 
@@ -25,3 +25,11 @@ def wait_until(predicate, timeout=5.0, interval=0.05):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def alive(pid):
+    """Whether ``pid`` runs (a zombie does not count)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
