@@ -21,6 +21,15 @@ from fastapi.responses import JSONResponse
 API_KEY_ENV = 'LAZYLLM_ENGINE_API_KEY'   # passed by env, never argv (argv shows in `ps`)
 log = logging.getLogger('lazyllm.engine')
 
+try:   # orjson (in the `local` extra) encodes vectors ~10x faster than the json module
+    import orjson
+
+    class FastJSONResponse(JSONResponse):
+        def render(self, content: Any) -> bytes:
+            return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+except ImportError:  # pragma: no cover - plain json still works
+    FastJSONResponse = JSONResponse  # type: ignore[misc]
+
 
 class ApiError(Exception):
     """A request the engine refuses: becomes ``{"error": {...}}`` with ``status``."""

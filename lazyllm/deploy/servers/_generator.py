@@ -86,9 +86,10 @@ class BatchGenerator:
     """The worker that owns the model; ``submit`` is thread-safe."""
 
     def __init__(self, model: Any, tokenizer: Any, *, max_batch: int = 16,
-                 gather_ms: float = 8.0):
+                 gather_ms: float = 10.0, max_gather_ms: float = 100.0):
         self.model, self.tok = model, tokenizer
         self.max_batch, self.gather = max_batch, gather_ms / 1000
+        self.max_gather = max_gather_ms / 1000
         eos = model.generation_config.eos_token_id
         self.eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         if tokenizer.eos_token_id is not None:
@@ -108,13 +109,21 @@ class BatchGenerator:
 
     # -- the worker -----------------------------------------------------------------------
     def _take_batch(self) -> list[GenRequest] | None:
+        """Everything that arrives together: keep gathering while requests keep coming (no
+        gap longer than ``gather``), for at most ``max_gather``, up to ``max_batch``. Requests
+        sent at the same moment reach the queue a few ms apart (each is parsed and templated
+        first), so a fixed window after the first one would split them."""
         first = self._queue.get()
         if first is None:
             return None
-        batch, deadline = [first], time.monotonic() + self.gather
+        batch = [first]
+        cap = time.monotonic() + self.max_gather
         while len(batch) < self.max_batch:
+            wait = min(self.gather, cap - time.monotonic())
+            if wait <= 0:
+                break
             try:
-                nxt = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                nxt = self._queue.get(timeout=wait)
             except queue.Empty:
                 break
             if nxt is None:

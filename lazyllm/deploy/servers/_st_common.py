@@ -10,9 +10,8 @@ from typing import Any
 
 import torch
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
-from ._app import ApiError
+from ._app import ApiError, FastJSONResponse
 from ._batcher import MicroBatcher
 
 log = logging.getLogger('lazyllm.engine')
@@ -61,13 +60,13 @@ def count_tokens(lengths: list[int], limit: int) -> tuple[int, int]:
     return sum(min(n, limit) for n in lengths), sum(n > limit for n in lengths)
 
 
-def respond(content: dict, cut: int, total: int, limit: int) -> JSONResponse:
+def respond(content: dict, cut: int, total: int, limit: int) -> FastJSONResponse:
     """The JSON answer, with truncation made visible in a header, ``usage`` and the log."""
     if cut:
         content['usage']['truncated_inputs'] = cut
         log.warning('%d of %d inputs were longer than the model\'s max_seq_length of %d tokens '
                     'and were truncated to it', cut, total, limit)
-    return JSONResponse(content, headers={TRUNCATED_HEADER: str(cut)})
+    return FastJSONResponse(content, headers={TRUNCATED_HEADER: str(cut)})
 
 
 async def run_batch(batcher: MicroBatcher, items: list) -> list:
