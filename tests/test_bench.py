@@ -1,0 +1,30 @@
+"""bench/ stays runnable: each script runs in its quick form and prints its table.
+(Numbers are not checked here: speed is measured by the benches, not asserted in tests.)"""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*argv, timeout=240):
+    out = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
+                         timeout=timeout)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_bench_client_runs():
+    text = run('bench/bench_client.py', '--iterations', '20', '--warmup', '5',
+               '--import-runs', '2')
+    assert 'non-stream' in text and 'stream' in text and 'import' in text
+
+
+def test_bench_engines_runs_quick(tiny_llm_path, minilm_path):
+    pytest.importorskip('psutil')
+    text = run('bench/bench_engines.py', '--quick')
+    for row in ('LLM 4 concurrent tok/s', 'module call vs raw HTTP', 'engines for 3 shares',
+                'embed 8 concurrent'):
+        assert row in text
