@@ -12,15 +12,15 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
-from ._app import ApiError, create_app, read_body
+from ._app import ApiError, FastJSONResponse, create_app, read_body
 from ._generator import BatchGenerator, Event, GenRequest
 from ._requests import max_tokens_of, messages_of, prompts_of, sampling_of, stops_of
+from ._shapes import Shapes, sse, usage
 
 log = logging.getLogger('lazyllm.engine')
 DTYPES = ('auto', 'float32', 'bfloat16', 'float16')
@@ -119,31 +119,26 @@ async def _collect(reqs: list[GenRequest], events: asyncio.Queue) -> list[Event]
     return done  # type: ignore[return-value]
 
 
-def _sse(obj: Any) -> bytes:
-    return b'data: ' + json.dumps(obj, ensure_ascii=False).encode() + b'\n\n'
-
-
 async def _stream(reqs: list[GenRequest], events: asyncio.Queue, chunk: Any,
-                  usage: dict | None) -> AsyncIterator[bytes]:
-    """SSE frames from generator events; cancels the requests if the client goes away."""
+                  prompt_tokens: int | None) -> AsyncIterator[bytes]:
+    """SSE frames from generator events; usage last when ``prompt_tokens`` is given.
+    Cancels the requests if the client goes away."""
     left, completion = len(reqs), 0
     try:
         yield chunk(0, None, None, first=True)
         while left:
             i, ev = await events.get()
             if ev.error:
-                yield _sse({'error': {'message': f'generation failed: {ev.error}',
-                                      'type': 'server_error', 'code': 500}})
+                yield sse({'error': {'message': f'generation failed: {ev.error}',
+                                     'type': 'server_error', 'code': 500}})
                 return
             if ev.text or ev.finish_reason:
                 yield chunk(i, ev.text, ev.finish_reason)
             if ev.finish_reason:
                 left -= 1
                 completion += ev.completion_tokens
-        if usage is not None:
-            usage.update(completion_tokens=completion,
-                         total_tokens=usage['prompt_tokens'] + completion)
-            yield chunk(None, None, None, usage=usage)
+        if prompt_tokens is not None:
+            yield chunk(None, None, None, totals=usage(prompt_tokens, completion))
         yield b'data: [DONE]\n\n'
     finally:
         for r in reqs:
@@ -168,48 +163,18 @@ def build_app(args: argparse.Namespace) -> FastAPI:
 
     async def answer(body: dict, prompts: list[list[int]], kind: str) -> Any:
         reqs, events = engine.jobs(body, prompts)
-        rid, created = f'{kind[:4]}-{uuid.uuid4().hex[:24]}', int(time.time())
-        prompt_tokens = sum(len(p) for p in prompts)
-        is_chat = kind == 'chat'
-        obj = 'chat.completion' if is_chat else 'text_completion'
+        shapes, prompt_tokens = Shapes(kind, engine.name), sum(len(p) for p in prompts)
         if body.get('stream'):
             want_usage = bool((body.get('stream_options') or {}).get('include_usage'))
-
-            def chunk(i: int | None, text: str | None, finish: str | None, first: bool = False,
-                      usage: dict | None = None) -> bytes:
-                if usage is not None:
-                    choices = []
-                elif is_chat:
-                    delta = {'role': 'assistant', 'content': ''} if first else {'content': text}
-                    choices = [{'index': i, 'delta': delta, 'finish_reason': finish}]
-                else:
-                    if first:
-                        return b''
-                    choices = [{'index': i, 'text': text, 'finish_reason': finish}]
-                out = {'id': rid, 'object': obj + ('.chunk' if is_chat else ''),
-                       'created': created, 'model': engine.name, 'choices': choices}
-                if usage is not None:
-                    out['usage'] = usage
-                return _sse(out)
-            usage = {'prompt_tokens': prompt_tokens} if want_usage else None
-            return StreamingResponse(_stream(reqs, events, chunk, usage),
-                                     media_type='text/event-stream',
-                                     headers={'Cache-Control': 'no-cache'})
+            return StreamingResponse(
+                _stream(reqs, events, shapes.chunk, prompt_tokens if want_usage else None),
+                media_type='text/event-stream', headers={'Cache-Control': 'no-cache'})
         try:
             done = await _collect(reqs, events)
         finally:
             for r in reqs:
                 r.cancelled = True
-        completion = sum(d.completion_tokens for d in done)
-        choices = [({'index': i, 'message': {'role': 'assistant', 'content': d.text},
-                     'finish_reason': d.finish_reason} if is_chat else
-                    {'index': i, 'text': d.text, 'finish_reason': d.finish_reason})
-                   for i, d in enumerate(done)]
-        return JSONResponse({'id': rid, 'object': obj, 'created': created,
-                             'model': engine.name, 'choices': choices,
-                             'usage': {'prompt_tokens': prompt_tokens,
-                                       'completion_tokens': completion,
-                                       'total_tokens': prompt_tokens + completion}})
+        return FastJSONResponse(shapes.answer(done, prompt_tokens))
 
     @app.post('/v1/chat/completions')
     async def chat(request: Request) -> Any:

