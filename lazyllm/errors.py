@@ -10,6 +10,7 @@ with the original kept as ``__cause__``.
     │   ├── PromptError           a prompt placeholder has no value, or a bad history/message
     │   └── FormatError           a formatter could not parse the model's output
     ├── ModelNotFoundError        a model name or path resolves to no weights
+    │   └── DownloadError         fetching it from a hub failed (network, token, disk, corrupt)
     ├── DeployError               an engine could not be deployed
     │   └── StartError            start() of a module tree failed; ``.failures`` names each
     ├── FinetuneError             a finetune job failed
@@ -31,9 +32,9 @@ from typing import Any, Mapping
 
 __all__ = [
     'LazyLLMError', 'ConfigError', 'InputError', 'PromptError', 'FormatError',
-    'ModelNotFoundError', 'DeployError', 'StartError', 'FinetuneError', 'EndpointError',
-    'EndpointConnectError', 'EndpointTimeout', 'StreamInterrupted', 'ProtocolError',
-    'OnlineAPIError', 'AuthenticationError', 'RateLimitError', 'ServerError',
+    'ModelNotFoundError', 'DownloadError', 'DeployError', 'StartError', 'FinetuneError',
+    'EndpointError', 'EndpointConnectError', 'EndpointTimeout', 'StreamInterrupted',
+    'ProtocolError', 'OnlineAPIError', 'AuthenticationError', 'RateLimitError', 'ServerError',
 ]
 
 
@@ -59,6 +60,12 @@ class FormatError(InputError):
 
 class ModelNotFoundError(LazyLLMError):
     """A model name or path resolves to no weights."""
+
+
+class DownloadError(ModelNotFoundError):
+    """A model could not be fetched from Hugging Face or ModelScope: no network, a gated repo
+    without a token, not on the hub, disk full, or a file that stays corrupt. A subclass of
+    ModelNotFoundError, so code that handles a missing model handles a failed download too."""
 
 
 class DeployError(LazyLLMError):

@@ -63,4 +63,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-from . import _config_cmd  # noqa: E402,F401 - registers its command
+from . import _config_cmd, _models_cmd  # noqa: E402,F401 - register their commands

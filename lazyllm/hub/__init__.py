@@ -1,5 +1,13 @@
-"""Where weights come from (a path, LAZYLLM_MODEL_PATH roots, the cache) and what they are."""
+"""Where weights come from: a path, LAZYLLM_MODEL_PATH roots, the caches, or a hub download.
+
+``resolve_model(name)`` finds or fetches a model folder (order in ``_resolve``);
+``pull(name)`` is the same, for ``lazyllm models pull``; ``catalog()`` is the name table.
+"""
+from ._catalog import CatalogEntry, catalog, catalog_type, lookup, suggest
 from ._resolve import has_weights, resolve_model
 from ._types import ModelType, infer_type, type_from_name
 
-__all__ = ['ModelType', 'infer_type', 'type_from_name', 'resolve_model', 'has_weights']
+pull = resolve_model
+
+__all__ = ['ModelType', 'infer_type', 'type_from_name', 'resolve_model', 'has_weights', 'pull',
+           'CatalogEntry', 'catalog', 'catalog_type', 'lookup', 'suggest']

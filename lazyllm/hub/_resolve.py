@@ -1,12 +1,18 @@
-"""Where a model's weights are: from a name or path to a folder.
+"""Where a model's weights are: from a name or path to a folder, downloading if needed.
 
 Order, each step logged at debug level:
 1. an existing path (absolute, ``./``, ``../``, ``~``);
 2. a folder of that name under a ``LAZYLLM_MODEL_PATH`` root (colon-separated, read-only);
-   for ``org/name`` both ``root/org/name`` and ``root/name`` are tried;
-3. the lazyllm cache (``LAZYLLM_MODEL_CACHE_DIR``, default ``$LAZYLLM_HOME/models``).
-Downloads from a hub come later; until then a name found nowhere is a ModelNotFoundError
-that lists every place looked at.
+   for ``org/name`` both ``root/org/name`` and ``root/name`` are tried, and for a catalog
+   name (``qwen2-1.5b``) its Hugging Face and ModelScope repo ids too;
+3. the lazyllm cache (``LAZYLLM_MODEL_CACHE_DIR``, default ``$LAZYLLM_HOME/models``);
+4. the Hugging Face cache (``HF_HUB_CACHE``/``HF_HOME``) and the ModelScope cache
+   (``MODELSCOPE_CACHE``) when the model is already there: reused, not downloaded again;
+5. a download from ``LAZYLLM_MODEL_SOURCE`` (huggingface, default, or modelscope), falling
+   back to the other source, into the lazyllm cache (see ``_download``). Skipped in offline
+   mode (``HF_HUB_OFFLINE=1``), which says so.
+A name found nowhere is a ModelNotFoundError (DownloadError when a download failed) that lists
+every place looked at, why each source failed, and close catalog names.
 """
 from __future__ import annotations
 
@@ -15,13 +21,18 @@ from pathlib import Path
 
 from .._config import config
 from .._log import get_logger
-from ..errors import InputError, ModelNotFoundError
+from ..errors import DownloadError, InputError, ModelNotFoundError
+from ._catalog import CatalogEntry, lookup, suggest
 
-__all__ = ['resolve_model', 'has_weights']
+__all__ = ['resolve_model', 'has_weights', 'cache_dir', 'offline']
 
 config.add('model_path', '', str, 'colon-separated folders holding model folders (read-only)')
 config.add('model_cache_dir', '', str,
            'where downloaded models live (default: $LAZYLLM_HOME/models)')
+config.add('model_source', 'huggingface', str,
+           'hub to download models from: huggingface or modelscope (the other is the fallback)')
+config.add('model_source_token', '', str, 'token for gated or private models on the hub',
+           secret=True)
 
 _WEIGHTS = ('*.safetensors', '*.bin', '*.pt', '*.pth', '*.gguf', '*.onnx', 'model.bin')
 
@@ -31,19 +42,66 @@ def has_weights(folder: Path) -> bool:
         any(next(folder.glob('*/' + p), None) for p in ('*.safetensors', '*.bin'))
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
     return Path(config['model_cache_dir'] or config.home() / 'models').expanduser()
 
 
-def _candidates(name: str) -> list[Path]:
+def offline() -> bool:
+    flags = (os.environ.get(v, '') for v in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'))
+    return any(f.strip().lower() in ('1', 'true', 'yes', 'on') for f in flags)
+
+
+def _names(name: str, entry: CatalogEntry | None) -> list[str]:
+    names = [name] + ([entry.hf, entry.ms] if entry else [])
+    tails = [n.rsplit('/', 1)[1] for n in names if '/' in n]
+    return list(dict.fromkeys(n for n in names + tails if n))
+
+
+def _candidates(name: str, entry: CatalogEntry | None = None) -> list[Path]:
     roots = [Path(r).expanduser() for r in config['model_path'].split(os.pathsep) if r]
-    roots.append(_cache_dir())
-    tails = [name] + ([name.rsplit('/', 1)[1]] if '/' in name else [])
-    return [root / tail for root in roots for tail in tails]
+    roots.append(cache_dir())
+    return [root / tail for root in roots for tail in _names(name, entry)]
 
 
-def resolve_model(name: str | os.PathLike) -> Path:
-    """The folder holding the weights of ``name``; raises ModelNotFoundError."""
+def _hub_caches(name: str, entry: CatalogEntry | None, revision: str | None) -> Path | None:
+    from . import _hf, _ms
+    hf = entry.hf if entry else name
+    ms = entry.ms if entry else name
+    found = (_hf.cached(hf, revision) if '/' in hf else None) or \
+        (_ms.cached(ms, has_weights) if '/' in ms else None)
+    return found if found and has_weights(found) else None
+
+
+def _download(text: str, entry: CatalogEntry | None, source: str | None,
+              revision: str | None, looked: str) -> Path:
+    from ._download import explain, pull_repo, sources
+    failures = []
+    for src in sources(source):
+        repo = entry.repo(src) if entry else (text if '/' in text else '')
+        if not repo:
+            continue
+        try:
+            return pull_repo(src, repo, revision)
+        except DownloadError as e:
+            failures.append(f'{src}: {e}')
+        except OSError as e:   # the cache itself (permissions, disk) before any transfer
+            failures.append(f'{src}: {explain(src, repo, e)}')
+        get_logger().warning('model %s: %s', text, failures[-1])
+    if not failures:
+        hint = suggest(text)
+        raise ModelNotFoundError(
+            f'model {text!r} is not a path, not in the catalog and not a hub repo id (org/name).'
+            + (f' Did you mean: {", ".join(hint)}?' if hint else '') + f' Looked at:{looked}\n'
+            'Pass the folder path, add its parent to LAZYLLM_MODEL_PATH, use a name from '
+            '`lazyllm models`, or a full repo id like Qwen/Qwen2-1.5B-Instruct.')
+    raise DownloadError(f'model {text!r} was not found locally and could not be downloaded:'
+                        '\n  - ' + '\n  - '.join(failures) + f'\nLooked at:{looked}\nOr copy '
+                        'the model folder under LAZYLLM_MODEL_PATH.')
+
+
+def resolve_model(name: str | os.PathLike, *, source: str | None = None,
+                  revision: str | None = None) -> Path:
+    """The folder holding the weights of ``name``; may download. Raises ModelNotFoundError."""
     if not name or not isinstance(name, (str, os.PathLike)):
         raise InputError('a model name or path is required, e.g. '
                          "TrainableModule('/models/SmolLM2-135M-Instruct').")
@@ -52,7 +110,8 @@ def resolve_model(name: str | os.PathLike) -> Path:
     direct = Path(text).expanduser()
     looked: list[Path] = []
     is_path = direct.is_absolute() or text.startswith(('./', '../', '~')) or direct.exists()
-    for candidate in ([direct] if is_path else []) + _candidates(text):
+    entry = None if is_path else lookup(text)
+    for candidate in [direct] if is_path else _candidates(text, entry):
         looked.append(candidate)
         if candidate.is_dir():
             if not has_weights(candidate):
@@ -62,8 +121,17 @@ def resolve_model(name: str | os.PathLike) -> Path:
             log.debug('model %s resolved to %s', text, candidate)
             return candidate.resolve()
         log.debug('model %s: not at %s', text, candidate)
-    places = '\n  '.join(str(p) for p in looked)
-    raise ModelNotFoundError(
-        f'model {text!r} was not found. Looked at:\n  {places}\nPass the folder path, or add '
-        'the folder that contains it to LAZYLLM_MODEL_PATH (downloading by name from a hub '
-        'is not available yet).')
+    places = ''.join(f'\n  {p}' for p in looked)
+    if is_path:
+        raise ModelNotFoundError(f'model path {text!r} does not exist. Looked at:{places}')
+    found = _hub_caches(text, entry, revision)
+    if found:
+        log.debug('model %s found in a hub cache: %s (reused, no download)', text, found)
+        return found
+    if offline():
+        raise ModelNotFoundError(
+            f'model {text!r} is in no cache and offline mode is on (HF_HUB_OFFLINE=1), so it '
+            f'was not downloaded. Looked at:{places}\nUnset HF_HUB_OFFLINE to download it, or '
+            'copy the model folder under LAZYLLM_MODEL_PATH.')
+    log.debug('model %s: not in any cache, downloading', text)
+    return _download(text, entry, source, revision, places)
