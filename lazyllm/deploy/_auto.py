@@ -1,13 +1,15 @@
 """``lazyllm.deploy.auto``: pick the engine for a model from its type and what is installed.
 
-vLLM is chosen for LLMs when it is registered and installed and either a GPU is present or
+vLLM is chosen for LLMs when it is registered and installed (in its own interpreter,
+``LAZYLLM_VLLM_PYTHON``, when set) and either a GPU is present or
 ``LAZYLLM_PREFER_VLLM`` is set; otherwise the built-in engine of the type serves it.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
+import sys
 
+from .._config import config
 from ..errors import DeployError
 from ..hub import ModelType
 from ._engine import Engine, engines
@@ -30,11 +32,20 @@ def _has_gpu() -> bool:
     return os.path.exists('/dev/nvidia0') or bool(os.environ.get('CUDA_VISIBLE_DEVICES'))
 
 
+def _installed(engine: Engine) -> bool:
+    """Whether the engine's interpreter (its own venv for vLLM) has what it needs."""
+    try:
+        engine.check_installed(engine.default_python() or config['engine_python']
+                               or sys.executable)
+    except DeployError:
+        return False
+    return True
+
+
 def pick_engine(model_type: ModelType) -> Engine:
     vllm = engines.get('vllm')
     if model_type == ModelType.LLM and vllm is not None and \
-            importlib.util.find_spec('vllm') is not None and \
-            (_has_gpu() or os.environ.get('LAZYLLM_PREFER_VLLM')):
+            (_has_gpu() or os.environ.get('LAZYLLM_PREFER_VLLM')) and _installed(vllm):
         return vllm
     for engine in engines.values():
         if engine.name != 'vllm' and engine.serves(model_type):

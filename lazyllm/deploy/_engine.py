@@ -10,10 +10,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._config import config
 from ..errors import DeployError, InputError
 from ..hub import ModelType
 
 __all__ = ['Option', 'Engine', 'register_engine', 'get_engine', 'engines']
+
+config.add('engine_python', '', str, 'interpreter that runs built-in engines (default: this one)')
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,20 @@ class Engine:
 
     def serves(self, model_type: ModelType) -> bool:
         return model_type in self.types
+
+    api_key_env: str = 'LAZYLLM_ENGINE_API_KEY'   # where the engine reads its API key
+
+    def default_python(self) -> str:
+        """The interpreter this engine runs under unless the caller names one ('' = ours)."""
+        return ''
+
+    def env(self, options: dict) -> dict:
+        """Environment variables the engine process needs for ``options``."""
+        return {}
+
+    def failure_reason(self, log: str) -> str:
+        """The engine's own reason for a failed start, found in its log ('' if none)."""
+        return ''
 
     def check_installed(self, python: str = sys.executable) -> None:
         """Fail before launching when this interpreter lacks what the engine imports."""

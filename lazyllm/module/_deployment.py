@@ -20,16 +20,14 @@ from .._config import config
 from .._log import get_logger
 from ..deploy import AutoEngine, Engine, get_engine, pick_engine
 from ..errors import DeployError, EndpointError, InputError
-from ..hub import ModelType, infer_type, resolve_model, type_from_name
+from ..hub import ModelType, catalog_type, infer_type, resolve_model, type_from_name
 
 __all__ = ['Deployment']
 
 config.add('deploy_timeout', 900.0, float, 'seconds an engine may take to become ready')
 config.add('engine_api_key', None, str,
            'API key the built-in engines require and lazyllm sends to them', secret=True)
-config.add('engine_python', '', str, 'interpreter that runs built-in engines (default: this one)')
 
-_API_KEY_ENV = 'LAZYLLM_ENGINE_API_KEY'
 _PROBE_TIMEOUT = 1.5
 
 
@@ -131,7 +129,9 @@ class Deployment:
         self.served_name = card.get('id')
         if self.type is None:
             kind = card.get('kind')
-            self.type = ModelType.parse(kind) if kind else type_from_name(self.served_name or '')
+            name = self.served_name or ''
+            self.type = ModelType.parse(kind) if kind else (catalog_type(name) or
+                                                            type_from_name(name))
         self.url, self.state = base, 'attached'
         get_logger().info('attached to %s (model %s)', base, self.served_name)
 
@@ -150,7 +150,8 @@ class Deployment:
         folder = resolve_model(self.model)
         engine = self._engine_for(folder)
         options = engine.validate(self.options)
-        python = self.python or config['engine_python'] or sys.executable
+        python = (self.python or engine.default_python() or config['engine_python']
+                  or sys.executable)
         engine.check_installed(python)
         launcher = get_launcher(self.launcher)
         if self.port is not None and not port_is_free(self.port, launcher.host):
@@ -160,7 +161,9 @@ class Deployment:
         self.served_name = folder.name
         argv = engine.argv(str(folder), host=launcher.host, port=port,
                            served_name=self.served_name, options=options, python=python)
-        env = {_API_KEY_ENV: self.api_key} if self.api_key else {}
+        env = dict(engine.env(options))
+        if self.api_key:
+            env[engine.api_key_env] = self.api_key
         get_logger().info('starting the %s engine for %s on port %d', engine.name, folder, port)
         self.job = launcher.launch(argv, env=env, name=f'{engine.name}-{folder.name}')
         root = f'http://{launcher.host}:{port}'
@@ -198,6 +201,8 @@ class Deployment:
         head = f'the {engine} engine for {self.model} {what}{code}.'
         if cause:
             head += '\n' + cause.split('lazyllm engine error:', 1)[1].strip()
+        elif (why := get_engine(engine).failure_reason(self.job.logs(2000))):
+            head += '\n' + why   # an engine that finds its reason in its own log (vllm)
         return f'{head}\nLast log lines:\n{tail}\nFull log: {self.job.log_path}'
 
     # -- clients --------------------------------------------------------------------------

@@ -63,6 +63,7 @@ class TrainableModule(ModuleBase):
         self._prompter: PrompterBase | None = None
         self._history: list = []
         self._sampling: dict = {}
+        self._adapter: str | None = None
 
     # -- builders (return self) -----------------------------------------------------------
     def deploy_method(self, engine: Any = _auto, *, url: str | None = None,
@@ -91,10 +92,16 @@ class TrainableModule(ModuleBase):
 
     def share(self, prompt: Any = None, format: Callable | None = None,
               stream: bool | dict | None = None, history: list | None = None,
-              **sampling: Any) -> 'TrainableModule':
+              adapter: str | None = None, **sampling: Any) -> 'TrainableModule':
         """A view on the same deployment with its own prompt, formatter, stream setting,
-        history and sampling defaults. Changing it never changes this module."""
+        history and sampling defaults. ``adapter`` names a LoRA adapter the engine serves
+        as a model (``deploy_method(lazyllm.deploy.vllm, lora={'sql': path})``).
+        Changing the view never changes this module."""
+        if adapter is not None and (not isinstance(adapter, str) or not adapter):
+            raise InputError('adapter must be the name of a served LoRA adapter, e.g. "sql".')
         view = copy.copy(self)
+        if adapter is not None:
+            view._adapter = adapter
         view._hooks = ()
         if prompt is not None:
             view._prompter = _as_prompter(prompt)
@@ -122,6 +129,9 @@ class TrainableModule(ModuleBase):
     @property
     def deployment(self) -> Deployment:
         return self._deployment
+
+    def _model_name(self, dep: Deployment) -> str | None:
+        return self._adapter or dep.served_name
 
     def _start_self(self) -> None:
         self._deployment.start()
@@ -156,7 +166,7 @@ class TrainableModule(ModuleBase):
         if dep.type == ModelType.RERANK:
             return rerank_call(dep.client(), dep.served_name, *args, **kw)
         messages, params = self._llm_args(_single(args), kw)
-        return dep.client().chat(messages, model=dep.served_name, **params).content
+        return dep.client().chat(messages, model=self._model_name(dep), **params).content
 
     def stream_forward(self, *args: Any, **kw: Any) -> Iterator[str]:
         dep = self._ready()
@@ -164,7 +174,7 @@ class TrainableModule(ModuleBase):
             yield self.forward(*args, **kw)
             return
         messages, params = self._llm_args(_single(args), kw)
-        for delta in dep.client().stream_chat(messages, model=dep.served_name, **params):
+        for delta in dep.client().stream_chat(messages, model=self._model_name(dep), **params):
             if delta.content:
                 yield delta.content
 
@@ -178,7 +188,7 @@ class TrainableModule(ModuleBase):
             out = await rerank_call(client, dep.served_name, *args, **kw)
         else:
             messages, params = self._llm_args(_single(args), kw)
-            out = (await client.chat(messages, model=dep.served_name, **params)).content
+            out = (await client.chat(messages, model=self._model_name(dep), **params)).content
         return self._formatter(out) if self._formatter is not None else out
 
     __acall__ = acall
@@ -186,7 +196,7 @@ class TrainableModule(ModuleBase):
     async def astream(self, *args: Any, **kw: Any) -> AsyncIterator[str]:
         dep = self._ready()
         messages, params = self._llm_args(_single(args), kw)
-        async for delta in dep.aclient().stream_chat(messages, model=dep.served_name,
+        async for delta in dep.aclient().stream_chat(messages, model=self._model_name(dep),
                                                      **params):
             if delta.content:
                 yield delta.content
