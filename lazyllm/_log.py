@@ -21,5 +21,6 @@ def get_logger() -> logging.Logger:
             handler.setFormatter(logging.Formatter('%(asctime)s lazyllm %(levelname)s: '
                                                    '%(message)s', '%H:%M:%S'))
             _logger.addHandler(handler)
-        _logger.setLevel(str(config['log_level']).upper())
+        if _logger.level == logging.NOTSET:   # a level the application set wins
+            _logger.setLevel(str(config['log_level']).upper())
     return _logger

@@ -176,10 +176,13 @@ class Deployment:
         self.url, self.state = root + '/v1/', 'running'
 
     def _wait_ready(self, health: str, engine: str) -> None:
-        """Poll ``health`` until it answers 200; fail fast when the process dies."""
+        """Poll ``health`` until it answers 200; fail fast when the process dies. Shows a
+        progress line with the engine's latest log line (a spinner on a terminal, a log
+        line every 10 s otherwise): vLLM on a CPU takes ~40 s."""
         import httpx
-        deadline = time.monotonic() + config['deploy_timeout']
-        with httpx.Client(timeout=_PROBE_TIMEOUT) as http:
+        started = time.monotonic()
+        deadline, reported = started + config['deploy_timeout'], started
+        with httpx.Client(timeout=_PROBE_TIMEOUT) as http, _Progress(engine) as progress:
             while True:
                 if self.job.status != 'running':
                     raise DeployError(self._failure(engine, 'exited before it was ready'))
@@ -188,10 +191,15 @@ class Deployment:
                         return
                 except httpx.HTTPError:
                     pass
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if now > deadline:
                     raise DeployError(self._failure(
                         engine, f'was not ready after {config["deploy_timeout"]:.0f}s (raise '
                         'LAZYLLM_DEPLOY_TIMEOUT if the model is just slow to load)'))
+                if now - reported >= 1:
+                    last = (self.job.logs(1).strip().splitlines() or [''])[-1][-80:]
+                    progress.update(now - started, last, log=now - reported >= 10)
+                    reported = now if now - reported >= 10 else reported
                 time.sleep(0.2)
 
     def _failure(self, engine: str, what: str) -> str:
@@ -239,3 +247,28 @@ class Deployment:
         engine = getattr(self.engine, 'name', 'auto')
         where = self.url or self.given_url or '-'
         return f'<Deployment {self.model or "(url)"} engine={engine} {self.state} {where}>'
+
+
+class _Progress:
+    """Waiting-for-the-engine feedback: a tqdm line on a terminal, log lines elsewhere."""
+
+    def __init__(self, engine: str):
+        self.engine, self.bar = engine, None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(desc=f'starting {engine}', bar_format='{desc} {elapsed} {postfix}',
+                            leave=False)
+
+    def update(self, elapsed: float, last_line: str, log: bool) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(last_line)
+        elif log:
+            get_logger().info('waiting for the %s engine (%.0fs): %s', self.engine, elapsed,
+                              last_line)
+
+    def __enter__(self) -> '_Progress':
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
