@@ -128,10 +128,11 @@ def resolve_model(name: str | os.PathLike, *, source: str | None = None,
     if found:
         log.debug('model %s found in a hub cache: %s (reused, no download)', text, found)
         return found
-    if offline():
+    if offline() and (entry is not None or '/' in text):   # something a hub could give
         raise ModelNotFoundError(
-            f'model {text!r} is in no cache and offline mode is on (HF_HUB_OFFLINE=1), so it '
-            f'was not downloaded. Looked at:{places}\nUnset HF_HUB_OFFLINE to download it, or '
-            'copy the model folder under LAZYLLM_MODEL_PATH.')
+            f'model {text!r} was not found in any cache, and offline mode is on '
+            f'(HF_HUB_OFFLINE=1), so it was not downloaded. Looked at:{places}\n'
+            'Unset HF_HUB_OFFLINE to download it, or copy the model folder under '
+            'LAZYLLM_MODEL_PATH.')
     log.debug('model %s: not in any cache, downloading', text)
     return _download(text, entry, source, revision, places)

@@ -96,6 +96,8 @@ def test_name_found_nowhere_lists_the_places(tmp_path, monkeypatch):
     cache = tmp_path / 'cache'
     monkeypatch.setenv('LAZYLLM_MODEL_PATH', ':'.join(map(str, roots)))
     monkeypatch.setenv('LAZYLLM_MODEL_CACHE_DIR', str(cache))
+    for var in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'):   # offline mode has its own text
+        monkeypatch.delenv(var, raising=False)
     error = start_failure(lazyllm.TrainableModule('some-org/no-such-model'), ModelNotFoundError)
     text = str(error)
     assert "'some-org/no-such-model' was not found" in text

@@ -23,6 +23,7 @@ set ``HF_HUB_OFFLINE=1`` (and the transformers/datasets equivalents) before load
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -158,10 +159,23 @@ def cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / '.cache' / 'lazyllm-test-models'
 
 
-def _offline() -> None:
-    for var in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_DATASETS_OFFLINE'):
-        os.environ.setdefault(var, '1')
-    os.environ.setdefault('HF_HUB_DISABLE_TELEMETRY', '1')
+@contextlib.contextmanager
+def _offline():
+    """Hub-offline environment for a build or a load, restored afterwards: a global
+    HF_HUB_OFFLINE would leak into the rest of a test session (and into the hub tests)."""
+    names = ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_DATASETS_OFFLINE',
+             'HF_HUB_DISABLE_TELEMETRY')
+    saved = {n: os.environ.get(n) for n in names}
+    for n in names:
+        os.environ.setdefault(n, '1')
+    try:
+        yield
+    finally:
+        for n, v in saved.items():
+            if v is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = v
 
 
 def _complete(folder: Path, recipe: int) -> bool:
@@ -271,6 +285,7 @@ _GGUF_NAMES = {'token_embd.weight': 'model.embed_tokens.weight',
                'output_norm.weight': 'model.norm.weight', 'output.weight': 'lm_head.weight'}
 
 
+@_offline()
 def _build_smollm2(gguf_file: Path, out: Path) -> None:
     """Dequantize the GGUF llama weights into a plain LlamaForCausalLM folder.
 
@@ -278,7 +293,6 @@ def _build_smollm2(gguf_file: Path, out: Path) -> None:
     ``accelerate`` for it, takes ~40 s and converts the tokenizer without SmolLM's digit
     pre-split; this direct conversion gives bit-identical weights.
     """
-    _offline()
     import numpy as np
     import torch
     from gguf import GGUFReader
@@ -398,8 +412,8 @@ def train_tiny_tokenizer(vocab_size: int = TINY_VOCAB_SIZE):
     return tok
 
 
+@_offline()
 def _build_tiny_qwen2(out: Path, cfg: dict) -> None:
-    _offline()
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
@@ -450,8 +464,8 @@ def _rerank_rows() -> dict:
     return rows
 
 
+@_offline()
 def _build_cross_encoder(base: Path, out: Path) -> None:
-    _offline()
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (
         CrossEncoder,
@@ -476,13 +490,13 @@ def _build_cross_encoder(base: Path, out: Path) -> None:
 
 # ---------------------------------------------------------------------------- helpers
 
+@_offline()
 def greedy_chat(model_dir: Path | str, question: str,
                 max_new_tokens: int = 32) -> tuple[str, float]:
     """Answer ``question`` with the model's chat template and greedy decoding.
 
     Returns (answer text without special tokens, generated tokens per second).
     """
-    _offline()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -239,9 +239,9 @@ def minilm():
         path = models.minilm_l6_v2()
     except RuntimeError as e:
         pytest.skip(str(e))
-    models._offline()
     from sentence_transformers import SentenceTransformer
-    return path, SentenceTransformer(str(path), device='cpu')
+    with models._offline():
+        return path, SentenceTransformer(str(path), device='cpu')
 
 
 def test_minilm_folder(minilm):
@@ -282,9 +282,9 @@ def test_cross_encoder_folder(reranker_dir):
 
 
 def test_cross_encoder_ranks_relevant_first(reranker_dir):
-    models._offline()
     from sentence_transformers import CrossEncoder
-    model = CrossEncoder(str(reranker_dir), device='cpu')
+    with models._offline():
+        model = CrossEncoder(str(reranker_dir), device='cpu')
     query, good, bad = models.RERANK_HELD_OUT
     docs = [bad, 'Tokyo is a large city in Japan.', good]
     ranking = model.rank(query, docs)
