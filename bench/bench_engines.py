@@ -29,7 +29,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import httpx  # noqa: E402
 
 import lazyllm  # noqa: E402
-from tests.support import models  # noqa: E402
+from tests.support import models, procs  # noqa: E402
 
 QUESTIONS = ['What is the capital of France?', 'Name three colours.', 'What is 2 + 2?',
              'Write a haiku about rain.', 'What is a cat?', 'Say hello in Spanish.',
@@ -58,7 +58,7 @@ def bench_llm(path: Path, n: int, max_tokens: int) -> None:
         shares = [llm.share(prompt=p) for p in ('a', 'b', 'c')]
         for s in shares:
             s.start()
-        engines = _engine_processes(llm)
+        engines = len(procs.engine_processes(llm))
         body = {'model': llm.deployment.served_name, 'messages': prompts[0],
                 'max_tokens': 1, 'temperature': 0}
         url = llm.url + 'chat/completions'
@@ -122,11 +122,6 @@ def _interleaved(a, b, n: int) -> tuple[float, float]:
     return statistics.median(ta), statistics.median(tb)
 
 
-def _engine_processes(module) -> int:
-    import psutil
-    watchdog = psutil.Process(module.deployment.job.pid)
-    return sum(1 for p in watchdog.children(recursive=True) if 'lazyllm.deploy.servers' in
-               ' '.join(p.cmdline()))
 
 
 def main() -> None:

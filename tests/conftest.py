@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+from tests.support import fixtures
+
 
 @pytest.fixture(scope='session', autouse=True)
 def lazyllm_home(tmp_path_factory):
@@ -22,32 +24,13 @@ def lazyllm_home(tmp_path_factory):
         os.environ['LAZYLLM_HOME'] = old
 
 
-@pytest.fixture(scope='session')
-def tiny_llm_path():
-    pytest.importorskip('torch')
-    from tests.support.models import tiny_qwen2
-    return tiny_qwen2()
-
-
-@pytest.fixture(scope='session')
-def smollm_path():
-    pytest.importorskip('torch')
-    from tests.support.models import smollm2_135m_instruct
-    return smollm2_135m_instruct()
-
-
-@pytest.fixture(scope='session')
-def minilm_path():
-    pytest.importorskip('sentence_transformers')
-    from tests.support.models import minilm_l6_v2
-    return minilm_l6_v2()
-
-
-@pytest.fixture(scope='session')
-def reranker_path():
-    pytest.importorskip('sentence_transformers')
-    from tests.support.models import tiny_cross_encoder
-    return tiny_cross_encoder()
+# The real test models (tests/support/fixtures.py): skipped with the install command when a
+# package is missing, otherwise built once and cached.
+tiny_llm_path = pytest.fixture(scope='session')(fixtures.tiny_llm_path)
+tiny_llm_vllm_path = pytest.fixture(scope='session')(fixtures.tiny_llm_vllm_path)
+smollm_path = pytest.fixture(scope='session')(fixtures.smollm_path)
+minilm_path = pytest.fixture(scope='session')(fixtures.minilm_path)
+reranker_path = pytest.fixture(scope='session')(fixtures.reranker_path)
 
 
 @pytest.fixture(scope='module')

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..hub import ModelType
 from ._engine import Engine, Option, register_engine
 
+_ERROR_TAG = 'lazyllm engine error:'
 _DEVICE = Option(str, None, 'cpu, cuda, cuda:N or auto')
 _DTYPE = Option(str, None, 'weights precision', ('auto', 'float32', 'bfloat16', 'float16'))
 _REMOTE_CODE = Option(bool, None, "run the model folder's own code")
@@ -22,6 +23,12 @@ class BuiltinEngine(Engine):
         return [python, '-m', 'lazyllm.deploy.servers', self.kind, '--model', str(model_dir),
                 '--host', host, '--port', str(port), '--served-model-name', served_name,
                 *self.flags(options)]
+
+    def failure_reason(self, log: str) -> str:
+        """Our servers print one line 'lazyllm engine error: <cause and fix>' before exiting
+        (lazyllm.deploy.servers.__main__)."""
+        line = next((ln for ln in reversed(log.splitlines()) if _ERROR_TAG in ln), '')
+        return line.split(_ERROR_TAG, 1)[1].strip() if line else ''
 
 
 transformers = register_engine(BuiltinEngine(

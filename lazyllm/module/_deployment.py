@@ -168,21 +168,22 @@ class Deployment:
         self.job = launcher.launch(argv, env=env, name=f'{engine.name}-{folder.name}')
         root = f'http://{launcher.host}:{port}'
         try:
-            self._wait_ready(root + engine.health_path, engine.name)
+            self._wait_ready(root + engine.health_path, engine)
         except BaseException:
             self.job.stop()
             self.job, self.state = None, 'failed'
             raise
         self.url, self.state = root + '/v1/', 'running'
 
-    def _wait_ready(self, health: str, engine: str) -> None:
+    def _wait_ready(self, health: str, engine: Engine) -> None:
         """Poll ``health`` until it answers 200; fail fast when the process dies. Shows a
         progress line with the engine's latest log line (a spinner on a terminal, a log
         line every 10 s otherwise): vLLM on a CPU takes ~40 s."""
         import httpx
         started = time.monotonic()
-        deadline, reported = started + config['deploy_timeout'], started
-        with httpx.Client(timeout=_PROBE_TIMEOUT) as http, _Progress(engine) as progress:
+        deadline = started + config['deploy_timeout']
+        shown = logged = started      # the log file is read once a second, not every poll
+        with httpx.Client(timeout=_PROBE_TIMEOUT) as http, _Progress(engine.name) as progress:
             while True:
                 if self.job.status != 'running':
                     raise DeployError(self._failure(engine, 'exited before it was ready'))
@@ -196,21 +197,23 @@ class Deployment:
                     raise DeployError(self._failure(
                         engine, f'was not ready after {config["deploy_timeout"]:.0f}s (raise '
                         'LAZYLLM_DEPLOY_TIMEOUT if the model is just slow to load)'))
-                if now - reported >= 1:
+                if now - shown >= 1:
+                    shown, log = now, now - logged >= 10
+                    logged = now if log else logged
                     last = (self.job.logs(1).strip().splitlines() or [''])[-1][-80:]
-                    progress.update(now - started, last, log=now - reported >= 10)
-                    reported = now if now - reported >= 10 else reported
+                    progress.update(now - started, last, log=log)
                 time.sleep(0.2)
 
-    def _failure(self, engine: str, what: str) -> str:
-        tail = self.job.logs(30).rstrip()
-        cause = next((ln for ln in tail.splitlines() if 'lazyllm engine error:' in ln), '')
+    def _failure(self, engine: Engine, what: str) -> str:
+        """The DeployError text: the engine's own reason (read from its log by the engine,
+        which knows how it reports one), then the last log lines."""
+        log = self.job.logs(2000)
+        tail = '\n'.join(log.rstrip().splitlines()[-30:])
         code = f' (exit code {self.job.returncode})' if self.job.returncode is not None else ''
-        head = f'the {engine} engine for {self.model} {what}{code}.'
-        if cause:
-            head += '\n' + cause.split('lazyllm engine error:', 1)[1].strip()
-        elif (why := get_engine(engine).failure_reason(self.job.logs(2000))):
-            head += '\n' + why   # an engine that finds its reason in its own log (vllm)
+        head = f'the {engine.name} engine for {self.model} {what}{code}.'
+        why = engine.failure_reason(log)
+        if why:
+            head += '\n' + why
         return f'{head}\nLast log lines:\n{tail}\nFull log: {self.job.log_path}'
 
     # -- clients --------------------------------------------------------------------------

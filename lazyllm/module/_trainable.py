@@ -59,7 +59,6 @@ class TrainableModule(ModuleBase):
         self._base_model, self._target_path, self._source = base_model, target_path, source
         self._deployment = Deployment(base_model, engine=_auto, url=url, launcher=launcher,
                                       type=type, trust_remote_code=trust_remote_code)
-        self._trust_remote_code = trust_remote_code
         self._prompter: PrompterBase | None = None
         self._history: list = []
         self._sampling: dict = {}

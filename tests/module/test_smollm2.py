@@ -1,10 +1,10 @@
 """The issue's seed example, as written, on the real SmolLM2-135M-Instruct (greedy)."""
 import json
 
-import psutil
 import pytest
 
 import lazyllm
+from tests.support.procs import engine_processes
 
 
 @pytest.fixture(scope='module')
@@ -13,12 +13,6 @@ def base(smollm_path):
         lazyllm.deploy.transformers, log_requests=True).start()
     yield m
     m.stop()
-
-
-def engines_of(module):
-    watchdog = psutil.Process(module.deployment.job.pid)
-    return [p for p in watchdog.children(recursive=True)
-            if 'lazyllm.deploy.servers' in ' '.join(p.cmdline())]
 
 
 def test_capital_of_france(base):
@@ -35,7 +29,7 @@ def test_seed_example_three_shares_one_engine(base):
                       temperature=0, max_tokens=60)
     for share in (chat, code, tool):
         share.start()
-    assert len(engines_of(base)) == 1
+    assert len(engine_processes(base)) == 1
 
     assert 'Paris' in chat('What is the capital of France?')
     code('Write a Python function that adds two numbers.')
@@ -51,7 +45,7 @@ def test_seed_example_three_shares_one_engine(base):
     systems = {b['messages'][0]['content'] for b in bodies if b['messages'][0]['role'] == 'system'}
     assert {'You are a chatbot', 'You are a coding assistant'} <= systems
     assert any(s.startswith('Answer in JSON') for s in systems)
-    assert len(engines_of(base)) == 1
+    assert len(engine_processes(base)) == 1
 
 
 def test_streaming_joins_to_the_greedy_answer(base):

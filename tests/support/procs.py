@@ -33,3 +33,11 @@ def alive(pid):
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def engine_processes(module, marker='lazyllm.deploy.servers'):
+    """Engine processes under a started module's job: the job's pid is the launcher's
+    watchdog, the engine (and anything it spawns) runs below it; ``marker`` is a piece of
+    the engine's command line (vLLM: 'vllm.entrypoints.openai.api_server')."""
+    watchdog = psutil.Process(module.deployment.job.pid)
+    return [p for p in watchdog.children(recursive=True) if marker in ' '.join(p.cmdline())]

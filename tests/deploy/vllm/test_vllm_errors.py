@@ -23,17 +23,10 @@ def test_head_size_16_fails_fast_with_the_reason(vllm_python, tiny_llm_path):
     assert m.status == 'stopped' and m.deployment.job is None
 
 
-@pytest.fixture(scope='module')
-def tiny_vllm_path():
-    pytest.importorskip('torch')
-    from tests.support.models import TINY_QWEN2_VLLM, tiny_qwen2
-    return tiny_qwen2(**TINY_QWEN2_VLLM)
-
-
-def test_vllm_startup_error_is_quoted(vllm_python, tiny_vllm_path, server_options):
+def test_vllm_startup_error_is_quoted(vllm_python, tiny_llm_vllm_path, server_options):
     # a context longer than the model's: vLLM refuses while it reads the config
     options = dict(server_options, max_model_len=1 << 20)
-    m = lazyllm.TrainableModule(tiny_vllm_path).deploy_method(
+    m = lazyllm.TrainableModule(tiny_llm_vllm_path).deploy_method(
         lazyllm.deploy.vllm, python=vllm_python, **options)
     t = time.monotonic()
     with pytest.raises(DeployError) as info:

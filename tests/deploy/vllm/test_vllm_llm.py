@@ -1,9 +1,11 @@
 """SmolLM2-135M-Instruct behind one real vLLM server: chat, completions, streaming, shares,
 and reconnection by URL."""
-import psutil
 import pytest
 
 import lazyllm
+from tests.support.procs import engine_processes
+
+VLLM_SERVER = 'vllm.entrypoints.openai.api_server'
 
 QUESTION = 'What is the capital of France?'
 
@@ -17,12 +19,6 @@ def base(vllm_python, smollm_path, server_options, timed_start):
     m.stop()
 
 
-def vllm_servers(module):
-    root = psutil.Process(module.deployment.job.pid)
-    return [p for p in root.children(recursive=True)
-            if 'vllm.entrypoints.openai.api_server' in ' '.join(p.cmdline())]
-
-
 def test_capital_of_france_greedy(base):
     assert base.deployment.engine.name == 'vllm'
     assert 'Paris' in base.share(prompt='You are a chatbot', temperature=0)(QUESTION)
@@ -34,10 +30,10 @@ def test_two_shares_one_vllm_server(base):
     chat.start()
     terse.start()
     assert chat.deployment is terse.deployment is base.deployment
-    assert len(vllm_servers(base)) == 1
+    assert len(engine_processes(base, VLLM_SERVER)) == 1
     assert 'Paris' in chat(QUESTION)
     assert 'Paris' in terse(QUESTION)
-    assert len(vllm_servers(base)) == 1
+    assert len(engine_processes(base, VLLM_SERVER)) == 1
 
 
 def test_streaming_joins_to_the_greedy_answer(base):

@@ -13,20 +13,13 @@ RANK, ALPHA, TARGETS = 8, 16, ('q_proj', 'v_proj')
 
 
 @pytest.fixture(scope='module')
-def tiny_vllm_path():
-    pytest.importorskip('torch')
-    from tests.support.models import TINY_QWEN2_VLLM, tiny_qwen2
-    return tiny_qwen2(**TINY_QWEN2_VLLM)
-
-
-@pytest.fixture(scope='module')
-def adapter(tiny_vllm_path, tmp_path_factory):
+def adapter(tiny_llm_vllm_path, tmp_path_factory):
     """A random rank-8 LoRA on q_proj and v_proj, big enough to change the greedy answer."""
     import torch
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM
     out = tmp_path_factory.mktemp('lora-sql')
-    model = AutoModelForCausalLM.from_pretrained(tiny_vllm_path, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llm_vllm_path, dtype=torch.float32)
     gen = torch.Generator().manual_seed(0)
     tensors = {}
     for i, layer in enumerate(model.model.layers):
@@ -40,7 +33,7 @@ def adapter(tiny_vllm_path, tmp_path_factory):
         'peft_type': 'LORA', 'task_type': 'CAUSAL_LM', 'r': RANK, 'lora_alpha': ALPHA,
         'lora_dropout': 0.0, 'target_modules': list(TARGETS), 'bias': 'none',
         'fan_in_fan_out': False, 'use_rslora': False, 'use_dora': False,
-        'modules_to_save': None, 'base_model_name_or_path': str(tiny_vllm_path)}))
+        'modules_to_save': None, 'base_model_name_or_path': str(tiny_llm_vllm_path)}))
     return out, tensors
 
 
@@ -65,10 +58,10 @@ def greedy_transformers(path, tensors=None, max_new_tokens=8):
 
 
 @pytest.fixture(scope='module')
-def served(vllm_python, tiny_vllm_path, adapter, server_options, timed_start):
+def served(vllm_python, tiny_llm_vllm_path, adapter, server_options, timed_start):
     options = dict(server_options, max_model_len=512, lora={'sql': str(adapter[0])},
                    max_lora_rank=RANK)
-    m = lazyllm.TrainableModule(str(tiny_vllm_path)).deploy_method(
+    m = lazyllm.TrainableModule(str(tiny_llm_vllm_path)).deploy_method(
         lazyllm.deploy.vllm, python=vllm_python, **options)
     timed_start(m, 'tiny-qwen2+lora')
     yield m
@@ -87,11 +80,11 @@ def test_adapter_is_served_as_a_model_name(served):
     assert ids[0] == served.deployment.served_name and 'sql' in ids
 
 
-def test_lora_greedy_output_matches_transformers(served, tiny_vllm_path, adapter):
+def test_lora_greedy_output_matches_transformers(served, tiny_llm_vllm_path, adapter):
     base = greedy_vllm(served, served.deployment.served_name)
     lora = greedy_vllm(served, 'sql')
-    assert base == greedy_transformers(tiny_vllm_path)
-    assert lora == greedy_transformers(tiny_vllm_path, adapter[1])
+    assert base == greedy_transformers(tiny_llm_vllm_path)
+    assert lora == greedy_transformers(tiny_llm_vllm_path, adapter[1])
     assert lora != base
 
 
