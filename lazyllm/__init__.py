@@ -24,6 +24,8 @@ __all__ = [
     'ModuleBase', 'Hook', 'listen_stream', 'TrainableModule', 'deploy', 'launchers', 'hub',
     'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind', 'package',
     'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
+    'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
+    'online', 'AutoModel',
 ]
 
 # Loaded on first attribute access, to keep `import lazyllm` fast: name -> (module, attribute)
@@ -33,6 +35,12 @@ _LAZY = {
     'hub': ('lazyllm.hub', None),
     'launchers': ('lazyllm.launch', 'launchers'),
     'TrainableModule': ('lazyllm.module._trainable', 'TrainableModule'),
+    'online': ('lazyllm.module.online', None),
+    'OnlineChatModule': ('lazyllm.module.online', 'OnlineChatModule'),
+    'OnlineEmbeddingModule': ('lazyllm.module.online', 'OnlineEmbeddingModule'),
+    'OnlineMultiModalModule': ('lazyllm.module.online', 'OnlineMultiModalModule'),
+    'OnlineModule': ('lazyllm.module.online', 'OnlineModule'),
+    'AutoModel': ('lazyllm.module._automodel', 'AutoModel'),
 }
 
 

@@ -26,12 +26,20 @@ def test_client_loads_on_first_use_only():
     assert out.split() == ['False', 'True']
 
 
+def test_online_modules_load_on_first_use_only():
+    out = _fresh('import sys, lazyllm; a = "lazyllm.module.online" in sys.modules; '
+                 'lazyllm.OnlineChatModule; print(a, "lazyllm.module.online" in sys.modules)')
+    assert out.split() == ['False', 'True']
+
+
 def test_public_names():
     assert sorted(lazyllm.__all__) == sorted([
         '__version__', 'config', 'errors', 'LazyLLMError', 'ModuleBase', 'Hook',
         'listen_stream', 'TrainableModule', 'deploy', 'launchers', 'hub',
         'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind',
-        'package', 'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client'])
+        'package', 'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
+        'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
+        'online', 'AutoModel'])
     for name in lazyllm.__all__:
         assert getattr(lazyllm, name) is not None
     assert lazyllm.formatter.JsonFormatter and lazyllm.formatter.EmptyFormatter

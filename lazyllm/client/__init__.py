@@ -11,12 +11,17 @@
 ``models`` and the low-level ``request``. Each keeps one pooled HTTP client, retries
 connect errors, 429 and 5xx before any output reached the caller, enforces one total
 ``timeout`` per call (a whole stream included) and raises only ``lazyllm.errors`` classes,
-with API keys redacted. This package imports httpx; ``import lazyllm`` does not import it.
+with API keys redacted. ``request`` (any JSON or multipart endpoint, raw bytes too) and
+``stream_events`` (any SSE endpoint) take a ``parse`` function for protocols other than
+OpenAI's; a parser raises :class:`ShapeError` for an answer of the wrong shape, which the
+caller sees as a ProtocolError naming the URL. This package imports httpx; ``import lazyllm``
+does not import it.
 """
 from ._async import AsyncClient
+from ._parse import ShapeError
 from ._sync import Client
 from ._types import ChatDelta, ChatResult, CompletionResult, merge_tool_calls
 from ._urls import normalize_base_url
 
 __all__ = ['Client', 'AsyncClient', 'ChatResult', 'ChatDelta', 'CompletionResult',
-           'merge_tool_calls', 'normalize_base_url']
+           'merge_tool_calls', 'normalize_base_url', 'ShapeError']

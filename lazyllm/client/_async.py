@@ -62,9 +62,17 @@ class AsyncClient(ClientBase):
         """``GET models``: the ids of the models the endpoint serves."""
         return await self._run(self._models_call())
 
-    async def request(self, method: str, path: str, *, json: Any = None) -> Any:
+    async def request(self, method: str, path: str, *, json: Any = None, form: Any = None,
+                      files: Any = None, headers: Any = None, parse: Any = None,
+                      raw: bool = False) -> Any:
         """Any endpoint, with the same retries and errors; see :meth:`Client.request`."""
-        return await self._run(self._request_call(method, path, json))
+        return await self._run(self._request_call(method, path, json, form=form, files=files,
+                                                  headers=headers, parse=parse, raw=raw))
+
+    def stream_events(self, path: str, *, json: Any, parse: Any,
+                      headers: Any = None) -> AsyncIterator[ChatDelta]:
+        """``POST`` an SSE endpoint of another protocol; see :meth:`Client.stream_events`."""
+        return self._stream(self._events_call(path, json, parse, headers))
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def aclose(self) -> None:

@@ -15,7 +15,8 @@ from .._config import config
 from .._redact import mask, redact
 from .._version import __version__
 from ..errors import InputError
-from ._call import Call
+from ._call import Call, raw_body
+from ._multipart import encode_multipart
 from ._parse import (
     chat_delta,
     completion_delta,
@@ -58,8 +59,10 @@ class ClientBase:
 
     def __init__(self, base_url: str, api_key: str | None = None, *,
                  timeout: float | None = None, connect_timeout: float | None = None,
-                 max_retries: int | None = None, headers: Mapping[str, str] | None = None):
+                 max_retries: int | None = None, headers: Mapping[str, str] | None = None,
+                 auth_fix: str | None = None):
         self.base_url = normalize_base_url(base_url)
+        self._auth_fix = auth_fix
         root, sep, query = self.base_url.partition('?')
         self._root, self._query = root, sep + query
         self._origin = str(httpx.URL(root).copy_with(path='/'))[:-1]
@@ -127,13 +130,16 @@ class ClientBase:
         return url
 
     # -- calls --------------------------------------------------------------------------------
-    def _call(self, method: str, path: str, payload: Any, parse: Callable[[Any], Any]) -> Call:
+    def _call(self, method: str, path: str, payload: Any, parse: Callable[[Any], Any], *,
+              body: bytes | None = None, headers: dict | None = None) -> Call:
         if self._http.is_closed:
             raise InputError(f'this {type(self).__name__} is closed: create a new one (or keep '
                              f'it open until its last call)')
-        return Call(method, self._url(path), None if payload is None else encode(payload), parse,
-                    timeout=self.timeout, connect_timeout=self.connect_timeout,
-                    max_retries=self.max_retries, secrets=self._secrets)
+        if payload is not None:
+            body = encode(payload)
+        return Call(method, self._url(path), body, parse, timeout=self.timeout,
+                    connect_timeout=self.connect_timeout, max_retries=self.max_retries,
+                    secrets=self._secrets, headers=headers, auth_fix=self._auth_fix)
 
     def _chat_call(self, messages: Any, model: str | None, params: dict,
                    stream: bool = False) -> Call:
@@ -161,14 +167,34 @@ class ClientBase:
     def _models_call(self) -> Call:
         return self._call('GET', 'models', None, parse_models)
 
-    def _request_call(self, method: Any, path: Any, json: Any) -> Call:
+    def _request_call(self, method: Any, path: Any, json: Any, *, form: Any = None,
+                      files: Any = None, headers: Any = None, parse: Any = None,
+                      raw: bool = False) -> Call:
         if not isinstance(method, str) or method.upper() not in _METHODS:
             raise InputError(f'method must be one of {", ".join(sorted(_METHODS))}, not '
                              f'{method!r}: pass e.g. "GET" or "POST"')
         if not isinstance(path, str):
             raise InputError(f'path must be a str, not {type(path).__name__}: pass e.g. '
                              f'"models" (under the base URL) or "/health" (from the root)')
-        return self._call(method.upper(), path, json, _identity)
+        if parse is not None and not callable(parse):
+            raise InputError('parse must be a callable (decoded JSON -> result) or None')
+        if headers is not None and not (isinstance(headers, Mapping) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
+            raise InputError("headers must be a dict of str to str, e.g. {'X-Trace': 'abc'}")
+        headers = dict(headers or {})
+        body = None
+        if form is not None or files is not None:
+            if json is not None:
+                raise InputError('pass either json= or form=/files= (a multipart upload), '
+                                 'not both')
+            body, headers['Content-Type'] = encode_multipart(form, files)
+        parse = raw_body if raw else (parse or _identity)
+        return self._call(method.upper(), path, json, parse, body=body, headers=headers or None)
+
+    def _events_call(self, path: Any, json: Any, parse: Any, headers: Any) -> Call:
+        if not callable(parse):
+            raise InputError('parse must be a callable: stream event JSON -> ChatDelta or None')
+        return self._request_call('POST', path, json, headers=headers, parse=parse)
 
     def __repr__(self) -> str:
         return (f'<{type(self).__name__} base_url={redact(self.base_url, self._secrets)!r} '

@@ -22,11 +22,16 @@ from ._retry import retry_delay
 from ._sse import DONE, SSEDecoder
 from ._types import ChatDelta
 
-__all__ = ['Call', 'StreamReader', 'byte_chunks']
+__all__ = ['Call', 'StreamReader', 'byte_chunks', 'raw_body']
 
 # Streamed events are UTF-8 bytes: decode them and parse the str directly, skipping the
 # encoding sniffing json.loads does for bytes (a measurable share of a small event's cost).
 _json_decode = json.JSONDecoder().decode
+
+
+def raw_body(body: bytes) -> bytes:
+    """The parser of a call whose answer is not JSON (audio, images): the body as is."""
+    return body
 
 
 def byte_chunks(response: httpx.Response) -> Any:
@@ -42,15 +47,17 @@ class Call:
     """One call: its request, its deadline and the attempts made so far."""
 
     __slots__ = ('method', 'url', 'body', 'parse', 'deadline', 'retries', 'timeout',
-                 'connect_timeout', 'max_retries', 'secrets')
+                 'connect_timeout', 'max_retries', 'secrets', 'headers', 'auth_fix')
 
     def __init__(self, method: str, url: httpx.URL, body: bytes | None, parse: Callable[[Any], Any],
                  *, timeout: float, connect_timeout: float, max_retries: int,
-                 secrets: Iterable[str]):
+                 secrets: Iterable[str], headers: dict | None = None, auth_fix: str | None = None):
         self.method = method
         self.url = url
         self.body = body
         self.parse = parse
+        self.headers = headers    # this call's own headers (an upload's Content-Type, …)
+        self.auth_fix = auth_fix  # what to do on 401/403 (which key variable to set)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_retries = max_retries
@@ -62,7 +69,7 @@ class Call:
     def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         """The request of the next attempt, its timeouts bounded by the deadline."""
         return http.build_request(self.method, self.url, content=self.body,
-                                  timeout=self.request_timeout())
+                                  headers=self.headers, timeout=self.request_timeout())
 
     def request_timeout(self) -> httpx.Timeout:
         """The httpx timeouts of the next attempt: no single wait may pass the deadline."""
@@ -96,12 +103,14 @@ class Call:
         if response.status_code < 400:
             return None
         error = status_error(response.status_code, response.headers, body, str(self.url),
-                             self.secrets, attempts=self.retries + 1)
+                             self.secrets, attempts=self.retries + 1, auth_fix=self.auth_fix)
         return self._retry_or_raise(error, None)
 
     # -- the answer ---------------------------------------------------------------------------
     def result(self, body: bytes) -> Any:
         """The parsed answer of a non-streamed call."""
+        if self.parse is raw_body:
+            return body
         if not body:
             data: Any = {}
         else:
@@ -113,7 +122,7 @@ class Call:
                                      'compatible endpoint') from e
         if type(data) is dict and data.get('error') and 'choices' not in data:
             url = str(self.url)
-            raise status_error(200, {}, data, url, self.secrets,
+            raise status_error(200, {}, data, url, self.secrets, auth_fix=self.auth_fix,
                                head=f'{url} answered an error with HTTP 200')
         try:
             return self.parse(data)
@@ -158,7 +167,8 @@ class StreamReader:
                                      f'a stream event is not JSON ({e}): {data[:200]!r}',
                                      'check the server') from e
             if type(obj) is dict and obj.get('error'):
-                raise event_error(obj, str(self.call.url), self.call.secrets)
+                raise event_error(obj, str(self.call.url), self.call.secrets,
+                                  self.call.auth_fix)
             try:
                 delta = self.call.parse(obj)
             except ShapeError as e:

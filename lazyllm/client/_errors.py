@@ -135,6 +135,8 @@ def _server_message(body: Any) -> str:
             return ' '.join(text.split())[:200]
     if isinstance(data, dict):
         err = data.get('error', data)
+        while isinstance(err, dict) and isinstance(err.get('error'), dict):
+            err = err['error']   # Anthropic: {"type": "error", "error": {"message": …}}
         if isinstance(err, dict):
             err = err.get('message') or err.get('detail') or err.get('msg') or err
         elif data.get('message') or data.get('detail'):
@@ -152,9 +154,10 @@ def _excerpt(body: Any, secrets: Iterable[str]) -> str:
 
 
 def status_error(status: int, headers: Mapping[str, str], body: Any, url: str,
-                 secrets: Iterable[str], *, attempts: int = 1,
-                 head: str | None = None) -> OnlineAPIError:
-    """The OnlineAPIError subclass for an HTTP error status (or an error event)."""
+                 secrets: Iterable[str], *, attempts: int = 1, head: str | None = None,
+                 auth_fix: str | None = None) -> OnlineAPIError:
+    """The OnlineAPIError subclass for an HTTP error status (or an error event).
+    ``auth_fix`` says what to do about a rejected key (which variable to set)."""
     url = redact(url, secrets)
     said = _server_message(body)
     head = head or f'{url} answered HTTP {status}'
@@ -162,8 +165,9 @@ def status_error(status: int, headers: Mapping[str, str], body: Any, url: str,
     kw = dict(url=url, status=status, body=_excerpt(body, secrets))
     if status in (401, 403):
         return AuthenticationError(redact(
-            f'{head}: {said}: the API key is missing, wrong or lacks access; pass a valid '
-            f'api_key= (or set the key variable of the supplier)', secrets), **kw)
+            f'{head}: {said}: the API key is missing, wrong or lacks access; '
+            f'{auth_fix or "pass a valid api_key= (or set the key variable of the supplier)"}',
+            secrets), **kw)
     if status == 429:
         wait = retry_after(headers)
         asked = f'; it asked to wait {wait:g} s' if wait is not None else ''
@@ -183,11 +187,12 @@ def status_error(status: int, headers: Mapping[str, str], body: Any, url: str,
     return OnlineAPIError(redact(f'{head}: {said}: {fix}', secrets), **kw)
 
 
-def event_error(event: dict, url: str, secrets: Iterable[str]) -> OnlineAPIError:
+def event_error(event: dict, url: str, secrets: Iterable[str],
+                auth_fix: str | None = None) -> OnlineAPIError:
     """The error for an ``{"error": …}`` event sent inside a stream."""
     err = event.get('error')
     code = err.get('code') if isinstance(err, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not 100 <= code <= 599:
         code = 0
     head = f'{url} sent an error event mid-stream' + (f' (code {code})' if code else '')
-    return status_error(code, {}, event, url, secrets, head=head)
+    return status_error(code, {}, event, url, secrets, head=head, auth_fix=auth_fix)

@@ -19,7 +19,9 @@ __all__ = ['ShapeError', 'parse_chat', 'parse_completion', 'parse_embeddings', '
 
 
 class ShapeError(Exception):
-    """The JSON parsed but is not what the endpoint should answer (internal)."""
+    """The JSON parsed but is not what the endpoint should answer. Raised by parsers (also
+    the ones other protocols pass to ``request``/``stream_events``); the client turns it into
+    a ProtocolError that names the URL."""
 
 
 def _first_choice(data: Any, key: str) -> tuple[dict, dict]:

@@ -66,11 +66,26 @@ class Client(ClientBase):
         """``GET models``: the ids of the models the endpoint serves."""
         return self._run(self._models_call())
 
-    def request(self, method: str, path: str, *, json: Any = None) -> Any:
+    def request(self, method: str, path: str, *, json: Any = None, form: Any = None,
+                files: Any = None, headers: Any = None, parse: Any = None,
+                raw: bool = False) -> Any:
         """Any endpoint, with the same retries and errors: ``path`` is relative to the base URL
         (``"models"``), to the server root (``"/health"``) or absolute. Returns the decoded
-        JSON answer ({} for an empty body)."""
-        return self._run(self._request_call(method, path, json))
+        JSON answer ({} for an empty body), ``parse(answer)`` when a parser is given, or the
+        body's bytes with ``raw=True`` (audio, images). ``form`` (field -> str) and ``files``
+        (field -> ``(filename, bytes, content type)``) send a multipart upload instead of
+        ``json``; ``headers`` are added to this request only."""
+        return self._run(self._request_call(method, path, json, form=form, files=files,
+                                            headers=headers, parse=parse, raw=raw))
+
+    def stream_events(self, path: str, *, json: Any, parse: Any,
+                      headers: Any = None) -> Iterator[ChatDelta]:
+        """``POST json`` to an SSE endpoint of another protocol (Anthropic messages, DashScope
+        native) and yield ``parse(event)`` for each event's JSON, skipping None. ``parse``
+        returns ChatDelta objects; the stream must end with ``[DONE]`` or a delta with a
+        ``finish_reason``, else it counts as cut (StreamInterrupted). Retries, timeouts and
+        errors are those of :meth:`stream_chat`."""
+        return self._stream(self._events_call(path, json, parse, headers))
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from ..errors import InputError
 from ..prompt import ChatPrompter, PrompterBase
 
-__all__ = ['llm_request', 'embed_call', 'rerank_call']
+__all__ = ['as_prompter', 'llm_request', 'embed_call', 'rerank_call']
 
 _DEFAULT_PROMPTER = ChatPrompter()
 
@@ -22,6 +22,15 @@ def _then(value: Any, shape: Callable[[Any], Any]) -> Any:
             return shape(await value)
         return later()
     return shape(value)
+
+
+def as_prompter(prompt: Any) -> PrompterBase | None:
+    """The prompter of a module's ``prompt=``: a str or dict becomes a ChatPrompter."""
+    if prompt is None or isinstance(prompt, PrompterBase):
+        return prompt
+    if isinstance(prompt, (str, dict)):
+        return ChatPrompter(prompt)
+    raise InputError(f'prompt must be a str, a dict or a prompter, got {type(prompt).__name__}.')
 
 
 def llm_request(prompter: PrompterBase | None, input: Any, history: list,

@@ -19,23 +19,15 @@ from .._log import get_logger
 from ..deploy import auto as _auto
 from ..errors import InputError
 from ..hub import ModelType
-from ..prompt import ChatPrompter, PrompterBase
+from ..prompt import PrompterBase
 from ._base import ModuleBase
-from ._calls import embed_call, llm_request, rerank_call
+from ._calls import as_prompter, embed_call, llm_request, rerank_call
 from ._deployment import Deployment
 
 __all__ = ['TrainableModule']
 
 _SAMPLING = {'temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'seed',
              'repetition_penalty', 'presence_penalty', 'frequency_penalty', 'tools'}
-
-
-def _as_prompter(prompt: Any) -> PrompterBase | None:
-    if prompt is None or isinstance(prompt, PrompterBase):
-        return prompt
-    if isinstance(prompt, (str, dict)):
-        return ChatPrompter(prompt)
-    raise InputError(f'prompt must be a str, a dict or a prompter, got {type(prompt).__name__}.')
 
 
 def _check_sampling(values: dict) -> dict:
@@ -80,7 +72,7 @@ class TrainableModule(ModuleBase):
         return self
 
     def prompt(self, prompt: Any) -> 'TrainableModule':
-        self._prompter = _as_prompter(prompt)
+        self._prompter = as_prompter(prompt)
         return self
 
     def formatter(self, formatter: Callable[[Any], Any] | None) -> 'TrainableModule':
@@ -103,7 +95,7 @@ class TrainableModule(ModuleBase):
             view._adapter = adapter
         view._hooks = ()
         if prompt is not None:
-            view._prompter = _as_prompter(prompt)
+            view._prompter = as_prompter(prompt)
         if format is not None:
             view._formatter = format
         if stream is not None:

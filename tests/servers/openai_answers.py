@@ -1,19 +1,24 @@
 """What the OpenAI-compatible test server answers: pure, deterministic functions of the
 request body (no HTTP here; ``openai_server`` serves them and scripts the faults).
 
-Tests import ``embed_vector`` and ``rerank_score`` to compute the expected values.
+Tests import ``embed_vector``, ``rerank_score``, ``transcript``, ``speech_bytes`` and
+``tiny_png`` to compute the expected values.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 import struct
+import wave
+import zlib
 from typing import Any
 
 __all__ = ['chat', 'completion', 'embeddings', 'rerank', 'models', 'error', 'embed_vector',
-           'rerank_score', 'carries_text']
+           'rerank_score', 'carries_text', 'transcript', 'speech_bytes', 'wav_bytes', 'tiny_png',
+           'SPEECH_TYPES']
 
 _WORD = re.compile(r'\S+\s*')
 
@@ -56,17 +61,20 @@ def _with_usage(req: dict) -> bool:
     return bool((req.get('stream_options') or {}).get('include_usage'))
 
 
-def chat(req: dict, default_model: str) -> dict | list[dict]:
+def chat(req: dict, default_model: str, think: bool | None = None) -> dict | list[dict]:
     """The answer to a chat request: a dict, or the list of chunks when ``stream``.
 
     The text of the last user message is echoed, one word per chunk. A model whose name
-    contains ``reason`` thinks aloud first; ``tools`` make it call the first tool.
+    contains ``reason`` (or any model when ``think``) thinks aloud first (``reasoning_content``
+    "Thinking about: <text>"); ``tools`` make it call the first tool.
     """
     messages = req.get('messages') or []
     text = _last_user_text(messages)
     model = req.get('model') or default_model
     words, finish = _words(text, req.get('max_tokens'))
-    reasoning = _WORD.findall(f'Thinking about: {text}') if 'reason' in model else []
+    if think is None:
+        think = 'reason' in model
+    reasoning = _WORD.findall(f'Thinking about: {text}') if think else []
     tools = req.get('tools') if req.get('tool_choice') != 'none' else None
     prompt_words = sum(len(_text(m.get('content')).split()) for m in messages
                        if isinstance(m, dict))
@@ -170,3 +178,43 @@ def rerank(req: dict, default_model: str, shape: str = 'results') -> dict:
     return {'id': 'rerank-0', 'model': req.get('model') or default_model, 'results': [
         {'index': i, 'relevance_score': scores[i], 'document': {'text': docs[i]}}
         for i in order]}
+
+
+# -- audio and images ----------------------------------------------------------------------
+def transcript(filename: str, data: bytes) -> str:
+    """What the server "hears" in an uploaded audio file."""
+    return f'heard {len(data)} bytes of {filename}'
+
+
+def wav_bytes(text: str, rate: int = 16000, samples: int = 16) -> bytes:
+    """A real, tiny mono 16-bit WAV whose samples derive from the SHA-256 of ``text``."""
+    digest = hashlib.sha256(text.encode()).digest()
+    frames = struct.pack(f'<{samples}h', *((b - 128) * 64 for b in digest[:samples]))
+    out = io.BytesIO()
+    with wave.open(out, 'wb') as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+    return out.getvalue()
+
+
+SPEECH_TYPES = {'mp3': 'audio/mpeg', 'wav': 'audio/wav', 'opus': 'audio/ogg', 'aac': 'audio/aac',
+                'flac': 'audio/flac', 'pcm': 'audio/pcm'}
+
+
+def speech_bytes(text: str, fmt: str = 'mp3') -> bytes:
+    """The spoken ``text``: a real WAV for ``wav``, else ``b'ID3' + sha256(text)``."""
+    if fmt == 'wav':
+        return wav_bytes(text)
+    return b'ID3' + hashlib.sha256(text.encode()).digest()
+
+
+def tiny_png(rgb: tuple[int, int, int] = (255, 0, 0)) -> bytes:
+    """A valid 1x1 RGB PNG, built by hand."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack('>I', len(data)) + kind + data
+                + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+    ihdr = struct.pack('>IIBBBBB', 1, 1, 8, 2, 0, 0, 0)
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr)
+            + chunk(b'IDAT', zlib.compress(b'\x00' + bytes(rgb))) + chunk(b'IEND', b''))

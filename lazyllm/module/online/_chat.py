@@ -1,0 +1,166 @@
+"""OnlineChatModule: a chat model of an online supplier (or any OpenAI-compatible URL).
+
+    chat = lazyllm.OnlineChatModule(source='qwen', model='qwen-plus', stream=True)
+    chat('hello')                                        # -> 'Hello! How can I help?'
+    vlm = lazyllm.OnlineChatModule(source='openai', type='vlm')
+    vlm('What is in this picture?', lazyllm_files=['cat.png'])
+
+Calling the module returns the answer's text; when the model calls tools it returns the
+assistant message (``{'role': 'assistant', 'content', 'tool_calls'}``), ready to append to
+the history with the tools' results. ``chat()`` returns the whole :class:`ChatResult`
+(reasoning text apart from the answer, tool calls, usage). The prompt is exactly what the
+user gives: no system prompt is added unless ``prompt=`` sets one.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, AsyncIterator, Callable, Iterator
+
+from ...client import ChatDelta, ChatResult
+from ...errors import InputError
+from .._calls import as_prompter, llm_request
+from . import _anthropic, _dashscope, _openai
+from ._base import OnlineBase
+from ._media import with_images
+
+__all__ = ['OnlineChatModule', 'CHAT_PROTOCOLS']
+
+CHAT_PROTOCOLS: dict[str, Callable[..., Any]] = {
+    'openai': _openai.chat,
+    'anthropic': _anthropic.chat,
+    'dashscope': _dashscope.chat,
+}
+# Keywords a module (or a share) takes as defaults for every call; anything else a supplier
+# accepts goes in static_params= or in the call itself.
+SAMPLING = frozenset({'temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'seed',
+                      'presence_penalty', 'frequency_penalty', 'repetition_penalty',
+                      'tools', 'tool_choice', 'response_format', 'reasoning_effort',
+                      'enable_thinking', 'thinking'})
+
+
+def _check_sampling(values: dict) -> dict:
+    unknown = sorted(set(values) - SAMPLING)
+    if unknown:
+        raise InputError(f'unknown keyword(s) {unknown}: sampling defaults are '
+                         f'{sorted(SAMPLING)}; put other request fields in static_params=')
+    return values
+
+
+class OnlineChatModule(OnlineBase):
+    """A chat model behind an online API; see the module docstring."""
+
+    types = ('llm', 'vlm')
+    default_type = 'llm'
+
+    def __init__(self, model: str | None = None, source: str | None = None,
+                 base_url: str | None = None, *, stream: bool | dict = False,
+                 type: str | None = None, api_key: str | None = None, prompt: Any = None,
+                 history: list | None = None, static_params: dict | None = None,
+                 timeout: float | None = None, max_retries: int | None = None,
+                 name: str | None = None, **sampling: Any):
+        super().__init__(model, source, base_url, type=type, api_key=api_key,
+                         static_params=static_params, timeout=timeout,
+                         max_retries=max_retries, stream=stream, name=name)
+        if self._stream.enabled and not self.supports_streaming:
+            raise InputError(f'{self.source} cannot stream chat answers: pass stream=False')
+        self._protocol = CHAT_PROTOCOLS[self._supplier.protocol(self._type)]
+        self._prompter = as_prompter(prompt)
+        self._history = list(history or [])
+        self._sampling = _check_sampling(dict(sampling))
+
+    # -- builders ---------------------------------------------------------------------------
+    def prompt(self, prompt: Any) -> OnlineChatModule:
+        self._prompter = as_prompter(prompt)
+        return self
+
+    def share(self, prompt: Any = None, format: Callable | None = None,
+              stream: bool | dict | None = None, history: list | None = None,
+              **sampling: Any) -> OnlineChatModule:
+        """A view with its own prompt, formatter, stream setting, history and sampling
+        defaults, on the same clients and usage counter. The original is not changed."""
+        view = copy.copy(self)
+        view._hooks = ()
+        if prompt is not None:
+            view._prompter = as_prompter(prompt)
+        if format is not None:
+            view._formatter = format
+        if stream is not None:
+            view._stream = type(self._stream)(stream)
+        view._history = list(history) if history is not None else list(self._history)
+        view._sampling = {**self._sampling, **_check_sampling(sampling)}
+        return view
+
+    # -- one call ---------------------------------------------------------------------------
+    def _plan(self, input: Any, kw: dict, stream: bool) -> tuple[Callable, str]:
+        """The protocol call for ``input`` and the base URL it goes to."""
+        files = kw.pop('lazyllm_files', None)
+        model, url = self._target(kw.pop('model', None), kw.pop('url', None))
+        history = self._history + list(kw.pop('history', None) or [])
+        params = {**self._static, **self._sampling, **kw}
+        messages, params = llm_request(self._prompter, input, history, params)
+        if files:
+            images = files if isinstance(files, (list, tuple)) else [files]
+            if len(images) > self._supplier.max_images:
+                raise InputError(f'{len(images)} images in one call, but {self.source} takes '
+                                 f'at most {self._supplier.max_images}: send fewer')
+            messages = with_images(messages, images)
+        return self._protocol(messages, model, params, stream, self._supplier, url), url
+
+    def chat(self, input: Any, **kw: Any) -> ChatResult:
+        """The whole answer: ``content``, ``reasoning_content``, ``tool_calls``, ``usage``.
+        Keywords: ``lazyllm_files`` (images), ``history``, ``model``, ``url``, ``tools``
+        and any request parameter (``temperature=0``…)."""
+        call, url = self._plan(input, kw, stream=False)
+        result = call(self._clients.api(url))
+        self._usage.add(result.usage)
+        return result
+
+    def stream_chat(self, input: Any, **kw: Any) -> Iterator[ChatDelta]:
+        """The answer as deltas (text, reasoning text and tool-call fragments apart)."""
+        call, url = self._plan(input, kw, stream=True)
+        usage = None
+        for delta in call(self._clients.api(url)):
+            usage = delta.usage or usage
+            yield delta
+        self._usage.add(usage)
+
+    def forward(self, input: Any = None, **kw: Any) -> Any:
+        return _answer(self.chat(input, **kw))
+
+    def stream_forward(self, input: Any = None, **kw: Any) -> Iterator[Any]:
+        """Yield the answer's text as it arrives; a final assistant message dict follows when
+        the model called tools."""
+        fragments: list = []
+        for delta in self.stream_chat(input, **kw):
+            if delta.content:
+                yield delta.content
+            fragments += delta.tool_calls
+        if fragments:
+            yield _answer(ChatResult.from_deltas([ChatDelta(tool_calls=fragments)]))
+
+    # -- async twins ------------------------------------------------------------------------
+    async def acall(self, input: Any = None, **kw: Any) -> Any:
+        """The async twin of calling the module (formatter applied; hooks are sync-only)."""
+        call, url = self._plan(input, kw, stream=False)
+        result = await call(self._clients.aapi(url))
+        self._usage.add(result.usage)
+        out = _answer(result)
+        return self._formatter(out) if self._formatter is not None else out
+
+    __acall__ = acall
+
+    async def astream(self, input: Any = None, **kw: Any) -> AsyncIterator[str]:
+        call, url = self._plan(input, kw, stream=True)
+        usage = None
+        async for delta in call(self._clients.aapi(url)):
+            usage = delta.usage or usage
+            if delta.content:
+                yield delta.content
+        self._usage.add(usage)
+
+
+def _answer(result: ChatResult) -> Any:
+    if result.tool_calls:
+        return {'role': 'assistant', 'content': result.content or None,
+                'tool_calls': result.tool_calls}
+    return result.content

@@ -1,0 +1,103 @@
+"""OnlineModule: one entry point for every online call type.
+
+    lazyllm.OnlineModule(source='qwen', model='qwen-plus')                   # chat
+    lazyllm.OnlineModule(source='qwen', model='text-embedding-v3')           # embed (by name)
+    lazyllm.OnlineModule(source='glm', type='rerank')                        # rerank
+    lazyllm.OnlineModule(source='openai', type='stt')                        # speech-to-text
+
+The call type is ``type=`` when given, else read from the model name (``…embedding…`` is an
+embedding model, ``…rerank…`` a reranker, ``whisper`` speech-to-text…), else ``llm``. The
+module is a real OnlineModule that holds the module of that type (``.module``) and passes
+calls and attribute reads to it; ``url=`` is that module's base URL.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, AsyncIterator, Iterator
+
+from ...errors import InputError
+from .._base import ModuleBase
+from ._base import normalize_type
+from ._chat import OnlineChatModule
+from ._embedding import OnlineEmbeddingModule
+from ._multimodal import OnlineMultiModalModule
+
+__all__ = ['OnlineModule', 'ROUTES', 'route']
+
+ROUTES: dict[str, type] = {
+    'llm': OnlineChatModule, 'vlm': OnlineChatModule,
+    'embed': OnlineEmbeddingModule, 'cross_modal_embed': OnlineEmbeddingModule,
+    'rerank': OnlineEmbeddingModule,
+    'stt': OnlineMultiModalModule, 'tts': OnlineMultiModalModule,
+    'text2image': OnlineMultiModalModule, 'image_editing': OnlineMultiModalModule,
+}
+
+
+def route(model: str | None, type: Any) -> tuple[str, str]:
+    """(call type, why) for a model name and an optional explicit type."""
+    if type is not None:
+        return normalize_type(type), f'type={type!r}'
+    if model:
+        from ...hub import type_from_name
+        inferred = normalize_type(type_from_name(model).value)
+        if inferred != 'llm':
+            return inferred, f'the model name {model!r} reads as {inferred}'
+    return 'llm', 'no type given and the model name reads as a chat model'
+
+
+def _keywords(cls: type) -> set[str]:
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.name != 'self'}
+
+
+class OnlineModule(ModuleBase):
+    """An online model of any call type; see the module docstring."""
+
+    def __init__(self, model: str | None = None, source: str | None = None, *,
+                 type: str | None = None, url: str | None = None,
+                 base_url: str | None = None, name: str | None = None, **kw: Any):
+        super().__init__(name=name)
+        if url is not None and base_url is not None and url != base_url:
+            raise InputError('pass url= or base_url= (the same thing), not both')
+        self._type, self.why = route(model, type)
+        cls = ROUTES[self._type]
+        accepted = _keywords(cls)
+        if 'sampling' in inspect.signature(cls.__init__).parameters:
+            from ._chat import SAMPLING
+            accepted |= SAMPLING
+        unknown = sorted(set(kw) - accepted)
+        if unknown:
+            raise InputError(f'{cls.__name__} (type {self._type!r}) takes no keyword(s) '
+                             f'{unknown}: it takes {sorted(accepted - {"model", "source"})}')
+        self.module = cls(model, source, url or base_url, type=self._type, name=name, **kw)
+        self._stream = self.module._stream   # stream= reaches the routed module
+
+    @property
+    def type(self) -> str:
+        return self._type
+
+    def forward(self, *args: Any, **kw: Any) -> Any:
+        return self.module.forward(*args, **kw)
+
+    def stream_forward(self, *args: Any, **kw: Any) -> Iterator[Any]:
+        return self.module.stream_forward(*args, **kw)
+
+    async def acall(self, *args: Any, **kw: Any) -> Any:
+        out = await self.module.acall(*args, **kw)
+        return self._formatter(out) if self._formatter is not None else out
+
+    __acall__ = acall
+
+    def astream(self, *args: Any, **kw: Any) -> AsyncIterator[Any]:
+        return self.module.astream(*args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        """Attributes of the routed module (``model``, ``usage``, ``chat``, ``share``…)."""
+        if name.startswith('_') or name == 'module':
+            raise AttributeError(name)
+        return getattr(self.module, name)
+
+    def _repr_head(self) -> str:
+        return f'OnlineModule[{self._type}] -> {self.module._repr_head()}'
+
