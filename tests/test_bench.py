@@ -28,3 +28,8 @@ def test_bench_engines_runs_quick(tiny_llm_path, minilm_path):
     for row in ('LLM 4 concurrent tok/s', 'module call vs raw HTTP', 'engines for 3 shares',
                 'embed 8 concurrent'):
         assert row in text
+
+
+def test_bench_online_runs():
+    text = run('bench/bench_online.py', '--iterations', '20', '--warmup', '5')
+    assert 'non-stream' in text and 'stream' in text and 'OnlineChatModule' in text
