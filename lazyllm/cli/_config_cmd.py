@@ -18,7 +18,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _register_all_settings() -> None:
     """Layers register their settings when imported; show them all."""
     import lazyllm.launch  # noqa: F401
+    import lazyllm.module._config_map  # noqa: F401
     import lazyllm.module._deployment  # noqa: F401
+    import lazyllm.module.online  # noqa: F401 - default_source and every supplier's key
 
 
 def _run(args: argparse.Namespace) -> int:

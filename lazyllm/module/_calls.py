@@ -6,12 +6,14 @@ the client, and shapes the answer. With an AsyncClient the result is a coroutine
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 from ..errors import InputError
 from ..prompt import ChatPrompter, PrompterBase
 
-__all__ = ['as_prompter', 'llm_request', 'embed_call', 'rerank_call']
+__all__ = ['as_prompter', 'check_sampling', 'share_view', 'llm_request', 'embed_texts',
+           'rerank_args', 'embed_call', 'rerank_call']
 
 _DEFAULT_PROMPTER = ChatPrompter()
 
@@ -33,13 +35,43 @@ def as_prompter(prompt: Any) -> PrompterBase | None:
     raise InputError(f'prompt must be a str, a dict or a prompter, got {type(prompt).__name__}.')
 
 
+def check_sampling(values: dict, allowed: frozenset, elsewhere: str = '') -> dict:
+    """``values`` when every key is a sampling option the module takes; else an InputError
+    that lists them (and says where other request fields go: ``elsewhere``)."""
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise InputError(f'unknown sampling option(s) {unknown}: use {sorted(allowed)}'
+                         f'{elsewhere}.')
+    return values
+
+
+def share_view(module: Any, prompt: Any, format: Any, stream: Any, history: Any,
+               sampling: dict) -> Any:
+    """The view ``share()`` returns: a shallow copy with its own prompt, formatter, stream
+    setting, history and sampling defaults (already checked), and no hooks."""
+    view = copy.copy(module)
+    view._hooks = ()
+    if prompt is not None:
+        view._prompter = as_prompter(prompt)
+    if format is not None:
+        view._formatter = format
+    if stream is not None:
+        view._stream = type(module._stream)(stream)
+    view._history = list(history) if history is not None else list(module._history)
+    view._sampling = {**module._sampling, **sampling}
+    return view
+
+
 def llm_request(prompter: PrompterBase | None, input: Any, history: list,
                 params: dict) -> tuple[list, dict]:
     """OpenAI messages and request parameters for one LLM call."""
-    if input is None or (isinstance(input, str) and not input.strip()):
+    after_tools = input is None and history and isinstance(history[-1], dict) and \
+        history[-1].get('role') == 'tool'   # continue after tool results: no new user turn
+    if not after_tools and (input is None or (isinstance(input, str) and not input.strip())):
         raise InputError('the prompt is empty: call the model with a non-empty str (or a dict '
-                         "for a prompter with placeholders), e.g. llm('hello').")
-    if not isinstance(input, (str, dict)):
+                         "for a prompter with placeholders), e.g. llm('hello'); only a history "
+                         'that ends with tool results may be sent without a new prompt.')
+    if not after_tools and not isinstance(input, (str, dict)):
         raise InputError(f'an LLM takes a str or a dict, got {type(input).__name__}.')
     request = (prompter or _DEFAULT_PROMPTER).generate_prompt(
         input, history or None, params.pop('tools', None), format='openai')
@@ -48,21 +80,19 @@ def llm_request(prompter: PrompterBase | None, input: Any, history: list,
     return request['messages'], params
 
 
-def embed_call(client: Any, model: str | None, input: Any, **params: Any) -> Any:
-    """One vector for a str, a list of vectors for a list of str."""
+def embed_texts(input: Any) -> tuple[list[str], bool]:
+    """The texts of an embedding call, and whether one str (one vector) was given."""
     single = isinstance(input, str)
     texts = [input] if single else input
     if not isinstance(texts, list) or not texts or \
             not all(isinstance(t, str) and t for t in texts):
         raise InputError('an embedding model takes a non-empty str or a non-empty list of '
                          f'non-empty str, got {type(input).__name__}: {str(input)[:80]!r}.')
-    return _then(client.embed(texts, model=model, **params),
-                 lambda vectors: vectors[0] if single else vectors)
+    return texts, single
 
 
-def rerank_call(client: Any, model: str | None, query: Any, documents: Any = None,
-                top_n: int | None = None, **params: Any) -> Any:
-    """(index, score) pairs, best first, for ``documents`` against ``query``."""
+def rerank_args(query: Any, documents: Any, top_n: Any) -> None:
+    """Check the arguments of a rerank call: rr(query, documents=[...], top_n=None)."""
     if not isinstance(query, str) or not query.strip():
         raise InputError('a reranker needs a non-empty query str: rr(query, documents=[...]).')
     if not isinstance(documents, list) or not documents or \
@@ -71,5 +101,18 @@ def rerank_call(client: Any, model: str | None, query: Any, documents: Any = Non
     if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int)
                               or top_n < 1):
         raise InputError(f'top_n must be an int >= 1, got {top_n!r}.')
+
+
+def embed_call(client: Any, model: str | None, input: Any, **params: Any) -> Any:
+    """One vector for a str, a list of vectors for a list of str."""
+    texts, single = embed_texts(input)
+    return _then(client.embed(texts, model=model, **params),
+                 lambda vectors: vectors[0] if single else vectors)
+
+
+def rerank_call(client: Any, model: str | None, query: Any, documents: Any = None,
+                top_n: int | None = None, **params: Any) -> Any:
+    """(index, score) pairs, best first, for ``documents`` against ``query``."""
+    rerank_args(query, documents, top_n)
     return _then(client.rerank(query, documents, model=model, top_n=top_n, **params),
                  lambda pairs: [(int(i), float(s)) for i, s in pairs])

@@ -11,7 +11,6 @@ answers text, an embedding model returns vectors, a reranker returns (index, sco
 """
 from __future__ import annotations
 
-import copy
 import os
 from typing import Any, AsyncIterator, Callable, Iterator
 
@@ -21,20 +20,24 @@ from ..errors import InputError
 from ..hub import ModelType
 from ..prompt import PrompterBase
 from ._base import ModuleBase
-from ._calls import as_prompter, embed_call, llm_request, rerank_call
+from ._calls import (
+    as_prompter,
+    check_sampling,
+    embed_call,
+    llm_request,
+    rerank_call,
+    share_view,
+)
 from ._deployment import Deployment
 
 __all__ = ['TrainableModule']
 
-_SAMPLING = {'temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'seed',
-             'repetition_penalty', 'presence_penalty', 'frequency_penalty', 'tools'}
+_SAMPLING = frozenset({'temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'seed',
+             'repetition_penalty', 'presence_penalty', 'frequency_penalty', 'tools'})
 
 
 def _check_sampling(values: dict) -> dict:
-    unknown = sorted(set(values) - _SAMPLING)
-    if unknown:
-        raise InputError(f'unknown sampling option(s) {unknown}: use {sorted(_SAMPLING)}.')
-    return values
+    return check_sampling(values, _SAMPLING)
 
 
 class TrainableModule(ModuleBase):
@@ -90,18 +93,9 @@ class TrainableModule(ModuleBase):
         Changing the view never changes this module."""
         if adapter is not None and (not isinstance(adapter, str) or not adapter):
             raise InputError('adapter must be the name of a served LoRA adapter, e.g. "sql".')
-        view = copy.copy(self)
+        view = share_view(self, prompt, format, stream, history, _check_sampling(sampling))
         if adapter is not None:
             view._adapter = adapter
-        view._hooks = ()
-        if prompt is not None:
-            view._prompter = as_prompter(prompt)
-        if format is not None:
-            view._formatter = format
-        if stream is not None:
-            view._stream = type(self._stream)(stream)
-        view._history = list(history) if history is not None else list(self._history)
-        view._sampling = {**self._sampling, **_check_sampling(sampling)}
         return view
 
     # -- state ----------------------------------------------------------------------------

@@ -8,10 +8,11 @@ that made the module, not at its first call.
 """
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any, ClassVar
 
-from ..._redact import mask
+from ..._redact import mask, redact
 from ...client import normalize_base_url
 from ...errors import InputError
 from .._base import ModuleBase
@@ -129,13 +130,22 @@ class OnlineBase(ModuleBase):
             url = normalize_base_url(url)
         return model or self._model, url or self._base_url
 
+    async def acall(self, *args: Any, **kw: Any) -> Any:
+        """The async twin of calling the module (formatter applied; hooks are sync-only).
+        This default runs the blocking call in a thread; the chat module overrides it with
+        real async I/O."""
+        out = await asyncio.to_thread(self.forward, *args, **kw)
+        return self._formatter(out) if self._formatter is not None else out
+
+    __acall__ = acall
+
     def _stop_self(self) -> None:
         self._clients.close()
 
     def _repr_head(self) -> str:
         parts = [f'source={self.source!r}', f'model={self._model!r}', f'type={self._type!r}']
         if self._base_url != normalize_base_url(self._supplier.base_url):
-            parts.append(f'base_url={self._base_url!r}')
+            parts.append(f'base_url={redact(self._base_url)!r}')
         parts.append(f'api_key={mask("x" if self._has_key else None)}')
         head = super()._repr_head()
         extra = head[head.index('(') + 1:-1]

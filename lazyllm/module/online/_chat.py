@@ -13,12 +13,11 @@ user gives: no system prompt is added unless ``prompt=`` sets one.
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from ...client import ChatDelta, ChatResult
 from ...errors import InputError
-from .._calls import as_prompter, llm_request
+from .._calls import as_prompter, check_sampling, llm_request, share_view
 from . import _anthropic, _dashscope, _openai
 from ._base import OnlineBase
 from ._media import with_images
@@ -39,11 +38,8 @@ SAMPLING = frozenset({'temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'se
 
 
 def _check_sampling(values: dict) -> dict:
-    unknown = sorted(set(values) - SAMPLING)
-    if unknown:
-        raise InputError(f'unknown keyword(s) {unknown}: sampling defaults are '
-                         f'{sorted(SAMPLING)}; put other request fields in static_params=')
-    return values
+    return check_sampling(values, SAMPLING, '; put other request fields in static_params= '
+                          '(every call) or in the call itself')
 
 
 class OnlineChatModule(OnlineBase):
@@ -78,16 +74,7 @@ class OnlineChatModule(OnlineBase):
               **sampling: Any) -> OnlineChatModule:
         """A view with its own prompt, formatter, stream setting, history and sampling
         defaults, on the same clients and usage counter. The original is not changed."""
-        view = copy.copy(self)
-        view._hooks = ()
-        if prompt is not None:
-            view._prompter = as_prompter(prompt)
-        if format is not None:
-            view._formatter = format
-        if stream is not None:
-            view._stream = type(self._stream)(stream)
-        view._history = list(history) if history is not None else list(self._history)
-        view._sampling = {**self._sampling, **_check_sampling(sampling)}
+        view = share_view(self, prompt, format, stream, history, _check_sampling(sampling))
         return view
 
     # -- one call ---------------------------------------------------------------------------
@@ -106,7 +93,7 @@ class OnlineChatModule(OnlineBase):
             messages = with_images(messages, images)
         return self._protocol(messages, model, params, stream, self._supplier, url), url
 
-    def chat(self, input: Any, **kw: Any) -> ChatResult:
+    def chat(self, input: Any = None, **kw: Any) -> ChatResult:
         """The whole answer: ``content``, ``reasoning_content``, ``tool_calls``, ``usage``.
         Keywords: ``lazyllm_files`` (images), ``history``, ``model``, ``url``, ``tools``
         and any request parameter (``temperature=0``…)."""
@@ -115,7 +102,7 @@ class OnlineChatModule(OnlineBase):
         self._usage.add(result.usage)
         return result
 
-    def stream_chat(self, input: Any, **kw: Any) -> Iterator[ChatDelta]:
+    def stream_chat(self, input: Any = None, **kw: Any) -> Iterator[ChatDelta]:
         """The answer as deltas (text, reasoning text and tool-call fragments apart)."""
         call, url = self._plan(input, kw, stream=True)
         usage = None

@@ -14,50 +14,15 @@ order. ``embed_url`` and
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from ...errors import InputError
-from .._calls import embed_call, rerank_call
+from .._calls import embed_texts, rerank_args
 from . import _dashscope, _openai
 from ._base import OnlineBase
 from ._media import image_url
 
 __all__ = ['OnlineEmbeddingModule']
-
-
-class _Batched:
-    """A client stand-in for ``embed_call``: embeds a list in batches of ``size``."""
-
-    def __init__(self, module: 'OnlineEmbeddingModule', url: str, size: int):
-        self.module, self.url, self.size = module, url, size
-
-    def embed(self, texts: list, *, model: str | None, **params: Any) -> list:
-        client = self.module._clients.api(self.url)
-        vectors: list = []
-        for start in range(0, len(texts), self.size):
-            batch = texts[start:start + self.size]
-            vectors += _openai.embed(batch, model, params, self.module.supplier)(client)
-            self.module._usage.add(None)
-        return vectors
-
-
-class _Ranked:
-    """A client stand-in for ``rerank_call`` that speaks the supplier's rerank protocol."""
-
-    def __init__(self, module: 'OnlineEmbeddingModule', url: str):
-        self.module, self.url = module, url
-
-    def rerank(self, query: str, documents: list, *, model: str | None, top_n: int | None,
-               **params: Any) -> list:
-        client = self.module._clients.api(self.url)
-        if self.module.supplier.protocol('rerank') == 'dashscope':
-            call: Callable = _dashscope.rerank(query, documents, model, top_n, params,
-                                               _dashscope.native_root(self.url))
-        else:
-            call = _openai.rerank(query, documents, model, top_n, params, self.module.supplier)
-        pairs = call(client)
-        self.module._usage.add(None)
-        return pairs[:top_n] if top_n else pairs
 
 
 class OnlineEmbeddingModule(OnlineBase):
@@ -104,9 +69,34 @@ class OnlineEmbeddingModule(OnlineBase):
 
     def forward(self, *args: Any, **kw: Any) -> Any:
         model, url = self._target(kw.pop('model', None), kw.pop('url', None))
-        params = {**self._static, **kw}
         if self._type == 'rerank':
-            return rerank_call(_Ranked(self, url), model, *args, **params)
+            return self._rerank(model, url, *args, **kw)
         if self._type == 'cross_modal_embed':
-            return self._cross_modal(model, url, params, *args)
-        return embed_call(_Batched(self, url, self._batch), model, *args, **params)
+            return self._cross_modal(model, url, {**self._static, **kw}, *args)
+        return self._embed(model, url, *args, **kw)
+
+    def _embed(self, model: str | None, url: str, input: Any, **params: Any) -> Any:
+        """One vector for a str; for a list, one per text, sent in batches, in order."""
+        texts, single = embed_texts(input)
+        params = {**self._static, **params}
+        client = self._clients.api(url)
+        vectors: list = []
+        for start in range(0, len(texts), self._batch):
+            batch = texts[start:start + self._batch]
+            vectors += _openai.embed(batch, model, params, self._supplier)(client)
+            self._usage.add(None)
+        return vectors[0] if single else vectors
+
+    def _rerank(self, model: str | None, url: str, query: Any, documents: Any = None,
+                top_n: int | None = None, **params: Any) -> list[tuple[int, float]]:
+        """(document index, score) pairs, best first; ``top_n`` of them when given."""
+        rerank_args(query, documents, top_n)
+        params = {**self._static, **params}
+        if self._supplier.protocol('rerank') == 'dashscope':
+            call = _dashscope.rerank(query, documents, model, top_n, params,
+                                     _dashscope.native_root(url))
+        else:
+            call = _openai.rerank(query, documents, model, top_n, params, self._supplier)
+        pairs = call(self._clients.api(url))
+        self._usage.add(None)
+        return [(int(i), float(s)) for i, s in pairs[:top_n or len(pairs)]]

@@ -13,10 +13,10 @@ calls and attribute reads to it; ``url=`` is that module's base URL.
 from __future__ import annotations
 
 import inspect
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from ...errors import InputError
-from .._base import ModuleBase
+from .._proxy import ModuleProxy
 from ._base import normalize_type
 from ._chat import OnlineChatModule
 from ._embedding import OnlineEmbeddingModule
@@ -51,7 +51,7 @@ def _keywords(cls: type) -> set[str]:
             and p.name != 'self'}
 
 
-class OnlineModule(ModuleBase):
+class OnlineModule(ModuleProxy):
     """An online model of any call type; see the module docstring."""
 
     def __init__(self, model: str | None = None, source: str | None = None, *,
@@ -70,33 +70,11 @@ class OnlineModule(ModuleBase):
         if unknown:
             raise InputError(f'{cls.__name__} (type {self._type!r}) takes no keyword(s) '
                              f'{unknown}: it takes {sorted(accepted - {"model", "source"})}')
-        self.module = cls(model, source, url or base_url, type=self._type, name=name, **kw)
-        self._stream = self.module._stream   # stream= reaches the routed module
+        self._adopt(cls(model, source, url or base_url, type=self._type, name=name, **kw))
 
     @property
     def type(self) -> str:
         return self._type
-
-    def forward(self, *args: Any, **kw: Any) -> Any:
-        return self.module.forward(*args, **kw)
-
-    def stream_forward(self, *args: Any, **kw: Any) -> Iterator[Any]:
-        return self.module.stream_forward(*args, **kw)
-
-    async def acall(self, *args: Any, **kw: Any) -> Any:
-        out = await self.module.acall(*args, **kw)
-        return self._formatter(out) if self._formatter is not None else out
-
-    __acall__ = acall
-
-    def astream(self, *args: Any, **kw: Any) -> AsyncIterator[Any]:
-        return self.module.astream(*args, **kw)
-
-    def __getattr__(self, name: str) -> Any:
-        """Attributes of the routed module (``model``, ``usage``, ``chat``, ``share``…)."""
-        if name.startswith('_') or name == 'module':
-            raise AttributeError(name)
-        return getattr(self.module, name)
 
     def _repr_head(self) -> str:
         return f'OnlineModule[{self._type}] -> {self.module._repr_head()}'

@@ -13,7 +13,6 @@ nothing large travels through the flow.
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import time
@@ -89,13 +88,6 @@ class OnlineMultiModalModule(OnlineBase):
         result = getattr(self, f'_{self._type}')(protocol, input, files, model, url, params)
         self._usage.add(None)
         return result
-
-    async def acall(self, input: Any = None, **kw: Any) -> Any:
-        """The async twin of calling the module (runs the blocking call in a thread)."""
-        out = await asyncio.to_thread(self.forward, input, **kw)
-        return self._formatter(out) if self._formatter is not None else out
-
-    __acall__ = acall
 
     # -- one method per call type -----------------------------------------------------------
     def _stt(self, protocol: str, input: Any, files: list, model: Any, url: str,

@@ -36,6 +36,11 @@ def rerank(query: str, documents: list, model: str | None, top_n: int | None, pa
     return lambda c: c.rerank(query, documents, model=model, top_n=top_n, **params)
 
 
+def _with_model(model: str | None, body: dict) -> dict:
+    """``body`` with ``model`` first, left out when None (the server's own model)."""
+    return body if model is None else {'model': model, **body}
+
+
 def _form(model: str | None, params: dict) -> dict:
     form = {} if model is None else {'model': model}
     for k, v in params.items():
@@ -60,7 +65,7 @@ def transcribe(audio: tuple, model: str | None, params: dict, supplier: Any) -> 
 
 def speech(text: str, model: str | None, params: dict, supplier: Any) -> Call:
     """``POST audio/speech``: the audio bytes."""
-    body = {'model': model, 'input': text, **params}
+    body = _with_model(model, {'input': text, **params})
     body.setdefault('voice', 'alloy')
     return lambda c: c.request('POST', 'audio/speech', json=body, raw=True)
 
@@ -74,7 +79,7 @@ def _image_items(data: Any) -> list[dict]:
 
 def images(prompt: str, model: str | None, params: dict, supplier: Any) -> Call:
     """``POST images/generations``: a list of ``{'b64_json': …}`` or ``{'url': …}``."""
-    body = {'model': model, 'prompt': prompt, **params}
+    body = _with_model(model, {'prompt': prompt, **params})
     return lambda c: c.request('POST', 'images/generations', json=body, parse=_image_items)
 
 

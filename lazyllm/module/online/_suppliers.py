@@ -124,7 +124,7 @@ _openai_like('qwen', 'https://dashscope.aliyuncs.com/compatible-mode/v1/',
               'text2image': 'wanx2.1-t2i-turbo', 'cross_modal_embed': 'multimodal-embedding-v1'},
              ('embed',), protocols={'rerank': 'dashscope', 'stt': 'dashscope',
                                     'text2image': 'dashscope', 'cross_modal_embed': 'dashscope'},
-             embed_batch=10, signup='https://bailian.console.aliyun.com/?apiKey=1')
+             embed_batch=10, signup='https://help.aliyun.com/zh/model-studio/get-api-key')
 _openai_like('glm', 'https://open.bigmodel.cn/api/paas/v4/',
              {'llm': 'glm-4-flash', 'vlm': 'glm-4v-flash', 'embed': 'embedding-3',
               'rerank': 'rerank', 'stt': 'glm-asr', 'text2image': 'cogview-3-flash'},

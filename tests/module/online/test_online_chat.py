@@ -95,6 +95,16 @@ def test_tools_round_trip(chat, openai_server):
                        'content': 'sunny'}
 
 
+def test_a_history_ending_with_tool_results_needs_no_new_prompt(chat, openai_server):
+    question = {'role': 'user', 'content': 'weather in Paris'}
+    call = chat(question['content'], tools=[TOOL])
+    result = {'role': 'tool', 'tool_call_id': call['tool_calls'][0]['id'], 'content': 'sunny'}
+    chat(history=[question, call, result], tools=[TOOL])
+    assert _last(openai_server).json['messages'][-1] == result
+    with pytest.raises(InputError, match='the prompt is empty'):
+        chat(history=[question])
+
+
 def test_streamed_tool_calls_end_the_stream_as_one_message(chat, openai_server):
     chunks = list(chat.stream('weather', tools=[TOOL]))
     assert chunks[-1]['tool_calls'][0]['function']['arguments'] == '{"text": "weather"}'

@@ -89,7 +89,7 @@ def test_a_missing_trailing_slash_is_not_an_error():
     (dict(source='deepseek', api_key='k123', type='vlm'), 'offers no vlm'),
     (dict(source='qwen', api_key='k123', type='embed'), 'not an online call type'),
     (dict(source='qwen', api_key='k123', model=''), 'model must be a non-empty str'),
-    (dict(source='qwen', api_key='k123', colour='red'), "unknown keyword(s) ['colour']"),
+    (dict(source='qwen', api_key='k123', colour='red'), "unknown sampling option(s) ['colour']"),
     (dict(source='qwen', api_key='k123', static_params=[1]), 'static_params must be a dict'),
     (dict(source='qwen', api_key='k123', base_url='ftp://x'), 'unsupported scheme'),
 ])

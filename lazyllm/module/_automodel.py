@@ -1,0 +1,272 @@
+"""AutoModel: a model name in, the right module out (online or local), with its reasons.
+
+    lazyllm.AutoModel('qwen')                            # qwen's default chat model, online
+    lazyllm.AutoModel('/models/SmolLM2-135M-Instruct')   # a local TrainableModule
+    lazyllm.AutoModel('qwen-chat', config_id='prod')     # an entry of the config map
+    print(lazyllm.AutoModel.explain('gpt-4o'))           # the decision, without building
+
+Why: application code should name *what* model it wants, and the place it runs (keys set,
+weights on disk, a config map) decides *how* it is served. The decision is the pure function
+:func:`plan` (no I/O but reading the map and checking whether a path exists), so
+``explain()`` shows exactly what the constructor would build. Rules, first match wins:
+
+1. the config map (``_config_map``) has an entry for the name (or ``config_id``): the entry,
+   with the keywords given to AutoModel over it;
+2. ``source='local'``, or ``framework=``/``deploy_config=``: a local model (TrainableModule);
+3. the name is an online supplier (``AutoModel('qwen')``): its default model;
+4. ``source=`` names a supplier, or ``base_url=`` is given: an online model (OnlineModule);
+5. the name is an existing path or a catalog name, or ``url=`` is given: a local model;
+6. some supplier has an API key: an online model on it;
+7. otherwise a local model that the hub resolves or downloads at ``start()``.
+
+Every keyword reaches the module or raises InputError (a bad key in the file: ConfigError).
+"""
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._redact import redact
+from ..errors import ConfigError, InputError
+from . import _config_map as cmap
+from ._base import ModuleBase
+from ._proxy import ModuleProxy
+
+__all__ = ['AutoModel', 'Plan', 'plan']
+
+_LOCAL_MARKERS = ('framework', 'deploy_config')
+_LOCAL_EXTRA = {'framework', 'deploy_config', 'url', 'base_url', 'api_key'}
+_METHOD_KEYS = ('launcher', 'port', 'python', 'api_key', 'url')   # deploy_method's own keywords
+
+
+@dataclass
+class Plan:
+    """What AutoModel builds: ``kind`` ('online'|'local'), the constructor keywords, and for
+    a local model the ``deploy_method`` call ({'engine', 'method', 'options'}) if any."""
+    kind: str
+    kwargs: dict
+    reasons: list[str] = field(default_factory=list)
+    deploy: dict | None = None
+
+    def call(self) -> str:
+        """The resulting call as Python text, API keys shown as ***."""
+        kw = dict(self.kwargs)
+        if self.kind == 'online':
+            model, source = kw.pop('model'), kw.pop('source')
+            head, pos = 'lazyllm.OnlineModule', [] if model is None else [model]
+            kw = {'source': source, **kw} if source is not None else kw
+        else:
+            head, pos = 'lazyllm.TrainableModule', [kw.pop('base_model')]
+        args = [repr(p) for p in pos] + [f'{k}={_shown(k, v)}' for k, v in kw.items()]
+        text = f'{head}({", ".join(args)})'
+        if self.deploy is not None:
+            d = self.deploy
+            extra = {k: v for k, v in d['method'].items() if v is not None} | d['options']
+            text += f'.deploy_method(lazyllm.deploy.{d["engine"]}' + ''.join(
+                f', {k}={_shown(k, v)}' for k, v in extra.items()) + ')'
+        return redact(text, self._secrets())
+
+    def _secrets(self) -> list:
+        keys = [self.kwargs.get('api_key')]
+        return keys + ([self.deploy['method'].get('api_key')] if self.deploy else [])
+
+    def describe(self) -> str:
+        article = 'an' if self.kind == 'online' else 'a'
+        lines = [f'AutoModel builds {article} {self.kind} model:']
+        lines += [f'  - {r}' for r in self.reasons]
+        lines.append(f'  -> {self.call()}')
+        return redact('\n'.join(lines), self._secrets())
+
+
+def _shown(key: str, value: Any) -> str:
+    return "'***'" if key == 'api_key' and value else repr(value)
+
+
+def plan(model: Any = None, config_id: Any = None, source: str | None = None, type: Any = None,
+         config: Any = True, kw: dict | None = None) -> Plan:
+    """Decide what AutoModel builds, without building it (see the module docstring)."""
+    kw = dict(kw or {})
+    kw.update({k: v for k, v in (('source', source), ('type', type)) if v is not None})
+    name = os.fspath(model) if isinstance(model, os.PathLike) else model
+    if name is not None and not isinstance(name, str):
+        raise InputError(f'model must be a model name or path, not {name.__class__.__name__}')
+    reasons: list[str] = []
+    path = cmap.map_path(config)
+    if path is None and config_id is not None:
+        raise ConfigError(f'config_id={config_id!r} needs a config map, and there is none: set '
+                          f'LAZYLLM_AUTO_MODEL_CONFIG_MAP_PATH or pass config="map.yaml"')
+    if path is not None and (name is not None or config_id is not None):
+        entry, why = cmap.select(cmap.load_map(path), path, name, config_id, source)
+        if entry is not None:
+            values = cmap.expand_env(entry)
+            values.pop('id', None)
+            values.setdefault('model', entry.name)
+            reasons.append(f'the config map has {entry.label}; {why}')
+            over = sorted(set(kw) & set(values))
+            if over:
+                reasons.append(f'keyword(s) {over} given to AutoModel override the entry')
+            return _decide({**values, **kw}, set(kw), entry, reasons)
+        reasons.append(why)
+    return _decide({'model': name, **kw}, set(kw), None, reasons)
+
+
+def _decide(values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
+    from .online import get_supplier, suppliers
+    model, source = values.pop('model', None), values.pop('source', None)
+    markers = [k for k in _LOCAL_MARKERS if values.get(k) is not None]
+    if source == 'local' or markers:
+        if source not in (None, 'local'):
+            raise InputError(f'{markers} serve a local model, but source={source!r} is online: '
+                             f'drop {markers[0]}= or use source="local"')
+        reasons.append('source is "local"' if source == 'local' else
+                       f'{markers} are given: they configure a local engine')
+        return _local(model, values, from_kw, entry, reasons)
+    if source is None and isinstance(model, str) and model.lower() in suppliers:
+        reasons.append(f'{model!r} is an online supplier: its default model of the call type')
+        return _online(None, model.lower(), values, from_kw, entry, reasons)
+    if source is not None:
+        reasons.append(f'source={get_supplier(source).name!r} is an online supplier')
+        return _online(model, source, values, from_kw, entry, reasons)
+    if values.get('base_url') is not None:
+        reasons.append('base_url= without source=: an OpenAI-compatible endpoint')
+        return _online(model, None, values, from_kw, entry, reasons)
+    if model is not None:
+        if os.path.exists(os.path.expanduser(model)):
+            reasons.append(f'{model!r} is an existing local path')
+            return _local(model, values, from_kw, entry, reasons)
+        from ..hub import lookup
+        if lookup(model) is not None:
+            reasons.append(f'{model!r} is a name of the model catalog (lazyllm.hub.catalog())')
+            return _local(model, values, from_kw, entry, reasons)
+    if values.get('url') is not None:
+        reasons.append('url= without source=: attach to the engine at that URL')
+        return _local(model, values, from_kw, entry, reasons)
+    from .online._keys import choose_supplier
+    try:
+        supplier, _, why = choose_supplier(None, None, None)   # the key is not kept
+    except ConfigError:
+        supplier = why = None
+    what = f'{model!r} is no local path, catalog name or supplier' if model else 'no model given'
+    if supplier is not None:
+        reasons.append(f'{what}, so online on {supplier.name}, picked by {why}')
+        return _online(model, supplier.name, values, from_kw, entry, reasons)
+    if model is None:
+        raise InputError('AutoModel() has nothing to build: pass a model name or path '
+                         '(AutoModel("qwen2-0.5b")), a supplier (AutoModel("qwen")), or set an '
+                         'API key such as LAZYLLM_QWEN_API_KEY for the default online model')
+    reasons.append(f'{what}, and no online supplier has an API key (LAZYLLM_<SOURCE>_API_KEY): '
+                   f'a local model, which the hub resolves or downloads at start()')
+    return _local(model, values, from_kw, entry, reasons)
+
+
+def _online(model: Any, source: Any, values: dict, from_kw: set, entry: Any,
+            reasons: list) -> Plan:
+    from .online import get_supplier
+    from .online._chat import SAMPLING
+    from .online._factory import ROUTES, OnlineModule, route
+    call_type, why = route(model, values.get('type'))
+    cls = ROUTES[call_type]
+    accepted = cmap.keywords(cls.__init__) | cmap.keywords(OnlineModule.__init__)
+    accepted -= {'model', 'source'}
+    if 'sampling' in inspect.signature(cls.__init__).parameters:
+        accepted |= SAMPLING
+    target = f'an online {call_type} model ({cls.__name__})'
+    cmap.check_keys(values, accepted, from_kw, entry, target)
+    default = get_supplier(source).models.get(call_type) if model is None and source else None
+    reasons.append(f'call type {call_type} ({why}): {cls.__name__}'
+                   + (f', model {default!r}' if default and 'base_url' not in values else ''))
+    kwargs = {'model': model, 'source': source}
+    kwargs.update((k, v) for k, v in values.items() if v is not None)
+    return Plan('online', kwargs, reasons)
+
+
+def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
+    from ..deploy import engines
+    from ._trainable import TrainableModule
+    accepted = (cmap.keywords(TrainableModule.__init__) - {'base_model', 'source'}) | _LOCAL_EXTRA
+    cmap.check_keys(values, accepted, from_kw, entry, 'a local model (TrainableModule)')
+    url, base_url = values.pop('url', None), values.pop('base_url', None)
+    if url is not None and base_url is not None and url != base_url:
+        raise InputError('pass url= or base_url= (the same thing for a local model), not both')
+    url = url or base_url
+    if not model and not url:
+        raise InputError('a local model needs a model name or path, or url= of a running engine')
+    framework, options = values.pop('framework', None), values.pop('deploy_config', None)
+    api_key = values.pop('api_key', None)
+    kwargs = {'base_model': model or ''}
+    kwargs.update((k, v) for k, v in values.items() if v is not None)
+    if url:
+        kwargs['url'] = url
+        reasons.append(f'url={url!r}: attach to the engine there instead of launching one')
+    if framework is None and options is None and api_key is None:
+        return Plan('local', kwargs, reasons)
+    error = InputError if entry is None or 'framework' in from_kw else ConfigError
+    where = 'framework=' if error is InputError else f'{entry.label}: framework'
+    engine = str(framework or 'auto').lower()
+    if engine != 'auto' and engine not in engines:
+        raise error(f'{where} {framework!r} is no engine: use one of '
+                    f'{", ".join(["auto", *sorted(engines)])}')
+    if options is not None and not isinstance(options, dict):
+        raise error('deploy_config must be a mapping of engine options, e.g. '
+                    '{max_model_len: 2048}')
+    options = dict(options or {})
+    method = {k: options.pop(k) for k in _METHOD_KEYS if k in options}
+    method.update({k: v for k, v in (('url', url), ('api_key', api_key)) if v is not None})
+    if engine != 'auto':
+        try:
+            engines[engine].validate(options)
+        except InputError as e:
+            raise (error if entry is None or 'deploy_config' in from_kw else ConfigError)(
+                f'deploy_config: {e}') from e
+    reasons.append(f'engine {engine}' + (f' with options {sorted(options)}' if options else ''))
+    return Plan('local', kwargs, reasons, {'engine': engine, 'method': method,
+                                          'options': options})
+
+
+def _build(p: Plan) -> ModuleBase:
+    kw = dict(p.kwargs)
+    if p.kind == 'online':
+        from .online import OnlineModule
+        return OnlineModule(kw.pop('model'), kw.pop('source'), **kw)
+    from ..deploy import auto, get_engine
+    from ._trainable import TrainableModule
+    m = TrainableModule(kw.pop('base_model'), **kw)
+    if p.deploy is not None:
+        engine = auto if p.deploy['engine'] == 'auto' else get_engine(p.deploy['engine'])
+        m.deploy_method(engine, **p.deploy['method'], **p.deploy['options'])
+    return m
+
+
+class _Explain:
+    """``AutoModel.explain(...)`` plans anew; ``m.explain()`` tells how ``m`` was built."""
+
+    def __get__(self, obj: Any, cls: type) -> Any:
+        if obj is not None:
+            return lambda: obj._explanation
+
+        def explain(model: Any = None, *, config_id: Any = None, source: str | None = None,
+                    type: Any = None, config: Any = True, **kw: Any) -> str:
+            return plan(model, config_id, source, type, config, kw).describe()
+        explain.__doc__ = 'Why AutoModel(...) builds what it builds, as text; builds nothing.'
+        return explain
+
+
+class AutoModel(ModuleProxy):
+    """A model module chosen from a name; see the module docstring. ``.module`` is the chosen
+    OnlineModule or TrainableModule; calls and public attribute reads go to it."""
+
+    explain = _Explain()
+
+    def __init__(self, model: Any = None, *, config_id: Any = None, source: str | None = None,
+                 type: Any = None, config: Any = True, **kw: Any):
+        p = plan(model, config_id, source, type, config, kw)
+        super().__init__(name=p.kwargs.get('name'))
+        self.kind = p.kind
+        self.reasons = list(p.reasons)
+        self._explanation = p.describe()
+        self._adopt(_build(p))
+
+    def _repr_head(self) -> str:
+        return f'AutoModel[{self.kind}]'
