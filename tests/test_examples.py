@@ -21,3 +21,16 @@ def test_chat_local_runs_on_smollm2(smollm_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert 'geography: The capital of France is Paris.' in out.stdout
     assert out.stdout.split('poet:', 1)[1].strip()
+
+
+def test_online_chat_runs_against_an_openai_compatible_server():
+    from tests.servers.openai_server import OpenAIServer
+    with OpenAIServer() as srv:
+        out = subprocess.run([sys.executable, str(ROOT / 'examples' / 'online_chat.py'),
+                              '--base-url', srv.base_url], capture_output=True, text=True,
+                             timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'answer: What is the capital of France?' in out.stdout   # the server echoes
+    assert 'stream: Name three colours.' in out.stdout
+    assert "usage: {'requests': 3" in out.stdout
+    assert 'AutoModel builds an online model' in out.stdout
