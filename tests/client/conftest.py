@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ if str(ROOT) not in sys.path:  # so that `tests.servers` imports under any pytes
 
 from lazyllm.client import Client  # noqa: E402
 from tests.servers.openai_server import OpenAIServer  # noqa: E402
+from tests.support import threads  # noqa: E402
 
 KEY = 'sk-test-0123456789abcdef'
 
@@ -55,11 +55,4 @@ def dead_url():
         sock.close()
 
 
-@pytest.fixture(autouse=True)
-def no_leftover_server_threads():
-    """Every server a test starts is stopped, with all its threads, by the end of the test."""
-    before = set(threading.enumerate())
-    yield
-    left = [t for t in threading.enumerate() if t not in before and t.is_alive()
-            and (t.name == 'openai-test-server' or 'process_request_thread' in t.name)]
-    assert not left, f'threads left running: {left}'
+no_leftover_server_threads = pytest.fixture(autouse=True)(threads.no_leftover_server_threads)

@@ -8,20 +8,6 @@ import lazyllm
 from lazyllm.errors import InputError
 
 
-@pytest.fixture(scope='module')
-def emb(minilm_path):
-    m = lazyllm.TrainableModule(str(minilm_path)).start()
-    yield m
-    m.stop()
-
-
-@pytest.fixture(scope='module')
-def rr(reranker_path):
-    m = lazyllm.TrainableModule(str(reranker_path)).start()
-    yield m
-    m.stop()
-
-
 def cosine(a, b):
     return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) *
                                                        sum(y * y for y in b))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
 import wave
 
 import httpx
@@ -15,17 +14,12 @@ from tests.servers.anthropic_server import AnthropicServer, anthropic_error
 from tests.servers.dashscope_server import DashScopeServer
 from tests.servers.openai_answers import rerank_score, speech_bytes, tiny_png
 from tests.servers.openai_server import OpenAIServer
+from tests.support import threads
 
 KEY = 'sk-test-key'
 
 
-@pytest.fixture(autouse=True)
-def no_leftover_server_threads():
-    before = set(threading.enumerate())
-    yield
-    left = [t for t in threading.enumerate() if t not in before and t.is_alive()
-            and (t.name.endswith('-test-server') or 'process_request_thread' in t.name)]
-    assert not left, f'threads left running: {left}'
+no_leftover_server_threads = pytest.fixture(autouse=True)(threads.no_leftover_server_threads)
 
 
 def sse(text: str) -> list[tuple[str | None, dict]]:

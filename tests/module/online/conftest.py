@@ -2,13 +2,12 @@
 wire protocol, and an environment without anybody's API keys."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from tests.servers.anthropic_server import AnthropicServer
 from tests.servers.dashscope_server import DashScopeServer
 from tests.servers.openai_server import OpenAIServer
+from tests.support import threads
 
 KEY = 'sk-online-test-0123456789abcdef'
 
@@ -46,11 +45,4 @@ def dashscope_server():
         yield srv
 
 
-@pytest.fixture(autouse=True)
-def no_leftover_server_threads():
-    """Every server a test starts is stopped, with all its threads, by the end of the test."""
-    before = set(threading.enumerate())
-    yield
-    left = [t for t in threading.enumerate() if t not in before and t.is_alive()
-            and (t.name.endswith('-test-server') or 'process_request_thread' in t.name)]
-    assert not left, f'threads left running: {left}'
+no_leftover_server_threads = pytest.fixture(autouse=True)(threads.no_leftover_server_threads)

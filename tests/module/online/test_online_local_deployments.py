@@ -2,23 +2,7 @@
 (``source='openai', base_url=…``) answers exactly what the TrainableModule answers."""
 from __future__ import annotations
 
-import pytest
-
 import lazyllm
-
-
-@pytest.fixture(scope='module')
-def emb(minilm_path):
-    m = lazyllm.TrainableModule(str(minilm_path)).start()
-    yield m
-    m.stop()
-
-
-@pytest.fixture(scope='module')
-def rr(reranker_path):
-    m = lazyllm.TrainableModule(str(reranker_path)).start()
-    yield m
-    m.stop()
 
 
 def test_chat_and_stream_equal_the_trainable_module(tiny_llm):
