@@ -117,7 +117,8 @@ class StreamInterrupted(EndpointError):
 
 
 class ProtocolError(EndpointError):
-    """The endpoint answered, but not in the OpenAI protocol (malformed JSON, wrong shape)."""
+    """The endpoint answered, but not in the protocol expected of it (malformed JSON, wrong
+    shape)."""
 
 
 class OnlineAPIError(EndpointError):

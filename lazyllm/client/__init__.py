@@ -21,7 +21,7 @@ from ._async import AsyncClient
 from ._parse import ShapeError
 from ._sync import Client
 from ._types import ChatDelta, ChatResult, CompletionResult, merge_tool_calls
-from ._urls import normalize_base_url
+from ._urls import is_loopback, normalize_base_url
 
 __all__ = ['Client', 'AsyncClient', 'ChatResult', 'ChatDelta', 'CompletionResult',
-           'merge_tool_calls', 'normalize_base_url', 'ShapeError']
+           'merge_tool_calls', 'normalize_base_url', 'is_loopback', 'ShapeError']

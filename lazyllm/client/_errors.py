@@ -98,8 +98,8 @@ def timeout_error(url: str, secrets: Iterable[str], timeout: float) -> EndpointT
 
 def protocol_error(url: str, secrets: Iterable[str], cause: str, fix: str) -> ProtocolError:
     url = redact(url, secrets)
-    return ProtocolError(redact(f'{url} did not answer in the OpenAI protocol: {cause}: {fix}',
-                                secrets), url=url)
+    return ProtocolError(redact(f'{url} did not answer in the protocol expected of it: '
+                                f'{cause}: {fix}', secrets), url=url)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -187,12 +187,20 @@ def status_error(status: int, headers: Mapping[str, str], body: Any, url: str,
     return OnlineAPIError(redact(f'{head}: {said}: {fix}', secrets), **kw)
 
 
+# Error types that carry no numeric code in a stream event (Anthropic's), as HTTP statuses.
+_EVENT_TYPES = {'invalid_request_error': 400, 'authentication_error': 401,
+                'permission_error': 403, 'not_found_error': 404, 'request_too_large': 413,
+                'rate_limit_error': 429, 'api_error': 500, 'overloaded_error': 529}
+
+
 def event_error(event: dict, url: str, secrets: Iterable[str],
                 auth_fix: str | None = None) -> OnlineAPIError:
     """The error for an ``{"error": …}`` event sent inside a stream."""
     err = event.get('error')
+    while isinstance(err, dict) and isinstance(err.get('error'), dict):
+        err = err['error']   # Anthropic: {"type": "error", "error": {"type": …, "message": …}}
     code = err.get('code') if isinstance(err, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not 100 <= code <= 599:
-        code = 0
+        code = _EVENT_TYPES.get(err.get('type') if isinstance(err, dict) else None, 0)
     head = f'{url} sent an error event mid-stream' + (f' (code {code})' if code else '')
     return status_error(code, {}, event, url, secrets, head=head, auth_fix=auth_fix)

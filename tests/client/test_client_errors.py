@@ -37,7 +37,7 @@ def test_a_body_of_the_wrong_shape_is_a_protocol_error(client, server, method, b
             'complete': lambda: client.complete('p')}[method]
     with pytest.raises(ProtocolError) as e:
         call()
-    assert 'did not answer in the OpenAI protocol' in str(e.value)
+    assert 'did not answer in the protocol expected of it' in str(e.value)
 
 
 def test_an_error_object_with_status_200_is_an_api_error(client, server):

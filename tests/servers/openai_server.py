@@ -27,6 +27,8 @@ assert exact values over real sockets. It follows the OpenAI API reference
   (``tiny_png()``): ``{"b64_json": …}`` for ``response_format='b64_json'`` (the default for
   ``gpt-image-*`` models), else ``{"url": "<url>/files/img-<k>.png"}`` served by
   ``GET /files/<name>`` (no auth; ``k`` counts up per server).
+- ``POST /v1/images/edits`` (multipart: ``image``, ``prompt``, ``model``) answers like
+  ``images/generations`` (``b64_json`` by default); 400 without ``image`` or ``prompt``.
 - With ``api_key`` set, a request without ``Authorization: Bearer <api_key>`` gets 401
   (``/files/…`` excepted).
 
@@ -81,6 +83,8 @@ class _Handler(Handler):
             return self._speech(req)
         if route == ('POST', '/v1/images/generations'):
             return self._images(owner, req)
+        if route == ('POST', '/v1/images/edits'):
+            return self._edit(owner)
         if route == ('POST', '/v1/chat/completions'):
             answer = answers.chat(req, owner.model)
         elif route == ('POST', '/v1/completions'):
@@ -137,6 +141,16 @@ class _Handler(Handler):
                 data.append({'url': owner.publish(f'img-{next(owner._image_ids)}.png', png),
                              'revised_prompt': req['prompt']})
         self._json({'created': 0, 'data': data})
+
+    def _edit(self, owner: OpenAIServer) -> None:
+        """``images/edits`` (multipart): the edited image is the uploaded one, as PNG data."""
+        form, files = self.record.form, self.record.files
+        if 'image' not in files:
+            return self._bad("you must provide an 'image'", 'image')
+        if not form.get('prompt'):
+            return self._bad("'prompt' is a required property", 'prompt')
+        self._images(owner, {'prompt': form['prompt'], 'model': form.get('model'),
+                             'response_format': form.get('response_format') or 'b64_json'})
 
     def _stream(self, chunks: list[dict], fault: Fault | None) -> None:
         owner = self.server.owner

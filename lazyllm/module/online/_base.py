@@ -2,7 +2,7 @@
 
 Construction resolves everything that can be known without the network (DESIGN rule 2):
 the supplier (``_keys``), the model (``model=``, else the supplier's default for the call
-type when its own URL is used; with ``base_url=`` the server's own model), the URL and the
+type; with ``base_url=`` on the OpenAI protocol the server's own model), the URL and the
 settings of the clients, so a wrong source, a missing key or a bad URL fails at the line
 that made the module, not at its first call.
 """
@@ -80,8 +80,11 @@ class OnlineBase(ModuleBase):
         self._supplier: Supplier = supplier
         self._has_key = key is not None
         self._base_url = normalize_base_url(base_url or supplier.base_url)
-        self._model = model or (None if base_url else supplier.models.get(self._type))
-        if self._model is None and base_url is None:
+        # with base_url= an OpenAI-compatible server picks its own model; the other protocols
+        # (Anthropic, DashScope native) always name one, so they keep the supplier's default
+        needs_model = base_url is None or supplier.protocol(self._type) != 'openai'
+        self._model = model or (supplier.models.get(self._type) if needs_model else None)
+        if self._model is None and needs_model:
             raise InputError(f'{supplier.name} has no default {self._type} model: pass model=')
         if static_params is not None and not isinstance(static_params, dict):
             raise InputError('static_params must be a dict of request parameters sent with '

@@ -28,7 +28,7 @@ class Clients:
         self._lock = threading.Lock()
         self._sync: dict[str, Any] = {}
         self._async: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._plain: Any = None
+        self._plain: dict[bool, Any] = {}   # loopback or not -> keyless client
 
     def check(self, url: str) -> None:
         """Build the client of ``url`` now, so that bad settings fail at construction."""
@@ -53,22 +53,27 @@ class Clients:
                 client = per_loop[url] = AsyncClient(url, **self._options)
             return client
 
-    def plain(self) -> Any:
-        """A client without the key or the supplier's headers, for other hosts."""
+    def plain(self, url: str) -> Any:
+        """A client without the key or the supplier's headers, for ``url`` on another host
+        (proxy variables apply unless it is this machine, as for the API clients)."""
+        from ...client import is_loopback
+        local = is_loopback(url)
         with self._lock:
-            if self._plain is None:
+            client = self._plain.get(local)
+            if client is None:
                 from ...client import Client
                 opts = self._options
-                self._plain = Client('https://other-host.invalid/', timeout=opts['timeout'],
-                                     max_retries=opts['max_retries'])
-            return self._plain
+                base = 'http://127.0.0.1/' if local else 'https://other-host.invalid/'
+                client = self._plain[local] = Client(base, timeout=opts['timeout'],
+                                                     max_retries=opts['max_retries'])
+            return client
 
     def close(self) -> None:
         with self._lock:
             for client in self._sync.values():
                 client.close()
             self._sync.clear()
-            if self._plain is not None:
-                self._plain.close()
-                self._plain = None
+            for client in self._plain.values():
+                client.close()
+            self._plain.clear()
             self._async.clear()

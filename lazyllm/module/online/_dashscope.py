@@ -134,7 +134,7 @@ def upload(clients: Any, root: str, model: str, audio: tuple) -> str:
     except (KeyError, TypeError):
         raise InputError(f'DashScope answered an upload policy without the expected fields '
                          f'({policy!r:.200}): check the model name and the key') from None
-    clients.plain().request('POST', host, form=form, files={'file': (filename, data, ctype)},
+    clients.plain(host).request('POST', host, form=form, files={'file': (filename, data, ctype)},
                             raw=True)
     return f'oss://{key}'
 

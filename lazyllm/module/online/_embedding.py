@@ -72,6 +72,8 @@ class OnlineEmbeddingModule(OnlineBase):
         if self._type == 'rerank':
             return self._rerank(model, url, *args, **kw)
         if self._type == 'cross_modal_embed':
+            if 'lazyllm_files' in kw:
+                args = (args[0] if args else None, kw.pop('lazyllm_files'))
             return self._cross_modal(model, url, {**self._static, **kw}, *args)
         return self._embed(model, url, *args, **kw)
 

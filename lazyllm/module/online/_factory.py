@@ -77,5 +77,5 @@ class OnlineModule(ModuleProxy):
         return self._type
 
     def _repr_head(self) -> str:
-        return f'OnlineModule[{self._type}] -> {self.module._repr_head()}'
+        return f'OnlineModule[{self._type}]'
 

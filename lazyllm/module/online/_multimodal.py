@@ -75,7 +75,7 @@ class OnlineMultiModalModule(OnlineBase):
             elif item.get('url', '').startswith('data:'):
                 data = base64.b64decode(split_data_url(item['url'])[1])
             else:
-                data = self._clients.plain().request('GET', item['url'], raw=True)
+                data = self._clients.plain(item['url']).request('GET', item['url'], raw=True)
             paths.append(self._save(data, 'image'))
         return paths
 
