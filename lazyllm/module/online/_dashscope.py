@@ -24,7 +24,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
-from ...client import ChatDelta, ShapeError
+from ...client import ChatDelta, ChatResult, ShapeError
 from ...errors import EndpointTimeout, InputError, OnlineAPIError
 
 __all__ = ['native_root', 'rerank', 'multimodal_embed', 'chat', 'transcribe', 'text2image']
@@ -92,16 +92,31 @@ def _message_text(data: Any) -> str:
     return content if isinstance(content, str) else ''
 
 
+def _usage(data: Any) -> dict | None:
+    """DashScope's ``usage`` (input/output tokens) in the OpenAI names."""
+    usage = data.get('usage') if isinstance(data, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = usage.get('input_tokens') or 0, usage.get('output_tokens') or 0
+    return {'prompt_tokens': prompt, 'completion_tokens': completion,
+            'total_tokens': usage.get('total_tokens') or prompt + completion}
+
+
+def _finish(data: Any) -> str | None:
+    finish = _output(data, 'choices')[0].get('finish_reason')
+    return None if finish in (None, 'null') else finish   # "null", a string, until the end
+
+
+def _result(data: Any) -> ChatResult:
+    """A whole native answer as a ChatResult."""
+    return ChatResult(_message_text(data), '', [], _finish(data), _usage(data),
+                      data.get('model'), data)
+
+
 def _delta(data: Any) -> ChatDelta | None:
     """One event of a native stream with ``incremental_output`` on: the new text."""
-    try:
-        choice = _output(data, 'choices')[0]
-    except (IndexError, TypeError):
-        raise ShapeError(f'a stream event has no output.choices: {data!r:.200}') from None
-    finish = choice.get('finish_reason')
-    return ChatDelta(content=_message_text(data),
-                     finish_reason=None if finish in (None, 'null') else finish,
-                     usage=data.get('usage'), raw=data)
+    return ChatDelta(content=_message_text(data), finish_reason=_finish(data),
+                     usage=_usage(data), raw=data)
 
 
 def chat(messages: list, model: str | None, params: dict, stream: bool, supplier: Any,
@@ -115,7 +130,7 @@ def chat(messages: list, model: str | None, params: dict, stream: bool, supplier
         return lambda c: c.stream_events(url, json=body, parse=_delta,
                                          headers={'X-DashScope-SSE': 'enable'})
     body = {'model': model, 'input': {'messages': messages}, 'parameters': parameters}
-    return lambda c: c.request('POST', url, json=body, parse=_message_text)
+    return lambda c: c.request('POST', url, json=body, parse=_result)
 
 
 def upload(clients: Any, root: str, model: str, audio: tuple) -> str:

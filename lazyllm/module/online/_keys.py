@@ -33,7 +33,7 @@ def _no_key(supplier: Supplier | None) -> ConfigError:
         where = f' (get one at {supplier.signup})' if supplier.signup else ''
         return ConfigError(f'no API key for {supplier.name}: set {supplier.key_env} or pass '
                            f'api_key={where}; or pass base_url= for an endpoint that needs none')
-    names = ', '.join(s.key_env for s in suppliers.values())
+    names = ', '.join(dict.fromkeys(s.key_env for s in suppliers.values()))
     return ConfigError(f'no online source has an API key: set one of {names} (or '
                        f'LAZYLLM_DEFAULT_SOURCE and its key), or pass source= and api_key=, or '
                        f'base_url= for an OpenAI-compatible endpoint of your own')

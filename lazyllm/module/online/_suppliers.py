@@ -51,14 +51,15 @@ class Supplier:
     streaming: bool = True          # the chat endpoint can stream
     max_images: int = 10            # images one chat request may carry
     signup: str = ''                # where a user gets a key (named in errors)
+    key_from: str = ''              # another supplier whose key this one uses (same account)
 
     @property
     def key_setting(self) -> str:
-        return f'{self.name}_api_key'
+        return f'{self.key_from or self.name}_api_key'
 
     @property
     def key_env(self) -> str:
-        return f'LAZYLLM_{self.name.upper()}_API_KEY'
+        return f'LAZYLLM_{(self.key_from or self.name).upper()}_API_KEY'
 
     def protocol(self, type: str) -> str | None:
         return self.protocols.get(type)
@@ -85,7 +86,8 @@ def register_supplier(supplier: Supplier, *, replace: bool = False) -> Supplier:
     if unknown:
         raise InputError(f'supplier {name!r} names unknown call types {sorted(unknown)}: use '
                          f'{", ".join(CALL_TYPES)}')
-    config.add(supplier.key_setting, '', str, f'API key of {name}', secret=True)
+    if not supplier.key_from:
+        config.add(supplier.key_setting, '', str, f'API key of {name}', secret=True)
     _SUPPLIERS[name] = supplier
     return supplier
 
@@ -125,6 +127,12 @@ _openai_like('qwen', 'https://dashscope.aliyuncs.com/compatible-mode/v1/',
              ('embed',), protocols={'rerank': 'dashscope', 'stt': 'dashscope',
                                     'text2image': 'dashscope', 'cross_modal_embed': 'dashscope'},
              embed_batch=10, signup='https://help.aliyun.com/zh/model-studio/get-api-key')
+register_supplier(Supplier(   # Qwen through DashScope's native API, with the qwen key
+    'dashscope', 'https://dashscope.aliyuncs.com/api/v1/',
+    {'llm': 'qwen-plus', 'rerank': 'gte-rerank-v2', 'stt': 'qwen-audio-turbo',
+     'text2image': 'wanx2.1-t2i-turbo', 'cross_modal_embed': 'multimodal-embedding-v1'},
+    {t: 'dashscope' for t in ('llm', 'rerank', 'stt', 'text2image', 'cross_modal_embed')},
+    key_from='qwen', signup='https://help.aliyun.com/zh/model-studio/get-api-key'))
 _openai_like('glm', 'https://open.bigmodel.cn/api/paas/v4/',
              {'llm': 'glm-4-flash', 'vlm': 'glm-4v-flash', 'embed': 'embedding-3',
               'rerank': 'rerank', 'stt': 'glm-asr', 'text2image': 'cogview-3-flash'},

@@ -155,6 +155,46 @@ def test_native_calls_without_model_use_the_supplier_default(dashscope_server, k
     assert dashscope_server.requests[-1].json['model'] == 'gte-rerank-v2'
 
 
+# -- native text generation (source='dashscope') --------------------------------------------
+TEXT_GEN = NATIVE + 'services/aigc/text-generation/generation'
+
+
+def native_chat(srv, key, **kw):
+    return lazyllm.OnlineChatModule(source='dashscope', base_url=srv.native_url, api_key=key,
+                                    **kw)
+
+
+def test_native_chat_answers_with_usage(dashscope_server, key):
+    m = native_chat(dashscope_server, key)
+    assert m('hello native world') == 'hello native world'
+    req = dashscope_server.requests[-1]
+    assert req.route == TEXT_GEN and req.headers['authorization'] == f'Bearer {key}'
+    assert req.json == {'model': 'qwen-plus', 'input': {'messages': [
+        {'role': 'user', 'content': 'hello native world'}]},
+        'parameters': {'result_format': 'message'}}
+    assert m.usage['prompt_tokens'] > 0 and m.usage['completion_tokens'] == 3
+
+
+def test_native_stream_asks_for_incremental_output(dashscope_server, key):
+    """Without incremental_output every event repeats the whole text so far: joining them
+    would repeat the answer. The module always asks for increments."""
+    m = native_chat(dashscope_server, key, stream=True)
+    chunks = list(m.stream('one two three four'))
+    assert ''.join(chunks) == 'one two three four' and len(chunks) == 4
+    req = dashscope_server.requests[-1]
+    assert req.headers['x-dashscope-sse'] == 'enable'
+    assert req.json['parameters']['incremental_output'] is True
+    assert m('one two') == 'one two'             # __call__ with stream=True joins the chunks
+    assert m.usage['requests'] == 2 and m.usage['completion_tokens'] > 0
+
+
+def test_native_wrong_key_names_the_qwen_variable(dashscope_server):
+    m = native_chat(dashscope_server, 'sk-wrong-native-key-0000')
+    with pytest.raises(AuthenticationError) as e:
+        m('hi')
+    assert 'LAZYLLM_QWEN_API_KEY' in str(e.value) and 'sk-wrong-native-key-0000' not in str(e.value)
+
+
 # -- cross-modal embeddings (native) -------------------------------------------------------
 STYLES = ['keyword', 'positional']
 

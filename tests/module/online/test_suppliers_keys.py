@@ -15,7 +15,7 @@ def test_every_supplier_of_the_issue_is_a_table_entry():
     assert set(BUILTIN) <= set(suppliers)
     for s in suppliers.values():
         assert s.base_url.startswith('https://') and s.base_url.endswith('/')
-        assert s.key_env == f'LAZYLLM_{s.name.upper()}_API_KEY'
+        assert s.key_env == f'LAZYLLM_{(s.key_from or s.name).upper()}_API_KEY'
         assert s.models.get('llm'), f'{s.name} has no default chat model'
 
 
@@ -119,3 +119,11 @@ def test_keys_never_show_in_reprs(monkeypatch):
     assert 'sk-secret-qwen-key' not in repr(m)
     assert 'api_key=***' in repr(m)
     assert 'sk-secret-qwen-key' not in repr(lazyllm.config)
+
+
+def test_the_native_dashscope_source_uses_the_qwen_key(monkeypatch):
+    monkeypatch.setenv('LAZYLLM_QWEN_API_KEY', 'sk-qwen-native-1')
+    m = OnlineChatModule(source='dashscope')
+    assert m.base_url == 'https://dashscope.aliyuncs.com/api/v1/'
+    assert m._clients.api(m.base_url)._api_key == 'sk-qwen-native-1'
+    assert OnlineChatModule().source == 'qwen'      # the table order: qwen comes first
