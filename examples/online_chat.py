@@ -1,7 +1,7 @@
 """Chat with an online model: a supplier (with its key) or any OpenAI-compatible URL.
 
     python examples/online_chat.py --source qwen                # needs LAZYLLM_QWEN_API_KEY
-    python examples/online_chat.py --base-url http://127.0.0.1:8000/v1/   # e.g. a lazyllm deployment
+    python examples/online_chat.py --base-url http://127.0.0.1:8000/v1/   # e.g. lazyllm serving
 
 Shows the same module answering whole and streamed, a share with its own prompt, token usage,
 and AutoModel explaining which module a name becomes.
