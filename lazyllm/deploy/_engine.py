@@ -8,39 +8,15 @@ from __future__ import annotations
 import importlib.util
 import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 from .._config import config
+from .._options import Option, validate_options
 from ..errors import DeployError, InputError
 from ..hub import ModelType
 
 __all__ = ['Option', 'Engine', 'register_engine', 'get_engine', 'engines']
 
 config.add('engine_python', '', str, 'interpreter that runs built-in engines (default: this one)')
-
-
-@dataclass(frozen=True)
-class Option:
-    """One engine option: its type, default, help, allowed values, and command-line flag."""
-    type: type
-    default: Any = None
-    doc: str = ''
-    choices: tuple | None = None
-    flag: str | None = None           # default: --name-with-dashes
-
-    def check(self, engine: str, name: str, value: Any) -> Any:
-        if self.type is bool:
-            if not isinstance(value, bool):
-                raise InputError(f'{engine} option {name} must be True or False, got {value!r}.')
-        elif self.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif not isinstance(value, self.type) or isinstance(value, bool):
-            raise InputError(f'{engine} option {name} must be a {self.type.__name__}, '
-                             f'got {value!r}.')
-        if self.choices and value not in self.choices:
-            raise InputError(f'{engine} option {name}={value!r} is not one of '
-                             f'{", ".join(map(repr, self.choices))}.')
-        return value
 
 
 @dataclass(frozen=True)
@@ -55,12 +31,7 @@ class Engine:
 
     def validate(self, options: dict) -> dict:
         """Options checked against the table; unknown names list the valid ones."""
-        unknown = sorted(set(options) - set(self.options))
-        if unknown:
-            raise InputError(f'{self.name} engine has no option(s) {", ".join(unknown)}; valid '
-                             f'options: {", ".join(sorted(self.options)) or "none"}.')
-        return {k: self.options[k].check(self.name, k, v) for k, v in options.items()
-                if v is not None}
+        return validate_options(f'{self.name} engine', self.options, options)
 
     def serves(self, model_type: ModelType) -> bool:
         return model_type in self.types
