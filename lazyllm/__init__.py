@@ -25,13 +25,14 @@ __all__ = [
     'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind', 'package',
     'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
     'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
-    'online', 'AutoModel',
+    'online', 'AutoModel', 'finetune',
 ]
 
 # Loaded on first attribute access, to keep `import lazyllm` fast: name -> (module, attribute)
 _LAZY = {
     'client': ('lazyllm.client', None),
     'deploy': ('lazyllm.deploy', None),
+    'finetune': ('lazyllm.finetune', None),
     'hub': ('lazyllm.hub', None),
     'launchers': ('lazyllm.launch', 'launchers'),
     'TrainableModule': ('lazyllm.module._trainable', 'TrainableModule'),

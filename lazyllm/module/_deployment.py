@@ -40,6 +40,7 @@ class Deployment:
         self.type = ModelType.parse(type) if type else None
         self.trust_remote_code = trust_remote_code
         self.state, self.url, self.served_name, self.job = 'stopped', None, None, None
+        self.adapter: str | None = None   # a LoRA adapter served by name, called by default
         self._lock = threading.RLock()
         self._client = None
         self._aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -69,6 +70,19 @@ class Deployment:
             self.given_url, self.launcher, self.port = url, launcher, port
             self.python, self._api_key = python, api_key
         return self
+
+    def use(self, *, model: str | None = None, options: dict | None = None,
+            adapter: str | None = None) -> None:
+        """Serve other weights from the next start: a new model folder, or engine options
+        with a LoRA ``adapter`` that calls use by default. ``update()`` calls this, then
+        restarts; every share holds this object, so all of them follow."""
+        with self._lock:
+            if model is not None:
+                self.model = model
+            if options is not None:
+                self.options = self.engine.validate(options) \
+                    if isinstance(self.engine, Engine) else dict(options)
+            self.adapter = adapter
 
     # -- lifecycle ------------------------------------------------------------------------
     @property

@@ -29,6 +29,7 @@ from ._calls import (
     share_view,
 )
 from ._deployment import Deployment
+from ._finetune import FinetuneMixin
 
 __all__ = ['TrainableModule']
 
@@ -40,8 +41,9 @@ def _check_sampling(values: dict) -> dict:
     return check_sampling(values, _SAMPLING)
 
 
-class TrainableModule(ModuleBase):
-    """A model served by an engine that lazyllm launches, or reached at a URL."""
+class TrainableModule(FinetuneMixin, ModuleBase):
+    """A model served by an engine that lazyllm launches, or reached at a URL; finetuned by
+    ``update()`` (see ``_finetune``)."""
 
     def __init__(self, base_model: str | os.PathLike = '', target_path: str = '', *,
                  stream: bool | dict = False, type: Any = None, source: str | None = None,
@@ -116,7 +118,7 @@ class TrainableModule(ModuleBase):
         return self._deployment
 
     def _model_name(self, dep: Deployment) -> str | None:
-        return self._adapter or dep.served_name
+        return self._adapter or dep.adapter or dep.served_name
 
     def _start_self(self) -> None:
         self._deployment.start()

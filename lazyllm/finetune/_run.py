@@ -1,0 +1,156 @@
+"""One finetune run: a folder, a job through a launcher, a progress bar, and new weights.
+
+A run lives in ``<target>/<base>-<trainset>-<YYYYmmdd-HHMMSS>/``. While the job trains it
+is ``<target>/.<name>.partial/``, and it is renamed only when the job succeeded and wrote
+its weights, so an interrupted or failed run never looks like a model (the partial folder
+is removed; the job's log stays in the launcher's log folder and is named in the error).
+lazyllm's own files sit in the run's hidden ``.lazyllm/`` folder: ``job.json``, the
+normalized ``trainset.jsonl`` and, at the end, ``job.log``; the job writes the weights and
+``metrics.json`` beside it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .._config import config
+from .._log import get_logger
+from ..errors import FinetuneError
+from .jobs._protocol import JobConfig, parse_error, parse_progress
+
+__all__ = ['run_finetune', 'runs_root', 'latest_run']
+
+config.add('finetune_dir', '', str, 'where finetuned runs are written (default: '
+           '$LAZYLLM_HOME/finetuned, or the module\'s target_path)')
+_RUN_NAME = re.compile(r'^[A-Za-z0-9._-]+-\d{8}-\d{6}(-\d+)?$')
+
+
+def runs_root(target_path: str | os.PathLike | None = None) -> Path:
+    return Path(target_path or config['finetune_dir'] or config.home() / 'finetuned') \
+        .expanduser()
+
+
+def latest_run(root: Path, base_name: str) -> Path | None:
+    """The newest complete run of ``base_name`` under ``root`` (None if there is none)."""
+    if not root.is_dir():
+        return None
+    runs = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(base_name + '-')
+            and _RUN_NAME.match(p.name) and (p / 'metrics.json').is_file()]
+    return max(runs, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def _safe(text: str) -> str:
+    return re.sub(r'[^A-Za-z0-9._-]+', '_', text).strip('._')[:40] or 'model'
+
+
+def _new_run(root: Path, base_name: str, trainset_name: str) -> tuple[Path, Path]:
+    """(final path, partial path) of a new run; the partial folder is created."""
+    root.mkdir(parents=True, exist_ok=True)
+    stem = f'{_safe(base_name)}-{_safe(trainset_name)}-{time.strftime("%Y%m%d-%H%M%S")}'
+    for n in range(1000):
+        name = stem if n == 0 else f'{stem}-{n}'
+        final, partial = root / name, root / f'.{name}.partial'
+        if not final.exists():
+            try:
+                partial.mkdir()
+                return final, partial
+            except FileExistsError:
+                continue
+    raise FinetuneError(f'cannot create a run folder under {root}: clean it up')
+
+
+class _Progress:
+    """Training progress: a tqdm bar with the loss on a terminal, a log line every 10 s
+    otherwise (CI logs, notebooks that capture stderr)."""
+
+    def __init__(self, title: str):
+        self.title, self.bar, self.logged = title, None, 0.0
+        self.tty = sys.stderr.isatty()
+
+    def update(self, step: dict) -> None:
+        total, done, loss = step.get('total') or 0, step.get('step') or 0, step.get('loss')
+        if self.tty:
+            if self.bar is None:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=total or None, desc=self.title, unit='step')
+            self.bar.n = done
+            if loss is not None:
+                self.bar.set_postfix(loss=f'{loss:.4f}', refresh=False)
+            self.bar.refresh()
+        elif time.monotonic() - self.logged >= 10:
+            self.logged = time.monotonic()
+            get_logger().warning('%s: step %s/%s, loss %s', self.title, done, total or '?',
+                                 'n/a' if loss is None else f'{loss:.4f}')
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _watch(job: Any, title: str) -> None:
+    """Wait for ``job``, showing the progress lines of its log as they are written."""
+    progress, offset, tail = _Progress(title), 0, b''
+    try:
+        while True:
+            ended = job.status != 'running'
+            try:
+                with open(job.log_path, 'rb') as f:
+                    f.seek(offset)
+                    chunk = f.read()
+            except OSError:
+                chunk = b''
+            offset += len(chunk)
+            *lines, tail = (tail + chunk).split(b'\n')
+            latest = None
+            for line in lines:
+                latest = parse_progress(line.decode('utf-8', 'replace')) or latest
+            if latest is not None:
+                progress.update(latest)
+            if ended:
+                return
+            time.sleep(0.5)
+    finally:
+        progress.close()
+
+
+def run_finetune(*, method: Any, task: str, base: Path, trainset: Any, options: dict,
+                 root: Path, launcher: Any = None, python: str | None = None) -> Path:
+    """Train ``method`` on ``trainset`` from ``base`` through ``launcher``; the new run's
+    folder. Raises FinetuneError with the job's reason and last log lines if it fails."""
+    from ..launch import get_launcher
+    python = python or config['engine_python'] or sys.executable
+    method.check_installed(python)
+    final, partial = _new_run(root, base.name, trainset.name)
+    meta = partial / '.lazyllm'
+    meta.mkdir()
+    trainset.write(meta / 'trainset.jsonl')
+    job_json = meta / 'job.json'
+    JobConfig(task, str(base), str(meta / 'trainset.jsonl'), str(partial), options) \
+        .save(job_json)
+    get_logger().info('finetuning %s with %s on %d records -> %s', base, method.name,
+                      len(trainset.records), final)
+    job = None
+    try:
+        job = get_launcher(launcher).launch(method.argv(str(job_json), python),
+                                            name=f'finetune-{method.name}-{_safe(base.name)}')
+        _watch(job, f'{method.name} {base.name}')
+        log = job.logs(100000)
+        if job.status != 'exited' or not (partial / 'metrics.json').is_file():
+            why = parse_error(log) or f'the job ended with status {job.status} ' \
+                                      f'(exit code {job.returncode})'
+            tail = '\n'.join(log.rstrip().splitlines()[-20:])
+            raise FinetuneError(f'finetuning {base.name} with {method.name} failed: {why}\n'
+                                f'Last log lines:\n{tail}\nFull log: {job.log_path}')
+        shutil.copyfile(job.log_path, meta / 'job.log')
+        os.replace(partial, final)
+        return final
+    except BaseException:
+        if job is not None:
+            job.stop()
+        shutil.rmtree(partial, ignore_errors=True)
+        raise

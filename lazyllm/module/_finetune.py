@@ -1,0 +1,153 @@
+"""Finetuning on TrainableModule: ``finetune_method``, ``trainset``, ``mode`` and ``update()``.
+
+    llm = (lazyllm.TrainableModule('/models/SmolLM2-135M-Instruct')
+           .finetune_method(lazyllm.finetune.lora, r=8, max_steps=30)
+           .trainset('data/alpaca.json').mode('finetune'))
+    llm.update()      # check the trainset, train, then serve the new weights
+    llm('…')          # answered by the finetuned model; its shares follow too
+
+Each ``update()`` trains a new run from the base model and deploys it: calling it twice
+serves the second run. The trainset is checked before anything starts; the job runs through
+the launcher given to ``finetune_method`` (local by default). LoRA writes merged weights for
+the built-in engine, and an adapter the vLLM engine serves beside the base model.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .._log import get_logger
+from ..errors import InputError
+
+__all__ = ['FinetuneMixin']
+
+_MODES = ('finetune', 'server')
+
+
+class _Plan:
+    """What ``update()`` trains: method, options, launcher, trainset; shared by shares."""
+
+    def __init__(self) -> None:
+        self.method: Any = None
+        self.options: dict = {}
+        self.launcher: Any = None
+        self.trainset: Any = None
+        self.mode: str | None = None
+        self.last_run: Path | None = None
+
+
+class FinetuneMixin:
+    """The finetuning half of TrainableModule (see the module docstring)."""
+
+    _deployment: Any
+    _base_model: Any
+    _target_path: Any
+    _adapter: str | None
+
+    @property
+    def _ft(self) -> _Plan:
+        plan = self.__dict__.get('_ft_plan')
+        if plan is None:
+            plan = self.__dict__['_ft_plan'] = _Plan()
+        return plan
+
+    # -- builders (return self) -------------------------------------------------------------
+    def finetune_method(self, method: Any = None, *, launcher: Any = None,
+                        **options: Any) -> Any:
+        """How ``update()`` trains: ``lazyllm.finetune.lora`` / ``sentence_transformers`` /
+        ``flagembedding`` / ``auto`` (or their names), with that method's options. The
+        options are checked now (for ``auto``: when the model's type is known, at update)."""
+        from ..finetune import FinetuneMethod, auto, get_method
+        method = get_method(auto if method is None else method)
+        if isinstance(method, FinetuneMethod):
+            method.validate(options)
+        plan = self._ft
+        plan.method, plan.options, plan.launcher = method, dict(options), launcher
+        return self
+
+    def trainset(self, data: Any) -> Any:
+        """The training data: a .jsonl / .json file, a folder of them, or a list of dicts.
+        It is read and checked at ``update()``, before any process starts."""
+        if not isinstance(data, (str, os.PathLike, list, tuple)):
+            raise InputError(f'trainset takes a path (a .jsonl/.json file or a folder) or a '
+                             f'list of records, not {type(data).__name__}.')
+        self._ft.trainset = data
+        return self
+
+    def mode(self, mode: str) -> Any:
+        """``'finetune'``: ``update()`` trains, then deploys (the default once a finetune
+        method is set); ``'server'``: ``update()`` only redeploys."""
+        if mode not in _MODES:
+            raise InputError(f"mode must be 'finetune' or 'server', not {mode!r}.")
+        self._ft.mode = mode
+        return self
+
+    # -- runs -------------------------------------------------------------------------------
+    @property
+    def finetuned_model_path(self) -> str | None:
+        """The folder of the weights the last ``update()`` trained (or that
+        ``set_specific_finetuned_model`` chose); None before any."""
+        last = self._ft.last_run
+        return str(last) if last is not None else None
+
+    def set_specific_finetuned_model(self, path: str | os.PathLike) -> Any:
+        """Serve the weights in ``path`` (a run folder of an earlier ``update()``, or any
+        model folder) from the next start, without training."""
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise InputError(f'{folder} is not a folder: pass the folder of a finetuned model '
+                             f'(see finetuned_model_path).')
+        self._serve_run(folder)
+        return self
+
+    def _serve_run(self, folder: Path) -> None:
+        """Point the deployment (shared with every share) at the weights in ``folder``."""
+        dep = self._deployment
+        if (folder / 'adapter_config.json').is_file():
+            options = dict(dep.options)
+            options['lora'] = {**(options.get('lora') or {}), folder.name: str(folder)}
+            dep.use(options=options, adapter=folder.name)
+        else:
+            dep.use(model=str(folder), adapter=None)
+        self._ft.last_run = folder
+
+    # -- update -----------------------------------------------------------------------------
+    def _update_self(self) -> None:
+        plan = self._ft
+        mode = plan.mode or ('finetune' if plan.method is not None else 'server')
+        if mode == 'server':
+            return
+        if plan.method is None:
+            raise InputError("mode('finetune') needs a method: call .finetune_method("
+                             "lazyllm.finetune.auto) (or lora, sentence_transformers, "
+                             "flagembedding) before update().")
+        if plan.trainset is None:
+            raise InputError('update() in finetune mode needs data: call .trainset(path or '
+                             'list of records) first.')
+        if not self._base_model:
+            raise InputError('a module attached to a URL has no weights to finetune: give a '
+                             'base model, e.g. TrainableModule("/models/SmolLM2-135M-Instruct").')
+        from ..finetune import load_trainset, pick_method, run_finetune, runs_root
+        from ..hub import infer_type, resolve_model
+        dep = self._deployment
+        base = resolve_model(self._base_model)
+        task = (dep.type or infer_type(base)).value
+        if task not in ('embed', 'rerank', 'llm'):
+            raise InputError(f'{base.name} is a {task} model: lazyllm finetunes embed, rerank '
+                             f'and llm models.')
+        method = pick_method(plan.method, task)
+        data = load_trainset(plan.trainset, task)      # a bad line fails here, before a job
+        options = dict(plan.options)
+        vllm = getattr(dep.engine, 'name', '') == 'vllm'
+        if method.name == 'lora' and options.get('merge') is None:
+            options['merge'] = not vllm
+        if method.name == 'lora' and options['merge'] is False and not vllm:
+            raise InputError('lora with merge=False writes an adapter, which only the vllm '
+                             'engine serves: deploy_method(lazyllm.deploy.vllm), or merge=True.')
+        options = method.validate(options)
+        run = run_finetune(method=method, task=task, base=base, trainset=data,
+                           options=options, root=runs_root(self._target_path),
+                           launcher=plan.launcher)
+        get_logger().info('finetuned %s: %s', base.name, run)
+        self._serve_run(run)
