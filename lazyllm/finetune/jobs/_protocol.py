@@ -27,11 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ['PROGRESS', 'ERROR', 'JobConfig', 'Metrics', 'report', 'parse_progress',
-           'parse_error', 'run_job', 'trainer_callback']
+__all__ = ['PROGRESS', 'ERROR', 'JobError', 'JobConfig', 'Metrics', 'report',
+           'parse_progress', 'parse_error', 'run_job', 'trainer_callback']
 
 PROGRESS = 'LAZYLLM_PROGRESS'
 ERROR = 'LAZYLLM_ERROR'
+
+
+class JobError(Exception):
+    """A failure the job understands: its message (cause and fix) is the reason shown to
+    the user as is, without a traceback class name in front."""
 
 
 @dataclass
@@ -124,7 +129,8 @@ def run_job(main: Callable[[JobConfig], Any]) -> None:
     try:
         main(JobConfig.load(sys.argv[1]))
     except Exception as e:   # the reason first, on one line, then the details
-        reason = ' '.join(f'{type(e).__name__}: {e}'.split())[:500]
+        text = str(e) if isinstance(e, JobError) else f'{type(e).__name__}: {e}'
+        reason = ' '.join(text.split())[:500]
         print(f'{ERROR} {reason}', flush=True)
         traceback.print_exc()
         raise SystemExit(1) from None
