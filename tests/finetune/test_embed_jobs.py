@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from lazyllm.finetune import methods
 from lazyllm.finetune.jobs._protocol import JobConfig, parse_error, parse_progress
 from tests.support.retrieval_task import (
     RECOMMENDED_EMBED_OPTIONS,
@@ -23,13 +24,6 @@ from tests.support.retrieval_task import (
     retrieval_task,
 )
 
-DEFAULTS = {
-    'sentence_transformers': dict(epochs=1, learning_rate=5e-5, batch_size=16, max_length=256,
-                                  warmup_ratio=0.1, seed=42),
-    'flagembedding': dict(epochs=1, learning_rate=2e-5, batch_size=8, query_max_len=64,
-                          passage_max_len=256, train_group_size=2, temperature=0.02,
-                          pooling=None, normalize=None, seed=42),
-}
 TIMEOUT = 600
 
 
@@ -55,7 +49,7 @@ def run_job(tmp_path: Path, method: str, task: str, base, records, **options):
     output.mkdir()
     job = run / 'job.json'
     JobConfig(task=task, base=str(base), trainset=str(trainset), output=str(output),
-              options={**DEFAULTS[method], **options}).save(job)
+              options=methods[method].validate(options)).save(job)
     proc = subprocess.run([sys.executable, '-m', f'lazyllm.finetune.jobs.{method}', str(job)],
                           capture_output=True, text=True, timeout=TIMEOUT)
     progress = [p for p in map(parse_progress, proc.stdout.splitlines()) if p]
@@ -107,40 +101,6 @@ def base_embed(minilm_path, task):
     _need('sentence_transformers')
     rank, r1, model = _embed_scores(minilm_path, task)
     return rank, r1, _pooling(model)
-
-
-def test_sentence_transformers_embed_beats_base(tmp_path, minilm_path, task, base_embed):
-    _need('sentence_transformers', 'datasets', 'accelerate')
-    from lazyllm.hub import ModelType, infer_type
-    proc, output, progress = run_job(tmp_path, 'sentence_transformers', 'embed', minilm_path,
-                                     task.train, **RECOMMENDED_EMBED_OPTIONS[
-                                         'sentence_transformers'])
-    metrics = _check_ok(proc, output, progress)
-    assert metrics['final_loss'] < metrics['first_loss']
-    assert (output / 'modules.json').is_file() and (output / '1_Pooling/config.json').is_file()
-    assert infer_type(output) == ModelType.EMBED
-    rank, r1, model = _embed_scores(output, task)
-    base_rank, base_r1, base_pool = base_embed
-    print(f'sentence_transformers embed: mean rank {base_rank:.2f} -> {rank:.2f}, '
-          f'recall@1 {base_r1:.2f} -> {r1:.2f}, {metrics["seconds"]}s')
-    assert _pooling(model) == base_pool
-    assert rank < base_rank - 2 and r1 > base_r1
-
-
-def test_sentence_transformers_rerank_from_reranker(tmp_path, reranker_path, task,
-                                                   base_rerank):
-    _need('sentence_transformers', 'datasets', 'accelerate')
-    from lazyllm.hub import ModelType, infer_type
-    proc, output, progress = run_job(tmp_path, 'sentence_transformers', 'rerank',
-                                     reranker_path, task.train,
-                                     **RECOMMENDED_RERANK_OPTIONS['sentence_transformers'])
-    metrics = _check_ok(proc, output, progress)
-    assert infer_type(output) == ModelType.RERANK
-    before_rank, before_r1 = base_rerank
-    after_rank, after_r1 = _rerank_scores(output, task)
-    print(f'sentence_transformers rerank: mean rank {before_rank:.2f} -> {after_rank:.2f}, '
-          f'recall@1 {before_r1:.2f} -> {after_r1:.2f}, {metrics["seconds"]}s')
-    assert after_r1 > before_r1 and after_rank < before_rank
 
 
 def test_sentence_transformers_rerank_new_head_on_embedding_model(tmp_path, minilm_path, task):

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from lazyllm.finetune import lora
 from lazyllm.finetune.jobs._protocol import JobConfig, parse_error, parse_progress
 from tests.support.lora_task import (
-    SMOLLM_OPTIONS,
     TARGET,
     TINY_OPTIONS,
     TRAINED_PROMPT,
-    closeness,
     lora_task,
 )
 
@@ -24,9 +23,6 @@ pytest.importorskip('torch')
 pytest.importorskip('transformers')
 pytest.importorskip('peft')
 
-DEFAULTS = dict(r=8, alpha=16, dropout=0.05, target_modules=None, epochs=1,
-                learning_rate=2e-4, batch_size=4, max_length=512, max_steps=None, merge=True,
-                seed=42)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -39,8 +35,9 @@ def run_lora(tmp_path, base, records=None, timeout=300, **options):
         for rec in records if records is not None else lora_task():
             f.write(json.dumps(rec) + '\n')
     job = run / 'job.json'
+    options = lora.validate({'merge': True, **options})
     JobConfig(task='llm', base=str(base), trainset=str(run / 'trainset.jsonl'),
-              output=str(run / 'output'), options={**DEFAULTS, **options}).save(job)
+              output=str(run / 'output'), options=options).save(job)
     proc = subprocess.run([sys.executable, '-m', 'lazyllm.finetune.jobs.lora', str(job)],
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     return proc, run / 'output'
@@ -112,21 +109,6 @@ def test_tiny_adapter(tmp_path, tiny_llm_path):
     assert any('lora_B' in n for n, _ in model.named_parameters())
     assert json.loads((out / 'metrics.json').read_text())['steps'] == 3
     assert [p['epoch'] for p in progress(proc.stdout)] == pytest.approx([1 / 3, 2 / 3, 1], 1e-3)
-
-
-def test_smollm_learns_the_answer(tmp_path, smollm_path):
-    model, tok = load(smollm_path)
-    before = greedy(model, tok)
-    del model
-    proc, out = run_lora(tmp_path, smollm_path, **SMOLLM_OPTIONS)
-    ok(proc)
-    assert len(progress(proc.stdout)) == SMOLLM_OPTIONS['max_steps']
-    metrics = json.loads((out / 'metrics.json').read_text())
-    assert metrics['final_loss'] < metrics['first_loss'] / 2, metrics['losses']
-    after = greedy(*load(out))
-    assert closeness(after) > closeness(before), (before, after)
-    assert closeness(after) > 0.9, (before, after)   # measured: exactly TARGET
-    print(f'{before!r} -> {after!r} (target {TARGET!r}), losses {metrics["losses"]}')
 
 
 def test_missing_base(tmp_path):
