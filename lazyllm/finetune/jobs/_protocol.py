@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ['PROGRESS', 'ERROR', 'JobError', 'JobConfig', 'Metrics', 'report',
-           'parse_progress', 'parse_error', 'run_job', 'trainer_callback']
+           'parse_progress', 'parse_error', 'run_job', 'trainer_callback', 'base_config']
 
 PROGRESS = 'LAZYLLM_PROGRESS'
 ERROR = 'LAZYLLM_ERROR'
@@ -58,6 +58,23 @@ class JobConfig:
         """The training records, one dict per line of the trainset file."""
         with open(self.trainset, encoding='utf-8') as f:
             return [json.loads(line) for line in f if line.strip()]
+
+
+def base_config(base: str) -> dict:
+    """The ``config.json`` of the base model folder, or a JobError saying what is wrong
+    (checked before the heavy imports, so a bad path fails in a fraction of a second)."""
+    folder = Path(base)
+    if not folder.is_dir():
+        raise JobError(f'base model folder {base} does not exist: download the model first '
+                       f'(lazyllm.hub) or give the path of a local model folder')
+    try:
+        config = json.loads((folder / 'config.json').read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        config = None
+    if not isinstance(config, dict):
+        raise JobError(f'base model folder {base} has no readable config.json: it is not a '
+                       f'transformers model folder')
+    return config
 
 
 def report(step: int, total: int, loss: float | None, epoch: float | None = None) -> None:

@@ -30,7 +30,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lazyllm.finetune.jobs._protocol import JobConfig, JobError, Metrics, run_job, trainer_callback
+from lazyllm.finetune.jobs._protocol import (
+    JobConfig,
+    JobError,
+    Metrics,
+    base_config,
+    run_job,
+    trainer_callback,
+)
 
 __all__ = ['main', 'flag_records', 'base_pooling', 'base_normalize', 'write_st_metadata']
 
@@ -51,15 +58,8 @@ def _read_json(path: Path) -> dict:
 
 
 def check_base(base: str) -> dict:
-    """The base's config.json; refuses a missing folder and decoder-only / generative models."""
-    folder = Path(base)
-    if not folder.is_dir():
-        raise JobError(f'base model folder {base} does not exist: pull the model first or '
-                       f'give the path of a local model folder')
-    config = _read_json(folder / 'config.json')
-    if not config:
-        raise JobError(f'base model folder {base} has no readable config.json: it is not a '
-                       f'transformers model folder')
+    """The base's config, refusing decoder models (FlagEmbedding's encoder-only trainers)."""
+    config = base_config(base)
     archs = ' '.join(config.get('architectures') or [])
     if config.get('is_decoder') or any(h in archs for h in _DECODER_HINTS):
         raise JobError(f'flagembedding trains encoder models (BERT, XLM-RoBERTa, ...) and '

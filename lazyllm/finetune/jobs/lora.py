@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._protocol import JobConfig, JobError, Metrics, report, run_job
+from ._protocol import JobConfig, JobError, Metrics, base_config, report, run_job
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -174,15 +174,6 @@ def pick_targets(model: Any, wanted: list[str] | None) -> list[str]:
     return names
 
 
-def check_base(base: str) -> None:
-    folder = Path(base)
-    if not folder.is_dir():
-        raise JobError(f'base model folder {base} does not exist: download the model first '
-                       '(lazyllm.hub) or pass an existing folder')
-    if not (folder / 'config.json').is_file():
-        raise JobError(f'base model folder {base} has no config.json: not a transformers model')
-
-
 def load_tokenizer(base: str) -> Any:
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(base)
@@ -203,7 +194,7 @@ def main(cfg: JobConfig) -> None:
         raise JobError(f'the lora job trains causal LMs (task llm), not {cfg.task!r}')
     o = cfg.options
     metrics = Metrics()
-    check_base(cfg.base)            # the cheap checks first, before torch is imported
+    base_config(cfg.base)           # the cheap checks first, before torch is imported
     tok = load_tokenizer(cfg.base)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     if pad_id is None:

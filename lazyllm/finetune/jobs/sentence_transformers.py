@@ -23,20 +23,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lazyllm.finetune.jobs._protocol import JobConfig, JobError, Metrics, run_job, trainer_callback
+from lazyllm.finetune.jobs._protocol import (
+    JobConfig,
+    JobError,
+    Metrics,
+    base_config,
+    run_job,
+    trainer_callback,
+)
 
 __all__ = ['main', 'embed_rows', 'rerank_rows']
-
-
-def check_base(base: str) -> Path:
-    folder = Path(base)
-    if not folder.is_dir():
-        raise JobError(f'base model folder {base} does not exist: pull the model first or '
-                       f'give the path of a local model folder')
-    if not (folder / 'config.json').is_file():
-        raise JobError(f'base model folder {base} has no config.json: it is not a '
-                       f'transformers/sentence-transformers model folder')
-    return folder
 
 
 def check_records(records: list) -> list:
@@ -166,7 +162,7 @@ def _train_rerank(cfg: JobConfig, records: list, tmp: str, metrics: Metrics) -> 
 def main(cfg: JobConfig) -> None:
     if cfg.task not in ('embed', 'rerank'):
         raise JobError(f'sentence_transformers trains embed or rerank models, not {cfg.task!r}')
-    check_base(cfg.base)
+    base_config(cfg.base)
     records = check_records(cfg.records())
     os.environ.setdefault('HF_HUB_OFFLINE', '1')   # a local folder: never ask the hub
     os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
