@@ -45,12 +45,10 @@ class FinetuneMixin:
     _target_path: Any
     _adapter: str | None
 
-    @property
-    def _ft(self) -> _Plan:
-        plan = self.__dict__.get('_ft_plan')
-        if plan is None:
-            plan = self.__dict__['_ft_plan'] = _Plan()
-        return plan
+    _ft: _Plan   # set by _init_finetune; shares hold the same plan
+
+    def _init_finetune(self) -> None:
+        self._ft = _Plan()
 
     # -- builders (return self) -------------------------------------------------------------
     def finetune_method(self, method: Any = None, *, launcher: Any = None,

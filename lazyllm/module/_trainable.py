@@ -60,6 +60,7 @@ class TrainableModule(FinetuneMixin, ModuleBase):
         self._history: list = []
         self._sampling: dict = {}
         self._adapter: str | None = None
+        self._init_finetune()
 
     # -- builders (return self) -----------------------------------------------------------
     def deploy_method(self, engine: Any = _auto, *, url: str | None = None,
