@@ -25,7 +25,7 @@ __all__ = [
     'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind', 'package',
     'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
     'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
-    'online', 'AutoModel', 'finetune',
+    'online', 'AutoModel', 'finetune', 'connect', 'deployments',
 ]
 
 # Loaded on first attribute access, to keep `import lazyllm` fast: name -> (module, attribute)
@@ -42,6 +42,8 @@ _LAZY = {
     'OnlineMultiModalModule': ('lazyllm.module.online', 'OnlineMultiModalModule'),
     'OnlineModule': ('lazyllm.module.online', 'OnlineModule'),
     'AutoModel': ('lazyllm.module._automodel', 'AutoModel'),
+    'connect': ('lazyllm.module._named', 'connect'),
+    'deployments': ('lazyllm.module._named', 'deployments'),
 }
 
 

@@ -39,7 +39,7 @@ def test_public_names():
         'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind',
         'package', 'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
         'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
-        'online', 'AutoModel', 'finetune'])
+        'online', 'AutoModel', 'finetune', 'connect', 'deployments'])
     for name in lazyllm.__all__:
         assert getattr(lazyllm, name) is not None
     assert lazyllm.formatter.JsonFormatter and lazyllm.formatter.EmptyFormatter

@@ -258,22 +258,29 @@ class Launcher(ABC):
 
     def launch(self, argv: Sequence[str], *, env: Mapping[str, str | None] | None = None,
                name: str | None = None,
-               resources: Resources | Mapping[str, Any] | None = None) -> Job:
+               resources: Resources | Mapping[str, Any] | None = None,
+               detach: bool = False) -> Job:
         """Start ``argv`` and return its Job at once (readiness is the caller's business).
 
         ``env`` is merged over ``os.environ`` (None unsets a variable); ``name`` (default:
-        the program's name) labels the job and its log file.
+        the program's name) labels the job and its log file. ``detach=True`` lets the job
+        outlive the launching interpreter, even when it is killed: it runs until stopped,
+        by this Job or by a handle another process attaches to it.
         """
         argv = _check_argv(argv)
         env = _check_env(env)
         name = _job_name(name, argv)
+        if not isinstance(detach, bool):
+            raise InputError(f'detach must be True or False, not {type(detach).__name__} '
+                             f'{detach!r}.')
         resources = self.check_resources(Resources.of(resources))
-        return self._start(argv, env=env, name=name, resources=resources)
+        return self._start(argv, env=env, name=name, resources=resources, detach=detach)
 
     @abstractmethod
     def _start(self, argv: list[str], *, env: dict[str, str | None], name: str,
-               resources: Resources) -> Job:
-        """Start validated arguments; ``env`` holds only the caller's overrides."""
+               resources: Resources, detach: bool = False) -> Job:
+        """Start validated arguments; ``env`` holds only the caller's overrides. A launcher
+        that cannot detach jobs raises InputError when ``detach`` is True."""
 
     def __repr__(self) -> str:
         return f'<{type(self).__name__} host={self.host}>'

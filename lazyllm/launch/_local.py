@@ -6,6 +6,10 @@ Output goes to ``<lazyllm home>/logs/<name>-<YYYYmmdd-HHMMSS>-<pid>.log``.
 No engine outlives the interpreter that launched it: ``stop()`` ends the whole group; an
 ``atexit`` handler stops every job still running at exit; and when the interpreter is killed
 outright the watchdog notices within half a second and stops the engine.
+
+Unless the job is launched with ``detach=True``: then the watchdog watches no parent and the
+atexit handler skips the job, which runs until it is stopped, from this interpreter or from
+another one through ``LocalJob.attach(pid, log_path=...)``.
 """
 from __future__ import annotations
 
@@ -19,17 +23,19 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Sequence
 
 from .._log import get_logger
 from ..errors import DeployError, InputError
-from ._base import Job, Launcher, Resources, Status, _is_number, log_dir, merged_env
+from ._base import Job, Launcher, Resources, Status, _is_int, _is_number, log_dir, merged_env
 from ._ports import allocate_port
 from ._watchdog import group_members
 
-__all__ = ['LocalLauncher', 'LocalJob']
+__all__ = ['LocalLauncher', 'LocalJob', 'pid_alive']
 
 LOCALHOST = '127.0.0.1'
 _WATCHDOG = str(Path(__file__).with_name('_watchdog.py'))
+_WATCHDOG_NAME = b'_watchdog.py'
 
 
 def _check_timeout(value: object, what: str) -> float:
@@ -64,39 +70,99 @@ def _kill_group(pgid: int, settle: float = 2.0) -> None:
         time.sleep(0.01)
 
 
+def _leader_is_watchdog(pgid: int) -> bool:
+    """False when process ``pgid`` runs but is not a lazyllm watchdog: after a reboot or pid
+    reuse the number belongs to a stranger, whose group must not be signalled."""
+    try:
+        with open(f'/proc/{pgid}/cmdline', 'rb') as f:
+            cmdline = f.read()
+    except OSError:
+        return True  # gone (or no /proc): nothing to tell against it
+    return not cmdline or _WATCHDOG_NAME in cmdline  # empty: a zombie
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether the local job whose watchdog is ``pid`` (its process group id) still runs: the
+    group has a live (non-zombie) member, and its leader, if still there, is a lazyllm
+    watchdog rather than a stranger that got the same pid."""
+    if not _is_int(pid) or pid < 1:
+        return False
+    if os.path.isdir('/proc'):
+        return bool(group_members(pid)) and _leader_is_watchdog(pid)
+    try:  # without /proc: whether the group exists at all
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 class LocalJob(Job):
     """A process group on this machine: the watchdog (``pid``, also the group id) and the
     engine it started.
 
-    The watchdog is reaped only after what is left of its group has been sent SIGKILL: until
-    it is reaped its pid reserves the group id, so the signal cannot reach a stranger.
+    A job this interpreter launched holds the watchdog's ``Popen``. The watchdog is reaped only
+    after what is left of its group has been sent SIGKILL: until it is reaped its pid reserves
+    the group id, so the signal cannot reach a stranger.
+
+    ``LocalJob.attach(pid, log_path=...)`` is a handle on a detached job another process
+    launched: there is no ``Popen`` and the watchdog is not this interpreter's child, so the
+    job runs while its group has a live member; its exit code is unknown (``returncode`` stays
+    None and a job that ended by itself is 'exited', never 'failed').
     """
 
-    def __init__(self, proc: subprocess.Popen, *, name: str, argv: list[str], log_path: Path,
-                 grace: float):
+    def __init__(self, proc: subprocess.Popen | None, *, name: str, argv: Sequence[str],
+                 log_path: Path, grace: float, pid: int | None = None):
         super().__init__(name=name, argv=argv, host=LOCALHOST, log_path=log_path)
         self._proc = proc
+        self._pid = proc.pid if proc is not None else pid
         self._grace = grace
         self._stopped = False
         self._lock = threading.Lock()
         self._owner = os.getpid()  # a forked child must not stop its parent's jobs at exit
 
+    @classmethod
+    def attach(cls, pid: int, *, log_path: str | os.PathLike, name: str = 'job',
+               argv: Sequence[str] = (), grace: float = 10.0) -> LocalJob:
+        """A handle on the detached job whose watchdog is ``pid`` (its ``job.pid``, also the
+        process group id), launched by another process. ``stop()`` ends the whole group:
+        SIGTERM, then SIGKILL after ``timeout``. A pid that no longer runs gives a job that
+        is already 'exited'. The job is not stopped when this interpreter exits."""
+        if not _is_int(pid) or pid < 1:
+            raise InputError(f'pid must be the job\'s process id, an int >= 1, got {pid!r}.')
+        if not isinstance(name, str):
+            raise InputError(f'name must be a str, not {type(name).__name__}.')
+        return cls(None, name=name, argv=argv, log_path=Path(log_path),
+                   grace=_check_timeout(grace, 'attach(grace=)'), pid=pid)
+
     @property
     def pid(self) -> int:
-        return self._proc.pid
+        return self._pid
 
     @property
     def job_id(self) -> str:
-        return str(self._proc.pid)
+        return str(self._pid)
+
+    @property
+    def attached(self) -> bool:
+        """True for a handle from ``attach()`` (the job is another process's child)."""
+        return self._proc is None
 
     @property
     def returncode(self) -> int | None:
+        if self._proc is None:
+            return None  # not our child: its exit code cannot be known
         if self._leader_exited():
             self._end()
         return self._proc.returncode
 
     @property
     def status(self) -> Status:
+        if self._proc is None:
+            if not self._leader_exited():
+                return 'running'
+            return 'stopped' if self._stopped else 'exited'
         code = self.returncode
         if code is None:
             return 'running'
@@ -113,7 +179,9 @@ class LocalJob(Job):
 
     def wait(self, timeout: float | None = None) -> Status:
         if timeout is None:
-            if self._proc.returncode is None:
+            if self._proc is None:
+                self._await_leader(None)
+            elif self._proc.returncode is None:
                 try:  # block without reaping; _end() reaps after sweeping the group
                     os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
                 except ChildProcessError:
@@ -124,6 +192,9 @@ class LocalJob(Job):
 
     # -- the steps, also used by the atexit handler to stop many jobs in parallel ----------
     def _leader_exited(self) -> bool:
+        """Our child: whether the watchdog ended. Attached: whether the whole group did."""
+        if self._proc is None:
+            return not pid_alive(self._pid)
         if self._proc.returncode is not None:
             return True
         try:
@@ -138,13 +209,19 @@ class LocalJob(Job):
             if self._leader_exited():
                 return False
             self._stopped = True
-            os.kill(self.pid, signal.SIGTERM)
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:  # attached, its watchdog gone: the rest of the group
+                try:
+                    os.killpg(self.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
             return True
 
-    def _await_leader(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+    def _await_leader(self, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
         while not self._leader_exited():
-            remaining = deadline - time.monotonic()
+            remaining = 1.0 if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 return False
             time.sleep(min(0.05, remaining))
@@ -153,7 +230,10 @@ class LocalJob(Job):
     def _end(self) -> None:
         """Kill what is left of the group (everything, if the grace ran out), then reap."""
         with self._lock:
-            if self._proc.returncode is None:
+            if self._proc is None:
+                if pid_alive(self._pid):  # never signal a group that is not (any more) ours
+                    _kill_group(self._pid)
+            elif self._proc.returncode is None:
                 _kill_group(self.pid)
                 self._proc.wait()
         _untrack(self)
@@ -218,14 +298,15 @@ class LocalLauncher(Launcher):
         return resources
 
     def _start(self, argv: list[str], *, env: dict[str, str | None], name: str,
-               resources: Resources) -> LocalJob:
+               resources: Resources, detach: bool = False) -> LocalJob:
         full_env = merged_env(env)
         _check_program(argv[0], full_env)
         logs = log_dir()
         stamp = time.strftime('%Y%m%d-%H%M%S')
         # the file is named after the job's pid, known only once it runs: open, then rename
         fd, tmp = tempfile.mkstemp(prefix=f'.{name}-{stamp}-', suffix='.starting', dir=logs)
-        cmd = [sys.executable, '-I', '-S', _WATCHDOG, '--parent', str(os.getpid()),
+        parent = 0 if detach else os.getpid()  # 0: watch no parent, run until stopped
+        cmd = [sys.executable, '-I', '-S', _WATCHDOG, '--parent', str(parent),
                '--grace', str(self.grace), '--', *argv]
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd,
@@ -241,6 +322,8 @@ class LocalLauncher(Launcher):
         log_path = logs / f'{name}-{stamp}-{proc.pid}.log'
         os.replace(tmp, log_path)
         job = LocalJob(proc, name=name, argv=argv, log_path=log_path, grace=self.grace)
-        _track(job)
-        get_logger().info('launched %s (pid %s), log: %s', name, proc.pid, log_path)
+        if not detach:
+            _track(job)
+        get_logger().info('launched %s (pid %s%s), log: %s', name, proc.pid,
+                          ', detached' if detach else '', log_path)
         return job

@@ -2,14 +2,17 @@
 
 ``python _watchdog.py --parent PID [--grace SECONDS] -- PROGRAM ARGS...``
 
+``--parent 0`` means "no parent": the job is detached and runs until it is stopped (or its
+engine exits); everything else below still applies.
+
 The local launcher starts this as the leader of a new process group; it starts the engine as
 its child in the same group and then:
 
 - exits with the engine's exit code when the engine exits (an engine ended by a signal makes
   the watchdog end by the same signal), so the launcher sees the engine's result;
 - forwards SIGTERM, SIGINT and SIGHUP to the engine: signalling the watchdog stops the job;
-- checks every 0.5 s whether the parent is alive. When the parent died, even by SIGKILL when
-  no ``atexit`` handler can run, it sends the engine SIGTERM;
+- checks every 0.5 s whether the parent is alive (unless ``--parent 0``). When the parent
+  died, even by SIGKILL when no ``atexit`` handler can run, it sends the engine SIGTERM;
 - before exiting, ends whatever is left of the group (processes the engine started): SIGTERM,
   then SIGKILL ``--grace`` seconds after the shutdown began.
 
@@ -41,13 +44,15 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         prog='lazyllm.launch._watchdog',
         usage='%(prog)s --parent PID [--grace SECONDS] -- PROGRAM [ARGS...]')
     parser.add_argument('--parent', type=int, required=True,
-                        help='the process whose death stops the engine')
+                        help='the process whose death stops the engine; 0: none (detached)')
     parser.add_argument('--grace', type=float, default=10.0,
                         help='seconds between SIGTERM and SIGKILL when shutting down')
     if '--' not in argv or argv.index('--') == len(argv) - 1:
         parser.error('give the engine command after --')
     split = argv.index('--')
     args = parser.parse_args(argv[:split])
+    if args.parent < 0:
+        parser.error('--parent must be a pid, or 0 for none')
     args.cmd = argv[split + 1:]
     return args
 
@@ -148,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         while received:
             _send([engine.pid], received.pop(0))
             deadline = deadline or now + args.grace
-        if deadline is None and not _parent_alive(args.parent, is_direct_parent):
+        if deadline is None and args.parent and not _parent_alive(args.parent,
+                                                                  is_direct_parent):
             _say(f'parent process {args.parent} is gone; stopping the engine')
             _send([engine.pid], signal.SIGTERM)
             deadline = now + args.grace

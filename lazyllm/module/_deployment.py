@@ -41,6 +41,7 @@ class Deployment:
         self.trust_remote_code = trust_remote_code
         self.state, self.url, self.served_name, self.job = 'stopped', None, None, None
         self.adapter: str | None = None   # a LoRA adapter served by name, called by default
+        self.named: Any = None            # the registry row it stands for (_named.Named)
         self._lock = threading.RLock()
         self._client = None
         self._aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -96,7 +97,9 @@ class Deployment:
     def state(self, value: str) -> None:
         self._state = value
 
-    def start(self) -> 'Deployment':
+    def start(self, *, detach: bool = False) -> 'Deployment':
+        """Launch (or attach). ``detach``: the engine outlives this interpreter (a named
+        deployment started with ``start(name=…, detach=True)``)."""
         with self._lock:
             if self.state in ('running', 'attached'):
                 return self
@@ -105,20 +108,36 @@ class Deployment:
             if self.given_url:
                 self._attach()
             elif self.model:
-                self._launch()
+                self._launch(detach)
             else:
                 raise InputError('nothing to deploy: give a model, e.g. '
                                  "TrainableModule('/models/SmolLM2-135M-Instruct'), or a URL "
                                  "with deploy_method(lazyllm.deploy.auto, url='http://h:p/v1/').")
             return self
 
-    def stop(self) -> None:
+    def stop(self, force: bool = False) -> None:
+        """End the engine this process launched, or detach from one it attached to. A named
+        deployment started detached is left running, and so is an attached one, unless
+        ``force``: then its engine ends wherever it was launched."""
+        from ._named import end_engine, stop_named
         with self._lock:
+            named, ended = self.named, False
             if self.job is not None:
-                self.job.stop()
+                if named is not None and named.detached and not force:
+                    get_logger().info('leaving %r running at %s', named.name, self.url)
+                else:
+                    self.job.stop()
+                    ended = True
                 self.job = None
             elif self.state == 'attached':
-                get_logger().info('detaching from %s (it keeps running)', self.url)
+                if named is not None and force:
+                    end_engine(named)
+                    ended = True
+                else:
+                    get_logger().info('detaching from %s (it keeps running)', self.url)
+            if named is not None:
+                stop_named(named, ended=ended)
+            self.named = None
             self._close_clients()
             self.state, self.url = 'stopped', None
 
@@ -127,14 +146,20 @@ class Deployment:
         return self._api_key or config['engine_api_key']
 
     # -- attaching to a URL ---------------------------------------------------------------
-    def _attach(self) -> None:
+    def attach_url(self, url: str) -> None:
+        """Attach to ``url`` for this start only (a named deployment found in the registry);
+        the next start decides again."""
+        with self._lock:
+            self._attach(url)
+
+    def _attach(self, url: str | None = None) -> None:
         from ..client import Client, normalize_base_url
-        base = normalize_base_url(self.given_url)
+        base = normalize_base_url(url or self.given_url)
         probe = Client(base, self.api_key, timeout=_PROBE_TIMEOUT, max_retries=0)
         try:
             cards = probe.request('GET', 'models').get('data') or []
         except EndpointError as e:
-            raise EndpointError(f'cannot attach to {self.given_url}: GET {base}models failed '
+            raise EndpointError(f'cannot attach to {base}: GET {base}models failed '
                                 f'({e}). Check that the engine runs and the URL is right.',
                                 url=base) from e
         finally:
@@ -159,11 +184,16 @@ class Deployment:
                               'use lazyllm.deploy.auto, or pass type= if the type is wrong.')
         return engine
 
-    def _launch(self) -> None:
-        from ..launch import get_launcher, port_is_free
+    def plan(self) -> tuple[Path, Engine, dict]:
+        """(model folder, engine, checked options) that a launch would use; resolves (and may
+        download) the model. The registry hashes this to tell configurations apart."""
         folder = resolve_model(self.model)
         engine = self._engine_for(folder)
-        options = engine.validate(self.options)
+        return folder, engine, engine.validate(self.options)
+
+    def _launch(self, detach: bool = False) -> None:
+        from ..launch import get_launcher, port_is_free
+        folder, engine, options = self.plan()
         python = (self.python or engine.default_python() or config['engine_python']
                   or sys.executable)
         engine.check_installed(python)
@@ -179,7 +209,8 @@ class Deployment:
         if self.api_key:
             env[engine.api_key_env] = self.api_key
         get_logger().info('starting the %s engine for %s on port %d', engine.name, folder, port)
-        self.job = launcher.launch(argv, env=env, name=f'{engine.name}-{folder.name}')
+        self.job = launcher.launch(argv, env=env, name=f'{engine.name}-{folder.name}',
+                                   detach=detach)
         root = f'http://{launcher.host}:{port}'
         try:
             self._wait_ready(root + engine.health_path, engine)

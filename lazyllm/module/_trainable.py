@@ -61,6 +61,7 @@ class TrainableModule(FinetuneMixin, ModuleBase):
         self._sampling: dict = {}
         self._adapter: str | None = None
         self._init_finetune()
+        self._named_start: tuple[str, bool] | None = None   # start(name=…, detach=…)
 
     # -- builders (return self) -----------------------------------------------------------
     def deploy_method(self, engine: Any = _auto, *, url: str | None = None,
@@ -121,8 +122,33 @@ class TrainableModule(FinetuneMixin, ModuleBase):
     def _model_name(self, dep: Deployment) -> str | None:
         return self._adapter or dep.adapter or dep.served_name
 
+    def start(self, name: str | None = None, *, detach: bool = False) -> 'TrainableModule':
+        """Deploy (see ModuleBase.start). With ``name``, the deployment is registered under
+        it: another process starting the same name and configuration attaches instead of
+        launching a second engine; ``detach=True`` keeps the engine running after this
+        interpreter exits (see ``_named``)."""
+        if name is not None:
+            self._named_start = (name, detach)
+        elif detach:
+            raise InputError('detach=True needs a name= so that the engine can be found later.')
+        super().start()
+        return self
+
+    def stop(self, force: bool = False) -> 'TrainableModule':
+        """Stop (see ModuleBase.stop). ``force=True`` also ends a named engine this module
+        only attached to, or one it started detached."""
+        if force:
+            self._deployment.stop(force=True)
+        super().stop()
+        return self
+
     def _start_self(self) -> None:
-        self._deployment.start()
+        named = self._named_start
+        if named is not None and self._deployment.state not in ('running', 'attached'):
+            from ._named import start_named
+            start_named(self._deployment, named[0], detach=named[1])
+        else:
+            self._deployment.start()
 
     def _stop_self(self) -> None:
         self._deployment.stop()
