@@ -63,4 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-from . import _config_cmd, _models_cmd  # noqa: E402,F401 - register their commands
+# register their commands, in the order `lazyllm --help` lists them
+from . import _config_cmd, _models_cmd  # noqa: E402,F401,I001
+from . import _deploy_cmd, _ps_cmd, _chat_cmd  # noqa: E402,F401

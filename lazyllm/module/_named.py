@@ -26,6 +26,7 @@ from typing import Any
 from .._config import config
 from .._log import get_logger
 from ..errors import DeployError, EndpointError, InputError
+from . import _deployment  # noqa: F401 - registers engine_api_key, read by alive()
 
 __all__ = ['Named', 'start_named', 'stop_named', 'connect', 'deployments', 'config_hash']
 

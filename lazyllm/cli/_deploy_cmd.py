@@ -1,0 +1,130 @@
+"""``lazyllm deploy MODEL``: launch an engine that keeps running after the command returns.
+
+``TrainableModule(MODEL).deploy_method(engine, port=, **options).start(name=, detach=True)``:
+it waits until the engine answers, registers it under NAME (``lazyllm ps``) and returns; a
+deployment of the same model and options that is already running is reused. ``--detach``
+returns at once: the same command runs in a background session and ``lazyllm ps`` shows the
+deployment once it is ready. Also ``lazyllm pull NAME``, the short form of ``models pull``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import Command, register
+
+ENGINES = ('auto', 'transformers', 'vllm', 'embedding', 'rerank')
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE parsed as JSON when it parses (``8``, ``true``, ``[1, 2]``),
+    else kept as the string."""
+    key, sep, value = text.partition('=')
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f'expected KEY=VALUE, got {text!r} '
+                                         '(e.g. --option max_batch=8)')
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
+def default_name(model: str) -> str:
+    """The model folder's name: ``/models/SmolLM2-135M/`` and ``org/SmolLM2-135M`` give
+    ``SmolLM2-135M``."""
+    return Path(model.rstrip('/\\')).name or model
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    set_example(parser, '  lazyllm deploy /models/SmolLM2-135M-Instruct --name smol\n'
+                        '  lazyllm deploy Qwen/Qwen2-0.5B-Instruct --engine vllm --port 8000 '
+                        '--option max_model_len=4096\n'
+                        '  lazyllm deploy bge-m3 --detach   # return now; `lazyllm ps` shows it')
+    parser.add_argument('model', metavar='MODEL',
+                        help='a model folder, a catalog name or a hub repo id')
+    parser.add_argument('--name', help="the deployment's name (default: the model folder's name)")
+    parser.add_argument('--engine', choices=ENGINES, default='auto',
+                        help='the engine serving it (default: auto, picked from the model)')
+    parser.add_argument('--port', type=int, help='the port to serve on (default: a free one)')
+    parser.add_argument('--option', '-o', dest='options', action='append', default=[],
+                        type=parse_option, metavar='KEY=VALUE',
+                        help='an engine option, repeatable; VALUE is JSON when it parses '
+                             '(max_batch=8, enforce_eager=true), else a string')
+    parser.add_argument('--detach', '-d', action='store_true',
+                        help='return at once, without waiting for the engine to be ready')
+    parser.add_argument('--json', action='store_true',
+                        help='print {name, url, model, engine, pid} as JSON')
+
+
+def _child_argv(args: argparse.Namespace, name: str) -> list[str]:
+    argv = ['deploy', args.model, '--name', name, '--engine', args.engine]
+    if args.port is not None:
+        argv += ['--port', str(args.port)]
+    for key, value in args.options:
+        argv += ['--option', f'{key}={json.dumps(value)}']
+    return argv
+
+
+def _detach(args: argparse.Namespace, name: str) -> int:
+    from .._config import config
+    logs = config.home() / 'logs'
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f'deploy-{name}-{time.strftime("%Y%m%d-%H%M%S")}.log'
+    with open(log, 'ab') as out:
+        proc = subprocess.Popen([sys.executable, '-m', 'lazyllm', *_child_argv(args, name)],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    if args.json:
+        print_json({'name': name, 'model': args.model, 'engine': args.engine,
+                    'status': 'starting', 'deploy_pid': proc.pid, 'deploy_log': str(log)})
+    else:
+        print(f'{name} starting (lazyllm ps shows when it is ready)')
+        print(f'deploy log: {log}')
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    name = args.name or default_name(args.model)
+    if args.detach:
+        return _detach(args, name)
+    import lazyllm
+    engine = lazyllm.deploy.get_engine(args.engine) if args.engine != 'auto' \
+        else lazyllm.deploy.auto
+    module = lazyllm.TrainableModule(args.model).deploy_method(
+        engine, port=args.port, **dict(args.options)).start(name=name, detach=True)
+    record = find(name)
+    if args.json:
+        print_json({'name': record.name, 'url': record.url or module.url,
+                    'model': record.model, 'engine': record.engine, 'pid': record.pid})
+    else:
+        print(f'{name} ready at {record.url or module.url}')
+    return 0
+
+
+def _pull_arguments(parser: argparse.ArgumentParser) -> None:
+    set_example(parser, '  lazyllm pull qwen2.5-0.5b\n'
+                        '  lazyllm pull BAAI/bge-m3 --source modelscope')
+    parser.add_argument('name', help="a catalog name (see 'lazyllm models') or a repo id")
+    parser.add_argument('--source', choices=['huggingface', 'modelscope'],
+                        help='hub to try first (default: LAZYLLM_MODEL_SOURCE)')
+    parser.add_argument('--revision', help='branch, tag or commit (default: main / master)')
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from ._models_cmd import _run as models_run
+    return models_run(argparse.Namespace(action='pull', type=None, name=args.name,
+                                         source=args.source, revision=args.revision))
+
+
+register(Command('deploy', 'deploy a model on an engine that keeps running (see lazyllm ps)',
+                 _add_arguments, _run))
+register(Command('pull', "download a model and print its folder (= 'lazyllm models pull')",
+                 _pull_arguments, _pull))
+
+# after registering, so that `deploy` and `pull` come before `ps` in `lazyllm --help`
+from ._ps_cmd import find, print_json, set_example  # noqa: E402

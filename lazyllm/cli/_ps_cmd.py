@@ -1,0 +1,195 @@
+"""``lazyllm ps``, ``lazyllm stop``, ``lazyllm logs``: the registered deployments.
+
+Also the helpers the other deployment commands share: looking a deployment up by name,
+printing a table or JSON, and formatting an uptime.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from typing import Any, Iterable, Sequence
+
+from ..errors import DeployError, InputError
+from . import Command, register
+
+HEAD = ('NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL', 'PID', 'STATUS', 'UPTIME')
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+def set_example(parser: argparse.ArgumentParser, text: str) -> None:
+    """Show ``text`` (kept as written) as the example under the options of ``--help``."""
+    parser.epilog = 'examples:\n' + text
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def print_table(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    rows = [tuple(str(c) for c in r) for r in rows]
+    widths = [max(len(r[i]) for r in rows + [tuple(head)]) for i in range(len(head))]
+    for row in [tuple(head)] + rows:
+        print('  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def uptime(seconds: float | None) -> str:
+    """``42s``, ``3m12s``, ``2h05m``, ``3d04h``; ``-`` when unknown."""
+    if seconds is None or seconds < 0:
+        return '-'
+    s = int(seconds)
+    if s < 60:
+        return f'{s}s'
+    if s < 3600:
+        return f'{s // 60}m{s % 60:02d}s'
+    if s < 86400:
+        return f'{s // 3600}h{s % 3600 // 60:02d}m'
+    return f'{s // 86400}d{s % 86400 // 3600:02d}h'
+
+
+def as_dict(record: Any) -> dict:
+    if dataclasses.is_dataclass(record):
+        data = dataclasses.asdict(record)
+    elif hasattr(record, '_asdict'):
+        data = record._asdict()
+    else:
+        data = dict(vars(record))
+    return {k: getattr(v, 'value', v) for k, v in data.items()}
+
+
+def records() -> list:
+    import lazyllm
+    return list(lazyllm.deployments())
+
+
+def find(name: str, found: list | None = None) -> Any:
+    """The record named ``name``; else an InputError naming the known deployments."""
+    found = records() if found is None else found
+    for record in found:
+        if record.name == name:
+            return record
+    known = ', '.join(sorted(r.name for r in found))
+    hint = f'known deployments: {known}' if known else \
+        'there are no deployments yet; start one with `lazyllm deploy MODEL`'
+    raise InputError(f'no deployment named {name!r}: {hint} (see `lazyllm ps --all`).')
+
+
+def row(record: Any, now: float | None = None) -> tuple:
+    running = record.status == 'running'
+    age = (now or time.time()) - record.created if running and record.created else None
+    return (record.name, record.model, getattr(record.type, 'value', record.type) or '-',
+            record.engine or '-', record.url or '-', record.pid or '-', record.status,
+            uptime(age))
+
+
+# -- ps ---------------------------------------------------------------------------------------
+def _ps_arguments(parser: argparse.ArgumentParser) -> None:
+    set_example(parser, '  lazyllm ps            # running deployments\n'
+                        '  lazyllm ps --all --json')
+    parser.add_argument('--all', '-a', action='store_true',
+                        help='also list stopped and failed deployments')
+    parser.add_argument('--json', action='store_true',
+                        help='print the records (every field) as JSON, for scripts')
+
+
+def _ps(args: argparse.Namespace) -> int:
+    shown = [r for r in records() if args.all or r.status == 'running']
+    shown.sort(key=lambda r: r.created or 0)
+    if args.json:
+        print_json([as_dict(r) for r in shown])
+    else:
+        now = time.time()
+        print_table(HEAD, (row(r, now) for r in shown))
+    return 0
+
+
+# -- stop -------------------------------------------------------------------------------------
+def _stop_arguments(parser: argparse.ArgumentParser) -> None:
+    set_example(parser, '  lazyllm stop smol\n  lazyllm stop --all')
+    parser.add_argument('names', nargs='*', metavar='NAME', help='deployments to stop')
+    parser.add_argument('--all', '-a', action='store_true', help='stop every running deployment')
+
+
+def _stop(args: argparse.Namespace) -> int:
+    if not args.names and not args.all:
+        raise InputError('name the deployments to stop (see `lazyllm ps`), or pass --all.')
+    import lazyllm
+    found = records()
+    chosen = [find(n, found) for n in dict.fromkeys(args.names)]   # all known, or none stops
+    if args.all:
+        chosen += [r for r in found if r.status == 'running' and r not in chosen]
+    for record in chosen:
+        if record.status != 'running':
+            print(f'{record.name} is not running ({record.status})')
+            continue
+        lazyllm.connect(record.name).stop(force=True)
+        print(f'stopped {record.name}')
+    return 0
+
+
+# -- logs -------------------------------------------------------------------------------------
+def _logs_arguments(parser: argparse.ArgumentParser) -> None:
+    set_example(parser, '  lazyllm logs smol -n 100\n  lazyllm logs smol -f   # Ctrl-C ends')
+    parser.add_argument('name', metavar='NAME', help='the deployment (see `lazyllm ps`)')
+    parser.add_argument('-n', '--lines', type=int, default=50, metavar='LINES',
+                        help='how many of the last lines to print (default 50)')
+    parser.add_argument('-f', '--follow', action='store_true',
+                        help='keep printing new lines until Ctrl-C or the engine ends')
+
+
+def tail(path: str, lines: int) -> tuple[bytes, int]:
+    """The last ``lines`` lines of ``path`` and the file size they end at."""
+    with open(path, 'rb') as f:
+        end = f.seek(0, os.SEEK_END)
+        data, pos = b'', end
+        while pos > 0 and data.count(b'\n') <= lines:
+            step = min(65536, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+    keep = data.splitlines(keepends=True)[-lines:] if lines > 0 else []
+    return b''.join(keep), end
+
+
+def _alive(pid: Any) -> bool:
+    """Whether ``pid`` runs; a zombie (ended, not yet reaped) does not count."""
+    try:
+        os.kill(int(pid), 0)
+        with open(f'/proc/{int(pid)}/stat') as f:
+            return f.read().rpartition(')')[2].split()[0] != 'Z'
+    except (OSError, TypeError, ValueError, IndexError):
+        return False
+
+
+def _logs(args: argparse.Namespace) -> int:
+    record = find(args.name)
+    path = record.log_path
+    if not path or not os.path.exists(path):
+        raise DeployError(f'{record.name} has no log file (expected at {path}); '
+                          'its launcher may keep the log elsewhere.')
+    out = sys.stdout.buffer
+    text, pos = tail(path, args.lines)
+    out.write(text)
+    out.flush()
+    while args.follow:
+        with open(path, 'rb') as f:
+            f.seek(pos)
+            chunk = f.read()
+        if chunk:
+            out.write(chunk)
+            out.flush()
+            pos += len(chunk)
+        elif not _alive(record.pid):
+            break
+        else:
+            time.sleep(0.2)
+    return 0
+
+
+register(Command('ps', 'list the deployments and their status', _ps_arguments, _ps))
+register(Command('stop', 'stop deployed engines by name', _stop_arguments, _stop))
+register(Command('logs', "print (or follow) a deployment's log", _logs_arguments, _logs))
