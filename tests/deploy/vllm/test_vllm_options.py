@@ -54,7 +54,7 @@ def test_env_binds_the_cpus_this_process_may_use(monkeypatch):
 
 @pytest.mark.parametrize('options, message', [
     ({'max_model_len': 0}, 'max_model_len must be >= 1'),
-    ({'max_model_len': '2k'}, 'max_model_len must be a int'),
+    ({'max_model_len': '2k'}, 'max_model_len must be an int'),
     ({'gpu_memory_utilization': 1.5}, 'gpu_memory_utilization must be in'),
     ({'dtype': 'int3'}, 'dtype'),
     ({'enforce_eager': 'yes'}, 'enforce_eager must be True or False'),
