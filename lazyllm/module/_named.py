@@ -86,17 +86,38 @@ def alive(rec: Any, *, deep: bool = True) -> bool:
     return True
 
 
-def start_named(dep: Any, name: str, *, detach: bool) -> None:
-    """Attach ``dep`` to the live deployment called ``name``, or launch and register it."""
+def _free_name(reg: Any, folder: Any, digest: str) -> str:
+    """A name for an unnamed ``reuse=True`` start: the model folder's name, or the first
+    ``<name>-N`` not taken by a live deployment of another configuration."""
+    import re
+    base = re.sub(r'[^A-Za-z0-9._-]+', '_', folder.name)[:60] or 'model'
+    for n in range(1, 100):
+        name = base if n == 1 else f'{base}-{n}'
+        rec = reg.get(name)
+        if rec is None or rec.config_hash == digest or rec.status not in ('running',
+                                                                          'starting'):
+            return name
+    raise DeployError(f'too many deployments named {base}-N: stop some (lazyllm ps).')
+
+
+def start_named(dep: Any, name: str | None, *, detach: bool) -> None:
+    """Attach ``dep`` to the live deployment called ``name``, or launch and register it.
+    ``name=None`` (``start(reuse=True)``): attach to any live deployment of the same
+    configuration, else launch one registered under the model folder's name."""
     from ..registry import Record, check_name
-    check_name(name)
+    if name is not None:
+        check_name(name)
     if dep.given_url:
         raise InputError(f'this module is attached to {dep.given_url}: it has no engine to '
-                         f'name; use lazyllm.connect({name!r}) to reach a named deployment.')
+                         f'register; use lazyllm.connect(name) to reach a named deployment.')
     reg = _registry()
+    folder, engine, options = dep.plan()
+    digest = config_hash(folder, engine, options, dep.type, dep.trust_remote_code)
+    if name is None:
+        same = [r for r in reg.all() if r.config_hash == digest
+                and r.status in ('running', 'starting')]
+        name = next((r.name for r in same if alive(r)), None) or _free_name(reg, folder, digest)
     with reg.lock(name):
-        folder, engine, options = dep.plan()
-        digest = config_hash(folder, engine, options, dep.type, dep.trust_remote_code)
         rec = reg.get(name)
         if rec is not None and rec.status in ('running', 'starting') and alive(rec):
             if rec.config_hash != digest:

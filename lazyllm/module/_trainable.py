@@ -61,7 +61,7 @@ class TrainableModule(FinetuneMixin, ModuleBase):
         self._sampling: dict = {}
         self._adapter: str | None = None
         self._init_finetune()
-        self._named_start: tuple[str, bool] | None = None   # start(name=…, detach=…)
+        self._named_start: tuple | None = None   # (name or None for reuse, detach)
 
     # -- builders (return self) -----------------------------------------------------------
     def deploy_method(self, engine: Any = _auto, *, url: str | None = None,
@@ -122,15 +122,18 @@ class TrainableModule(FinetuneMixin, ModuleBase):
     def _model_name(self, dep: Deployment) -> str | None:
         return self._adapter or dep.adapter or dep.served_name
 
-    def start(self, name: str | None = None, *, detach: bool = False) -> 'TrainableModule':
+    def start(self, name: str | None = None, *, detach: bool = False,
+              reuse: bool = False) -> 'TrainableModule':
         """Deploy (see ModuleBase.start). With ``name``, the deployment is registered under
         it: another process starting the same name and configuration attaches instead of
         launching a second engine; ``detach=True`` keeps the engine running after this
-        interpreter exits (see ``_named``)."""
-        if name is not None:
+        interpreter exits. ``reuse=True`` without a name attaches to any live deployment of
+        the same configuration (see ``_named``)."""
+        if name is not None or reuse:
             self._named_start = (name, detach)
         elif detach:
-            raise InputError('detach=True needs a name= so that the engine can be found later.')
+            raise InputError('detach=True needs a name= (or reuse=True) so that the engine '
+                             'can be found later.')
         super().start()
         return self
 

@@ -134,6 +134,24 @@ def test_the_same_name_with_another_configuration_is_refused(home, tiny_llm_path
         m.stop()
 
 
+def test_an_unnamed_start_with_reuse_attaches_to_the_same_configuration(home, tiny_llm_path):
+    first = _module(tiny_llm_path).start(name='somename')
+    try:
+        again = _module(tiny_llm_path).start(reuse=True)
+        assert again.deployment.job is None and again.url == first.url
+        again.stop()
+        other = lazyllm.TrainableModule(str(tiny_llm_path)).deploy_method(
+            lazyllm.deploy.transformers, max_batch=2).start(reuse=True)
+        try:                       # another configuration: launched, under the folder's name
+            assert other.deployment.job is not None and other.url != first.url
+            names = {r.name for r in lazyllm.deployments() if r.status == 'running'}
+            assert names == {'somename', tiny_llm_path.name}
+        finally:
+            other.stop()
+    finally:
+        first.stop()
+
+
 @pytest.mark.parametrize('call, words', [
     (lambda: lazyllm.connect('nobody'), "no deployment is named 'nobody'"),
     (lambda: lazyllm.TrainableModule('/models/x').start(detach=True), 'needs a name='),
