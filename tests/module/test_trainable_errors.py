@@ -123,7 +123,7 @@ def test_unknown_engine_option_lists_the_valid_ones(tiny_llm_path):
     assert 'transformers engine has no option(s) bogus' in text
     for name in ('dtype', 'max_batch', 'log_requests', 'device'):
         assert name in text
-    with pytest.raises(InputError, match='max_batch must be a int'):
+    with pytest.raises(InputError, match='max_batch must be an int'):
         m.deploy_method(lazyllm.deploy.transformers, max_batch='8')
     with pytest.raises(InputError, match='unknown engine'):
         m.deploy_method('no-such-engine')
