@@ -149,6 +149,9 @@ def test_attach_never_signals_a_stranger_with_the_pid():
     # a group leader that is not a lazyllm watchdog, as after a reboot reused the pid
     stranger = subprocess.Popen(['sleep', '600'], start_new_session=True)
     try:
+        # until exec completes, the child's command line is empty or pytest's: wait for it
+        assert wait_until(lambda: Path(f'/proc/{stranger.pid}/cmdline').read_bytes()
+                          .startswith(b'sleep'), timeout=5)
         job = LocalJob.attach(stranger.pid, log_path='/nonexistent/lazyllm-test.log')
         assert not pid_alive(stranger.pid)
         assert job.status == 'exited'
