@@ -20,6 +20,7 @@ from typing import Any
 
 from .._config import config
 from .._log import get_logger
+from .._names import safe_name
 from ..errors import FinetuneError
 from .jobs._protocol import JobConfig, parse_error, parse_progress
 
@@ -44,14 +45,11 @@ def latest_run(root: Path, base_name: str) -> Path | None:
     return max(runs, key=lambda p: p.stat().st_mtime, default=None)
 
 
-def _safe(text: str) -> str:
-    return re.sub(r'[^A-Za-z0-9._-]+', '_', text).strip('._')[:40] or 'model'
-
-
 def _new_run(root: Path, base_name: str, trainset_name: str) -> tuple[Path, Path]:
     """(final path, partial path) of a new run; the partial folder is created."""
     root.mkdir(parents=True, exist_ok=True)
-    stem = f'{_safe(base_name)}-{_safe(trainset_name)}-{time.strftime("%Y%m%d-%H%M%S")}'
+    base, data = safe_name(base_name, 40, 'model'), safe_name(trainset_name, 40, 'trainset')
+    stem = f'{base}-{data}-{time.strftime("%Y%m%d-%H%M%S")}'
     for n in range(1000):
         name = stem if n == 0 else f'{stem}-{n}'
         final, partial = root / name, root / f'.{name}.partial'
@@ -137,7 +135,7 @@ def run_finetune(*, method: Any, task: str, base: Path, trainset: Any, options: 
     job = None
     try:
         job = get_launcher(launcher).launch(method.argv(str(job_json), python),
-                                            name=f'finetune-{method.name}-{_safe(base.name)}')
+                                            name=f'finetune-{method.name}-{base.name}')
         _watch(job, f'{method.name} {base.name}')
         log = job.logs(100000)
         if job.status != 'exited' or not (partial / 'metrics.json').is_file():

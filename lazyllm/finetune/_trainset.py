@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from .._names import safe_name
 from ..errors import InputError
 
 __all__ = ['Trainset', 'load_trainset']
@@ -114,11 +114,7 @@ def load_trainset(data: Any, task: str) -> Trainset:
     if not records:
         raise InputError(f'{empty_where} holds no records: a trainset needs at least one '
                          f'example, e.g. {_LLM_SHAPES if task == "llm" else _EMBED_SHAPE}')
-    return Trainset(records, _safe_name(name), sources, _counts(records, task))
-
-
-def _safe_name(name: str) -> str:
-    return re.sub(r'[^A-Za-z0-9._-]+', '_', name).strip('._-')[:40].rstrip('._-') or 'trainset'
+    return Trainset(records, safe_name(name, 40, 'trainset'), sources, _counts(records, task))
 
 
 def _counts(records: list[dict], task: str) -> dict:

@@ -12,7 +12,6 @@ subclass's ``_start``; a new launcher implements ``host``, ``allocate_port`` and
 from __future__ import annotations
 
 import os
-import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 from .._config import Config
+from .._names import safe_name
 from ..errors import InputError
 
 __all__ = ['Resources', 'Launcher', 'Job', 'Status', 'STATUSES', 'log_dir', 'merged_env']
@@ -153,8 +153,7 @@ def _job_name(name: Any, argv: list[str]) -> str:
     if not isinstance(name, str):
         raise InputError(f'name must be a str, not {type(name).__name__}.')
     # the name becomes part of a file name: keep it to a safe, short component
-    safe = re.sub(r'[^A-Za-z0-9._-]+', '_', name).strip('._')[:64]
-    return safe or 'job'
+    return safe_name(name, 64, 'job')
 
 
 class Job(ABC):

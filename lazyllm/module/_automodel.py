@@ -23,7 +23,6 @@ Every keyword reaches the module or raises InputError (a bad key in the file: Co
 """
 from __future__ import annotations
 
-import inspect
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,14 +163,11 @@ def _decide(values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
 def _online(model: Any, source: Any, values: dict, from_kw: set, entry: Any,
             reasons: list) -> Plan:
     from .online import get_supplier
-    from .online._chat import SAMPLING
-    from .online._factory import ROUTES, OnlineModule, route
+    from .online._factory import ROUTES, OnlineModule, accepted_keywords, route
     call_type, why = route(model, values.get('type'))
     cls = ROUTES[call_type]
-    accepted = cmap.keywords(cls.__init__) | cmap.keywords(OnlineModule.__init__)
+    accepted = accepted_keywords(cls) | cmap.keywords(OnlineModule.__init__)
     accepted -= {'model', 'source'}
-    if 'sampling' in inspect.signature(cls.__init__).parameters:
-        accepted |= SAMPLING
     target = f'an online {call_type} model ({cls.__name__})'
     cmap.check_keys(values, accepted, from_kw, entry, target)
     default = get_supplier(source).models.get(call_type) if model is None and source else None

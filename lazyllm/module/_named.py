@@ -89,8 +89,8 @@ def alive(rec: Any, *, deep: bool = True) -> bool:
 def _free_name(reg: Any, folder: Any, digest: str) -> str:
     """A name for an unnamed ``reuse=True`` start: the model folder's name, or the first
     ``<name>-N`` not taken by a live deployment of another configuration."""
-    import re
-    base = re.sub(r'[^A-Za-z0-9._-]+', '_', folder.name)[:60] or 'model'
+    from .._names import safe_name
+    base = safe_name(folder.name, 60, 'model')
     for n in range(1, 100):
         name = base if n == 1 else f'{base}-{n}'
         rec = reg.get(name)

@@ -22,7 +22,7 @@ from ._chat import OnlineChatModule
 from ._embedding import OnlineEmbeddingModule
 from ._multimodal import OnlineMultiModalModule
 
-__all__ = ['OnlineModule', 'ROUTES', 'route']
+__all__ = ['OnlineModule', 'ROUTES', 'route', 'accepted_keywords']
 
 ROUTES: dict[str, type] = {
     'llm': OnlineChatModule, 'vlm': OnlineChatModule,
@@ -45,10 +45,15 @@ def route(model: str | None, type: Any) -> tuple[str, str]:
     return 'llm', 'no type given and the model name reads as a chat model'
 
 
-def _keywords(cls: type) -> set[str]:
-    params = inspect.signature(cls.__init__).parameters.values()
-    return {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-            and p.name != 'self'}
+def accepted_keywords(cls: type) -> set[str]:
+    """The keywords the module class of a call type takes (its sampling defaults too): what
+    OnlineModule passes on, and what AutoModel lets a config entry set."""
+    from .._config_map import keywords
+    accepted = keywords(cls.__init__)
+    if 'sampling' in inspect.signature(cls.__init__).parameters:
+        from ._chat import SAMPLING
+        accepted |= SAMPLING
+    return accepted
 
 
 class OnlineModule(ModuleProxy):
@@ -62,10 +67,7 @@ class OnlineModule(ModuleProxy):
             raise InputError('pass url= or base_url= (the same thing), not both')
         self._type, self.why = route(model, type)
         cls = ROUTES[self._type]
-        accepted = _keywords(cls)
-        if 'sampling' in inspect.signature(cls.__init__).parameters:
-            from ._chat import SAMPLING
-            accepted |= SAMPLING
+        accepted = accepted_keywords(cls)
         unknown = sorted(set(kw) - accepted)
         if unknown:
             raise InputError(f'{cls.__name__} (type {self._type!r}) takes no keyword(s) '
