@@ -12,7 +12,8 @@ with the original kept as ``__cause__``.
     ├── ModelNotFoundError        a model name or path resolves to no weights
     │   └── DownloadError         fetching it from a hub failed (network, token, disk, corrupt)
     ├── DeployError               an engine could not be deployed
-    │   └── StartError            start() of a module tree failed; ``.failures`` names each
+    │   ├── StartError            start() of a module tree failed; ``.failures`` names each
+    │   └── LaunchError           a launcher or its scheduler (Slurm, Ray) refused or lost a job
     ├── FinetuneError             a finetune job failed
     └── EndpointError             talking to an endpoint (a URL) failed; ``.url``
         ├── EndpointConnectError  nothing answers at the URL (refused, unreachable, DNS)
@@ -32,7 +33,8 @@ from typing import Any, Mapping
 
 __all__ = [
     'LazyLLMError', 'ConfigError', 'InputError', 'PromptError', 'FormatError',
-    'ModelNotFoundError', 'DownloadError', 'DeployError', 'StartError', 'FinetuneError',
+    'ModelNotFoundError', 'DownloadError', 'DeployError', 'StartError', 'LaunchError',
+    'FinetuneError',
     'EndpointError', 'EndpointConnectError', 'EndpointTimeout', 'StreamInterrupted',
     'ProtocolError', 'OnlineAPIError', 'AuthenticationError', 'RateLimitError', 'ServerError',
 ]
@@ -85,6 +87,11 @@ class StartError(DeployError):
         lines += [f'  - {name}: {type(e).__name__}: {e}' for name, e in self.failures.items()]
         lines.append('Fix the error of each module above, then call start() again.')
         super().__init__('\n'.join(lines))
+
+
+class LaunchError(DeployError):
+    """A launcher could not start or follow a job: its scheduler (Slurm, Ray) refused it, in
+    the scheduler's own words, or cannot be reached."""
 
 
 class FinetuneError(LazyLLMError):

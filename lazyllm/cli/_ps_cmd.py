@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from typing import Any, Iterable, Sequence
@@ -16,7 +15,7 @@ from typing import Any, Iterable, Sequence
 from ..errors import DeployError, InputError
 from . import Command, register
 
-HEAD = ('NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL', 'PID', 'STATUS', 'UPTIME')
+HEAD = ('NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL', 'JOB', 'STATUS', 'UPTIME')
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -81,9 +80,10 @@ def find(name: str, found: list | None = None) -> Any:
 def row(record: Any, now: float | None = None) -> tuple:
     running = record.status == 'running'
     age = (now or time.time()) - record.created if running and record.created else None
+    job = record.job_id or record.pid
+    where = f'{record.launcher.partition(":")[0]}:{job}' if job else '-'
     return (record.name, record.model, getattr(record.type, 'value', record.type) or '-',
-            record.engine or '-', record.url or '-', record.pid or '-', record.status,
-            uptime(age))
+            record.engine or '-', record.url or '-', where, record.status, uptime(age))
 
 
 # -- ps ---------------------------------------------------------------------------------------
@@ -141,49 +141,25 @@ def _logs_arguments(parser: argparse.ArgumentParser) -> None:
                         help='keep printing new lines until Ctrl-C or the engine ends')
 
 
-def tail(path: str, lines: int) -> tuple[bytes, int]:
-    """The last ``lines`` lines of ``path`` and the file size they end at."""
-    with open(path, 'rb') as f:
-        end = f.seek(0, os.SEEK_END)
-        data, pos = b'', end
-        while pos > 0 and data.count(b'\n') <= lines:
-            step = min(65536, pos)
-            pos -= step
-            f.seek(pos)
-            data = f.read(step) + data
-    keep = data.splitlines(keepends=True)[-lines:] if lines > 0 else []
-    return b''.join(keep), end
-
-
-def _alive(pid: Any) -> bool:
-    """Whether ``pid`` runs; a zombie (ended, not yet reaped) does not count."""
-    try:
-        os.kill(int(pid), 0)
-        with open(f'/proc/{int(pid)}/stat') as f:
-            return f.read().rpartition(')')[2].split()[0] != 'Z'
-    except (OSError, TypeError, ValueError, IndexError):
-        return False
-
-
 def _logs(args: argparse.Namespace) -> int:
+    from ..module._named import job_of
     record = find(args.name)
-    path = record.log_path
-    if not path or not os.path.exists(path):
-        raise DeployError(f'{record.name} has no log file (expected at {path}); '
-                          'its launcher may keep the log elsewhere.')
+    job = job_of(record)
+    if job is None:
+        raise DeployError(f'{record.name} has no job whose output could be read.')
+    if args.lines < 0:
+        raise InputError(f'-n must be >= 0, got {args.lines}.')
     out = sys.stdout.buffer
-    text, pos = tail(path, args.lines)
+    text, pos = job.tail_output(args.lines)
     out.write(text)
     out.flush()
     while args.follow:
-        with open(path, 'rb') as f:
-            f.seek(pos)
-            chunk = f.read()
+        chunk = job.read_output(pos)
         if chunk:
             out.write(chunk)
             out.flush()
             pos += len(chunk)
-        elif not _alive(record.pid):
+        elif job.ended:
             break
         else:
             time.sleep(0.2)

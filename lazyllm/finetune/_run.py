@@ -95,13 +95,8 @@ def _watch(job: Any, title: str) -> None:
     progress, offset, tail = _Progress(title), 0, b''
     try:
         while True:
-            ended = job.status != 'running'
-            try:
-                with open(job.log_path, 'rb') as f:
-                    f.seek(offset)
-                    chunk = f.read()
-            except OSError:
-                chunk = b''
+            ended = job.ended
+            chunk = job.read_output(offset)
             offset += len(chunk)
             *lines, tail = (tail + chunk).split(b'\n')
             latest = None
@@ -119,7 +114,9 @@ def _watch(job: Any, title: str) -> None:
 def run_finetune(*, method: Any, task: str, base: Path, trainset: Any, options: dict,
                  root: Path, launcher: Any = None, python: str | None = None) -> Path:
     """Train ``method`` on ``trainset`` from ``base`` through ``launcher``; the new run's
-    folder. Raises FinetuneError with the job's reason and last log lines if it fails."""
+    folder. Raises FinetuneError with the job's reason and last log lines if it fails.
+    On a cluster launcher the job reads ``job.json`` and writes the weights where this
+    process put the run folder: ``root`` must be on a filesystem the nodes share."""
     from ..launch import get_launcher
     python = python or config['engine_python'] or sys.executable
     method.check_installed(python)
@@ -144,7 +141,7 @@ def run_finetune(*, method: Any, task: str, base: Path, trainset: Any, options: 
             tail = '\n'.join(log.rstrip().splitlines()[-20:])
             raise FinetuneError(f'finetuning {base.name} with {method.name} failed: {why}\n'
                                 f'Last log lines:\n{tail}\nFull log: {job.log_path}')
-        shutil.copyfile(job.log_path, meta / 'job.log')
+        (meta / 'job.log').write_bytes(job.read_output(0))
         os.replace(partial, final)
         return final
     except BaseException:

@@ -20,12 +20,16 @@ from typing import Any
 
 from .._config import config
 from ..errors import InputError
-from ._base import STATUSES, Job, Launcher, Resources, Status
+from ._base import ENDED, HOST, PORT, STATUSES, Job, Launcher, Resources, Status, fill_endpoint
 from ._local import LocalJob, LocalLauncher
 from ._ports import allocate_port, port_is_free
+from ._ray import RayJob, RayLauncher
+from ._slurm import SlurmJob, SlurmLauncher
 
-__all__ = ['Launcher', 'Job', 'Resources', 'Status', 'STATUSES', 'LocalLauncher', 'LocalJob',
-           'LauncherRegistry', 'launchers', 'get_launcher', 'allocate_port', 'port_is_free']
+__all__ = ['Launcher', 'Job', 'Resources', 'Status', 'STATUSES', 'ENDED', 'HOST', 'PORT',
+           'fill_endpoint', 'LocalLauncher', 'LocalJob', 'SlurmLauncher', 'SlurmJob',
+           'RayLauncher', 'RayJob', 'LauncherRegistry', 'launchers', 'get_launcher',
+           'launcher_from_ref', 'allocate_port', 'port_is_free']
 
 _ENTRY_POINT_GROUP = 'lazyllm.launchers'
 
@@ -73,6 +77,8 @@ class LauncherRegistry(dict):
 
 launchers = LauncherRegistry()
 launchers.register('local', LocalLauncher)
+launchers.register('slurm', SlurmLauncher)
+launchers.register('ray', RayLauncher)
 
 
 def get_launcher(launcher: str | Launcher | type[Launcher] | None = None,
@@ -94,3 +100,10 @@ def get_launcher(launcher: str | Launcher | type[Launcher] | None = None,
         return launcher(**options)
     raise InputError(f'launcher must be a name such as "local", a Launcher class or '
                      f'instance, not {type(launcher).__name__}.')
+
+
+def launcher_from_ref(ref: str) -> Launcher:
+    """The launcher a ``Launcher.ref`` string names (``'slurm'``, ``'ray:http://h:8265'``),
+    to reach a job another process launched."""
+    name, _, rest = (ref or 'local').partition(':')
+    return launchers.lookup(name).from_ref(rest)

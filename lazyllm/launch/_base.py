@@ -6,12 +6,19 @@ and a port, builds the engine's argv with them, launches it, polls ``/health`` i
 launcher never scrapes logs for readiness) and stops the job. ``Resources`` says what a job
 needs; a launcher honours what it can and rejects, with ``InputError``, what it cannot.
 
+Where a job runs, and so which address and port its engine can bind, is known only once it
+runs (a Slurm job waits in a queue, then lands on some node). So an argv names them with the
+placeholders ``HOST`` and ``PORT``; the launcher fills them in where the job runs, and the
+job reports them as ``job.host``, ``job.port`` and ``job.url`` (None until known).
+
 ``Launcher.launch`` validates the arguments once for every launcher, then calls the
-subclass's ``_start``; a new launcher implements ``host``, ``allocate_port`` and ``_start``.
+subclass's ``_start``; a new launcher implements ``_start`` and ``attach`` and sets ``name``.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
@@ -21,11 +28,21 @@ from typing import Any, Literal, Mapping, Sequence
 from .._config import Config
 from .._names import safe_name
 from ..errors import InputError
+from ._node import HOST, PORT, parse_endpoint
 
-__all__ = ['Resources', 'Launcher', 'Job', 'Status', 'STATUSES', 'log_dir', 'merged_env']
+__all__ = ['Resources', 'Launcher', 'Job', 'Status', 'STATUSES', 'ENDED', 'HOST', 'PORT',
+           'fill_endpoint', 'log_dir', 'merged_env', 'tail_file', 'stop_at_exit', 'forget_at_exit']
 
-Status = Literal['running', 'exited', 'failed', 'stopped']
-STATUSES: tuple[str, ...] = ('running', 'exited', 'failed', 'stopped')
+Status = Literal['pending', 'running', 'exited', 'failed', 'stopped']
+STATUSES: tuple[str, ...] = ('pending', 'running', 'exited', 'failed', 'stopped')
+ENDED: frozenset[str] = frozenset({'exited', 'failed', 'stopped'})
+
+
+
+def fill_endpoint(argv: Sequence[str], host: str, port: int | None) -> list[str]:
+    """``argv`` with the ``HOST`` and ``PORT`` placeholders replaced (inside items too, as
+    in ``--url=http://{lazyllm.host}:{lazyllm.port}``)."""
+    return [a.replace(HOST, host).replace(PORT, str(port)) for a in argv]
 
 
 def _is_int(v: Any) -> bool:
@@ -78,6 +95,13 @@ class Resources:
             raise InputError(f'Resources.extra_args must be a list of str such as '
                              f"['--qos=high'], got {extra!r}.")
         object.__setattr__(self, 'extra_args', tuple(extra))
+
+    def over(self, base: Resources) -> Resources:
+        """These resources with every field left at its default taken from ``base`` (a
+        launcher's defaults, e.g. ``launchers.slurm(partition='gpu')``)."""
+        default = Resources()
+        return Resources(**{f.name: getattr(base if getattr(self, f.name) == getattr(
+            default, f.name) else self, f.name) for f in fields(self)})
 
     @classmethod
     def of(cls, value: Resources | Mapping[str, Any] | None) -> Resources:
@@ -159,17 +183,21 @@ def _job_name(name: Any, argv: list[str]) -> str:
 class Job(ABC):
     """One engine process (or cluster job) started by a launcher.
 
-    ``status`` is 'running', 'exited' (ended by itself with code 0), 'failed' (ended by
-    itself with another code or signal) or 'stopped' (ended by ``stop()``). Jobs are context
-    managers: leaving the ``with`` block stops the job.
+    ``status`` is 'pending' (queued by a scheduler, not running yet), 'running', 'exited'
+    (ended by itself with code 0), 'failed' (ended by itself with another code or signal, or
+    cancelled by someone else) or 'stopped' (ended by ``stop()``); ``ended`` is True for the
+    last three. Jobs are context managers: leaving the ``with`` block stops the job.
     """
 
-    def __init__(self, *, name: str, argv: Sequence[str], host: str, log_path: Path):
+    def __init__(self, *, name: str, argv: Sequence[str], host: str | None, log_path: Path,
+                 port: int | None = None):
         self.name = name
         self.argv = tuple(argv)
         self.host = host
+        self.port = port
         self.log_path = Path(log_path)
         self.started_at = time.time()
+        self._endpoint: dict = {}
 
     @property
     @abstractmethod
@@ -182,9 +210,51 @@ class Job(ABC):
         return None
 
     @property
+    def node(self) -> str | None:
+        """The machine the job runs on, by the launcher's name for it."""
+        return None
+
+    # cluster jobs learn host and port from the line the node script prints (``_node.py``)
+    announces_endpoint = False
+
+    @property
+    def endpoint(self) -> dict:
+        """What the node script announced (host, port, node, pid, cuda_visible_devices);
+        {} before it has, and for local jobs."""
+        return self._read_endpoint()
+
+    def _read_endpoint(self) -> dict:
+        if not self._endpoint and self.announces_endpoint:
+            head = self.read_output(0)[:8192].decode('utf-8', 'replace')
+            self._endpoint = parse_endpoint(head) or {}
+            if self._endpoint:
+                self.host, self.port = self._endpoint.get('host'), self._endpoint.get('port')
+        return self._endpoint
+
+    @property
+    def url(self) -> str | None:
+        """``http://host:port`` once the job's endpoint is known, else None."""
+        if self.host is None or self.port is None:
+            self._read_endpoint()           # a cluster job may have announced them by now
+        if self.host is None or self.port is None:
+            return None
+        host = f'[{self.host}]' if ':' in self.host else self.host
+        return f'http://{host}:{self.port}'
+
+    @property
     @abstractmethod
     def status(self) -> Status:
-        """The current status; never blocks."""
+        """The current status; never blocks for long."""
+
+    @property
+    def ended(self) -> bool:
+        """Whether the job has ended, whichever way."""
+        return self.status in ENDED
+
+    @property
+    def reason(self) -> str:
+        """Why a pending job waits, in the scheduler's words ('' when not known)."""
+        return ''
 
     @property
     @abstractmethod
@@ -200,11 +270,25 @@ class Job(ABC):
     def wait(self, timeout: float | None = None) -> Status:
         """Block until the job ends or ``timeout`` seconds pass; return the status."""
 
+    def read_output(self, offset: int = 0) -> bytes:
+        """The job's output (stdout and stderr) from byte ``offset`` on, for following it."""
+        try:
+            with open(self.log_path, 'rb') as f:
+                f.seek(offset)
+                return f.read()
+        except OSError:
+            return b''
+
+    def tail_output(self, lines: int) -> tuple[bytes, int]:
+        """The last ``lines`` lines of the output and the offset they end at, from which
+        ``read_output`` follows it."""
+        return tail_file(self.log_path, lines)
+
     def logs(self, lines: int = 50) -> str:
         """The last ``lines`` lines of the job's output (stdout and stderr)."""
         if not _is_int(lines) or lines < 0:
             raise InputError(f'lines must be an int >= 0, got {lines!r}.')
-        return _tail(self.log_path, lines)
+        return self.tail_output(lines)[0].decode('utf-8', errors='replace').rstrip('\n')
 
     def __enter__(self) -> Job:
         return self
@@ -217,43 +301,59 @@ class Job(ABC):
                 f'log={self.log_path}>')
 
 
-def _tail(path: Path, lines: int, block: int = 8192) -> str:
-    """The last ``lines`` lines of ``path``, read backwards in blocks (logs grow large)."""
-    if lines == 0:
-        return ''
+def tail_file(path: str | os.PathLike, lines: int, block: int = 8192) -> tuple[bytes, int]:
+    """The last ``lines`` lines of ``path`` and the offset they end at (to follow the file
+    from there), read backwards in blocks: logs grow large. ``(b'', 0)`` if it is missing."""
     try:
         f = open(path, 'rb')
-    except FileNotFoundError:
-        return ''
+    except OSError:
+        return b'', 0
     with f:
-        end = f.seek(0, os.SEEK_END)
-        data, pos = b'', end
+        end = pos = f.seek(0, os.SEEK_END)
+        data = b''
         # one line more than asked: the first block may start in the middle of a line
-        while pos > 0 and data.count(b'\n') <= lines:
+        while lines and pos > 0 and data.count(b'\n') <= lines:
             step = min(block, pos)
             pos -= step
             f.seek(pos)
             data = f.read(step) + data
-    text = data.decode('utf-8', errors='replace')
-    return '\n'.join(text.splitlines()[-lines:])
+    keep = data.splitlines(keepends=True)[-lines:] if lines else []
+    return b''.join(keep), end
 
 
 class Launcher(ABC):
-    """Where engine processes run. Subclasses implement ``host``, ``allocate_port`` and
-    ``_start``, and may override ``check_resources`` to reject what they cannot honour."""
+    """Where engine processes run. Subclasses set ``name``, implement ``_start`` and
+    ``attach``, and may override ``check_resources`` to reject what they cannot honour.
+
+    ``resources`` are the launcher's defaults for every job (``launchers.slurm(ngpus=2)``);
+    the ``resources=`` of one ``launch`` override the fields they set.
+    """
+
+    name: str = ''
+
+    def __init__(self, resources: Resources | Mapping[str, Any] | None = None):
+        self.resources = Resources.of(resources)
 
     @property
-    @abstractmethod
-    def host(self) -> str:
-        """The address engines should bind and clients use."""
+    def ref(self) -> str:
+        """A string from which ``get_launcher`` rebuilds a launcher that reaches the same
+        jobs in another process (the registry keeps it): ``'local'``, ``'slurm'``,
+        ``'ray:http://head:8265'``."""
+        return self.name
 
-    @abstractmethod
-    def allocate_port(self) -> int:
-        """A TCP port that is free where the engine will run."""
+    @classmethod
+    def from_ref(cls, rest: str) -> Launcher:
+        """The launcher for ``ref`` ``'<name>:<rest>'`` (``rest`` is '' for a bare name)."""
+        return cls()
 
     def check_resources(self, resources: Resources) -> Resources:
         """Reject (InputError) resources this launcher cannot provide; return the rest."""
         return resources
+
+    def check_port(self, port: int) -> None:
+        """Raise DeployError if a fixed ``port`` is known to be taken where jobs run (on a
+        cluster it cannot be known before the job lands on a node)."""
+        return None
 
     def launch(self, argv: Sequence[str], *, env: Mapping[str, str | None] | None = None,
                name: str | None = None,
@@ -261,10 +361,11 @@ class Launcher(ABC):
                detach: bool = False) -> Job:
         """Start ``argv`` and return its Job at once (readiness is the caller's business).
 
-        ``env`` is merged over ``os.environ`` (None unsets a variable); ``name`` (default:
-        the program's name) labels the job and its log file. ``detach=True`` lets the job
-        outlive the launching interpreter, even when it is killed: it runs until stopped,
-        by this Job or by a handle another process attaches to it.
+        ``argv`` may hold the ``HOST`` and ``PORT`` placeholders. ``env`` is merged over the
+        job's environment (None unsets a variable); ``name`` (default: the program's name)
+        labels the job and its log file. ``detach=True`` lets the job outlive the launching
+        interpreter, even when it is killed: it runs until stopped, by this Job or by a
+        handle another process gets from ``attach``.
         """
         argv = _check_argv(argv)
         env = _check_env(env)
@@ -272,14 +373,49 @@ class Launcher(ABC):
         if not isinstance(detach, bool):
             raise InputError(f'detach must be True or False, not {type(detach).__name__} '
                              f'{detach!r}.')
-        resources = self.check_resources(Resources.of(resources))
+        resources = self.check_resources(Resources.of(resources).over(self.resources))
         return self._start(argv, env=env, name=name, resources=resources, detach=detach)
 
     @abstractmethod
     def _start(self, argv: list[str], *, env: dict[str, str | None], name: str,
                resources: Resources, detach: bool = False) -> Job:
-        """Start validated arguments; ``env`` holds only the caller's overrides. A launcher
-        that cannot detach jobs raises InputError when ``detach`` is True."""
+        """Start validated arguments; ``env`` holds only the caller's overrides."""
+
+    @abstractmethod
+    def attach(self, job_id: str, *, log_path: str | os.PathLike = '',
+               name: str = 'job') -> Job:
+        """A handle on a job this launcher started, from any process: ``stop()`` ends it,
+        ``status`` follows it. A job the launcher no longer knows is ended."""
 
     def __repr__(self) -> str:
-        return f'<{type(self).__name__} host={self.host}>'
+        return f'<{type(self).__name__} {self.ref}>'
+
+
+_exit_jobs: set = set()
+_exit_lock = threading.Lock()
+_exit_registered = False
+
+
+def stop_at_exit(job: Job) -> None:
+    """Stop ``job`` when this interpreter exits (cluster jobs that are not detached)."""
+    global _exit_registered
+    with _exit_lock:
+        if not _exit_registered:     # registered at the first launch, not at import
+            atexit.register(_stop_exit_jobs)
+            _exit_registered = True
+        _exit_jobs.add(job)
+
+
+def forget_at_exit(job: Job) -> None:
+    with _exit_lock:
+        _exit_jobs.discard(job)
+
+
+def _stop_exit_jobs() -> None:
+    with _exit_lock:
+        jobs = list(_exit_jobs)
+    for job in jobs:
+        try:
+            job.stop(timeout=5)
+        except Exception:   # noqa: BLE001 - at exit, one failure must not skip the others
+            pass

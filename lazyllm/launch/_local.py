@@ -27,8 +27,19 @@ from typing import Sequence
 
 from .._log import get_logger
 from ..errors import DeployError, InputError
-from ._base import Job, Launcher, Resources, Status, _is_int, _is_number, log_dir, merged_env
-from ._ports import allocate_port
+from ._base import (
+    PORT,
+    Job,
+    Launcher,
+    Resources,
+    Status,
+    _is_int,
+    _is_number,
+    fill_endpoint,
+    log_dir,
+    merged_env,
+)
+from ._ports import allocate_port, port_is_free
 from ._watchdog import group_members
 
 __all__ = ['LocalLauncher', 'LocalJob', 'pid_alive']
@@ -113,8 +124,9 @@ class LocalJob(Job):
     """
 
     def __init__(self, proc: subprocess.Popen | None, *, name: str, argv: Sequence[str],
-                 log_path: Path, grace: float, pid: int | None = None):
-        super().__init__(name=name, argv=argv, host=LOCALHOST, log_path=log_path)
+                 log_path: Path, grace: float, pid: int | None = None,
+                 port: int | None = None):
+        super().__init__(name=name, argv=argv, host=LOCALHOST, log_path=log_path, port=port)
         self._proc = proc
         self._pid = proc.pid if proc is not None else pid
         self._grace = grace
@@ -280,7 +292,10 @@ class LocalLauncher(Launcher):
     args (it sees the machine's devices as they are).
     """
 
-    def __init__(self, grace: float = 10.0):
+    name = 'local'
+
+    def __init__(self, grace: float = 10.0, resources: Resources | dict | None = None):
+        super().__init__(resources)
         self.grace = _check_timeout(grace, 'LocalLauncher(grace=)')
 
     @property
@@ -289,6 +304,20 @@ class LocalLauncher(Launcher):
 
     def allocate_port(self) -> int:
         return allocate_port(LOCALHOST)
+
+    def check_port(self, port: int) -> None:
+        if not port_is_free(port, LOCALHOST):
+            raise DeployError(f'port {port} on {LOCALHOST} is already in use: pick another '
+                              'port= or leave it out to use a free one.')
+
+    def attach(self, job_id: str, *, log_path: str | os.PathLike = '',
+               name: str = 'job') -> LocalJob:
+        try:
+            pid = int(job_id)
+        except (TypeError, ValueError):
+            raise InputError(f'a local job id is the pid of its watchdog, not '
+                             f'{job_id!r}.') from None
+        return LocalJob.attach(pid, log_path=log_path, name=name, grace=self.grace)
 
     def check_resources(self, resources: Resources) -> Resources:
         if resources.nodes > 1:
@@ -301,6 +330,8 @@ class LocalLauncher(Launcher):
                resources: Resources, detach: bool = False) -> LocalJob:
         full_env = merged_env(env)
         _check_program(argv[0], full_env)
+        port = self.allocate_port() if any(PORT in a for a in argv) else None
+        argv = fill_endpoint(argv, LOCALHOST, port)
         logs = log_dir()
         stamp = time.strftime('%Y%m%d-%H%M%S')
         # the file is named after the job's pid, known only once it runs: open, then rename
@@ -321,7 +352,8 @@ class LocalLauncher(Launcher):
             os.close(fd)
         log_path = logs / f'{name}-{stamp}-{proc.pid}.log'
         os.replace(tmp, log_path)
-        job = LocalJob(proc, name=name, argv=argv, log_path=log_path, grace=self.grace)
+        job = LocalJob(proc, name=name, argv=argv, log_path=log_path, grace=self.grace,
+                       port=port)
         if not detach:
             _track(job)
         get_logger().info('launched %s (pid %s%s), log: %s', name, proc.pid,

@@ -174,10 +174,15 @@ class ModuleBase:
     def _ensure_started(self) -> None:
         life = self._life
         with life.lock:
-            if not life.started:
+            if not life.started or not self._alive():
                 self._start_self()
                 life.started = True
                 life.stopped.clear()
+
+    def _alive(self) -> bool:
+        """False when what ``_start_self`` started has died since (the next start()
+        starts it again); modules that deploy nothing are always alive."""
+        return True
 
     def _ensure_stopped(self) -> None:
         life = self._life

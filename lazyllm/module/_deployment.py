@@ -40,6 +40,7 @@ class Deployment:
         self.type = ModelType.parse(type) if type else None
         self.trust_remote_code = trust_remote_code
         self.state, self.url, self.served_name, self.job = 'stopped', None, None, None
+        self.launched_by: Any = None      # the launcher of ``job``
         self.adapter: str | None = None   # a LoRA adapter served by name, called by default
         self.named: Any = None            # the registry row it stands for (_named.Named)
         self._lock = threading.RLock()
@@ -89,7 +90,7 @@ class Deployment:
     @property
     def state(self) -> str:
         """'failed' too when the launched engine has exited by itself since it was ready."""
-        if self._state == 'running' and self.job is not None and self.job.status != 'running':
+        if self._state == 'running' and self.job is not None and self.job.ended:
             return 'failed'
         return self._state
 
@@ -192,49 +193,52 @@ class Deployment:
         return folder, engine, engine.validate(self.options)
 
     def _launch(self, detach: bool = False) -> None:
-        from ..launch import get_launcher, port_is_free
+        from ..launch import HOST, PORT, get_launcher
         folder, engine, options = self.plan()
         python = (self.python or engine.default_python() or config['engine_python']
                   or sys.executable)
         engine.check_installed(python)
-        launcher = get_launcher(self.launcher)
-        if self.port is not None and not port_is_free(self.port, launcher.host):
-            raise DeployError(f'port {self.port} on {launcher.host} is already in use: pick '
-                              'another port= or leave it out to use a free one.')
-        port = self.port or launcher.allocate_port()
+        launcher = self.launched_by = get_launcher(self.launcher)
+        if self.port is not None:
+            launcher.check_port(self.port)
         self.served_name = folder.name
-        argv = engine.argv(str(folder), host=launcher.host, port=port,
+        # where the engine runs (and so its address and a free port) is known only there:
+        # the launcher fills in the placeholders (locally: now; on a cluster: on the node)
+        argv = engine.argv(str(folder), host=HOST, port=self.port or PORT,
                            served_name=self.served_name, options=options, python=python)
         env = dict(engine.env(options))
         if self.api_key:
             env[engine.api_key_env] = self.api_key
-        get_logger().info('starting the %s engine for %s on port %d', engine.name, folder, port)
+        get_logger().info('starting the %s engine for %s (%s launcher)', engine.name, folder,
+                          launcher.name)
         self.job = launcher.launch(argv, env=env, name=f'{engine.name}-{folder.name}',
                                    detach=detach)
-        root = f'http://{launcher.host}:{port}'
         try:
-            self._wait_ready(root + engine.health_path, engine)
+            root = self._wait_ready(engine)
         except BaseException:
             self.job.stop()
             self.job, self.state = None, 'failed'
             raise
         self.url, self.state = root + '/v1/', 'running'
 
-    def _wait_ready(self, health: str, engine: Engine) -> None:
-        """Poll ``health`` until it answers 200; fail fast when the process dies. Shows a
-        progress line with the engine's latest log line (a spinner on a terminal, a log
-        line every 10 s otherwise): vLLM on a CPU takes ~40 s."""
+    def _wait_ready(self, engine: Engine) -> str:
+        """Wait until the job has an address and its health path answers 200 (its root URL);
+        fail fast when the job ends. Shows a progress line with the job's state or the
+        engine's latest log line (a spinner on a terminal, a log line every 10 s otherwise):
+        vLLM on a CPU takes ~40 s, and a cluster job may wait in a queue first."""
         import httpx
         started = time.monotonic()
         deadline = started + config['deploy_timeout']
-        shown = logged = started      # the log file is read once a second, not every poll
+        shown = logged = started      # the job is asked once a second, not every poll
+        job = self.job
         with httpx.Client(timeout=_PROBE_TIMEOUT) as http, _Progress(engine.name) as progress:
             while True:
-                if self.job.status != 'running':
+                if job.ended:
                     raise DeployError(self._failure(engine, 'exited before it was ready'))
+                root = job.url
                 try:
-                    if http.get(health).status_code == 200:
-                        return
+                    if root and http.get(root + engine.health_path).status_code == 200:
+                        return root
                 except httpx.HTTPError:
                     pass
                 now = time.monotonic()
@@ -245,8 +249,7 @@ class Deployment:
                 if now - shown >= 1:
                     shown, log = now, now - logged >= 10
                     logged = now if log else logged
-                    last = (self.job.logs(1).strip().splitlines() or [''])[-1][-80:]
-                    progress.update(now - started, last, log=log)
+                    progress.update(now - started, _latest(job), log=log)
                 time.sleep(0.2)
 
     def _failure(self, engine: Engine, what: str) -> str:
@@ -295,6 +298,15 @@ class Deployment:
         engine = getattr(self.engine, 'name', 'auto')
         where = self.url or self.given_url or '-'
         return f'<Deployment {self.model or "(url)"} engine={engine} {self.state} {where}>'
+
+
+def _latest(job: Any) -> str:
+    """What a waiting user wants to see: the queue state, else the last log line."""
+    status = job.status
+    if status == 'pending':
+        why = job.reason
+        return f'queued as job {job.job_id}' + (f' ({why})' if why else '')
+    return (job.logs(1).strip().splitlines() or [''])[-1][-80:]
 
 
 class _Progress:

@@ -41,6 +41,13 @@ class Named:
     detached: bool
     pid: int | None = None
     log_path: str = ''
+    launcher: str = 'local'       # the launcher's ref, to reach the job from any process
+    job_id: str = ''
+
+    @classmethod
+    def of(cls, rec: Any, *, owner: bool = False) -> 'Named':
+        return cls(rec.name, owner, rec.detached, rec.pid, rec.log_path, rec.launcher,
+                   rec.job_id)
 
 
 def _registry() -> Any:
@@ -57,14 +64,19 @@ def config_hash(folder: Any, engine: Any, options: dict, type: Any,
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _job(rec: Any) -> Any:
-    from ..launch import LocalJob
-    return LocalJob.attach(rec.pid, log_path=rec.log_path, name=rec.name) if rec.pid else None
+def job_of(rec: Any) -> Any:
+    """A handle on the job of a registry row (or Named), through the launcher that started
+    it; None when the row has no job."""
+    from ..launch import launcher_from_ref
+    job_id = rec.job_id or (str(rec.pid) if rec.pid else '')
+    if not job_id:
+        return None
+    return launcher_from_ref(rec.launcher).attach(job_id, log_path=rec.log_path, name=rec.name)
 
 
 def alive(rec: Any, *, deep: bool = True) -> bool:
-    """The row's process runs and its URL answers (``deep``: also a one-token request)."""
-    job = _job(rec)
+    """The row's job runs and its URL answers (``deep``: also a one-token request)."""
+    job = job_of(rec)
     if job is not None and job.status != 'running':
         return False
     if not rec.url:
@@ -125,25 +137,26 @@ def start_named(dep: Any, name: str | None, *, detach: bool) -> None:
                                   f'another configuration: stop it first (`lazyllm stop '
                                   f'{name}`) or pick another name.')
             dep.attach_url(rec.url)
-            dep.named = Named(name, False, rec.detached, rec.pid, rec.log_path)
+            dep.named = Named.of(rec)
             reg.update(name, last_seen=time.time())
             get_logger().info('attached to the deployment %r at %s', name, rec.url)
             return
         if rec is not None:
-            get_logger().warning('the deployment %r is gone (%s): launching it again',
-                                 name, rec.url or 'no URL')
-            job = _job(rec)
+            if rec.status in ('running', 'starting'):
+                get_logger().warning('the deployment %r is gone (%s): launching it again',
+                                     name, rec.url or 'no URL')
+            job = job_of(rec)
             if job is not None:
-                job.stop()            # a process that runs but does not answer
+                job.stop()            # a job that runs but does not answer
         dep.start(detach=detach)
-        job = dep.job
-        reg.put(Record(name=name, model=dep.model, path=str(folder), type=str(dep.type),
-                       engine=engine.name, options=json.loads(json.dumps(options, default=str)),
-                       config_hash=digest, url=dep.url, pid=job.pid, job_id=job.job_id,
-                       launcher=type(dep.launcher).__name__ if dep.launcher else 'local',
-                       log_path=str(job.log_path), owner_pid=os.getpid(), detached=detach,
-                       status='running'))
-        dep.named = Named(name, True, detach, job.pid, str(job.log_path))
+        job, launcher = dep.job, dep.launched_by.ref
+        rec = Record(name=name, model=dep.model, path=str(folder), type=str(dep.type),
+                     engine=engine.name, options=json.loads(json.dumps(options, default=str)),
+                     config_hash=digest, url=dep.url, pid=job.pid, job_id=job.job_id,
+                     launcher=launcher, log_path=str(job.log_path), owner_pid=os.getpid(),
+                     detached=detach, status='running')
+        reg.put(rec)
+        dep.named = Named.of(rec, owner=True)
 
 
 def stop_named(named: Named, *, ended: bool) -> None:
@@ -154,9 +167,9 @@ def stop_named(named: Named, *, ended: bool) -> None:
 
 def end_engine(named: Named) -> None:
     """End the engine of a named deployment this process did not launch."""
-    from ..launch import LocalJob
-    if named.pid:
-        LocalJob.attach(named.pid, log_path=named.log_path, name=named.name).stop()
+    job = job_of(named)
+    if job is not None:
+        job.stop()
 
 
 def connect(name: str) -> Any:
@@ -169,7 +182,7 @@ def connect(name: str) -> Any:
                          f"TrainableModule(model).start(name={name!r}) or `lazyllm deploy "
                          f"MODEL --name {name}`.")
     m = TrainableModule(url=rec.url, type=rec.type or None, name=name)
-    m.deployment.named = Named(name, False, rec.detached, rec.pid, rec.log_path)
+    m.deployment.named = Named.of(rec)
     return m.start()
 
 

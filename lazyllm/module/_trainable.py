@@ -145,6 +145,9 @@ class TrainableModule(FinetuneMixin, ModuleBase):
         super().stop()
         return self
 
+    def _alive(self) -> bool:
+        return self._deployment.state != 'failed'   # e.g. its job was cancelled from outside
+
     def _start_self(self) -> None:
         named = self._named_start
         if named is not None and self._deployment.state not in ('running', 'attached'):

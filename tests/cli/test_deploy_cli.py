@@ -14,7 +14,7 @@ import pytest
 
 from lazyllm.cli import build_parser
 from lazyllm.cli._deploy_cmd import default_name, parse_option
-from lazyllm.cli._ps_cmd import as_dict, print_table, row, tail, uptime
+from lazyllm.cli._ps_cmd import as_dict, print_table, row, uptime
 from tests.support.procs import alive, wait_until
 
 DEPLOY_TIMEOUT = 240
@@ -63,6 +63,8 @@ class Rec:
     pid: int | None
     status: str
     created: float
+    job_id: str = ''
+    launcher: str = 'local'
 
 
 def test_table_layout(capsys):
@@ -70,25 +72,17 @@ def test_table_layout(capsys):
     recs = [Rec('t1', '/m/tiny', 'llm', 'transformers', 'http://127.0.0.1:8000', 42, 'running',
                 now - 192),
             Rec('embedding-model', '/m/minilm', 'embed', 'embedding', '', None, 'stopped', now)]
-    print_table(('NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL', 'PID', 'STATUS', 'UPTIME'),
+    print_table(('NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL', 'JOB', 'STATUS', 'UPTIME'),
                 [row(r, now) for r in recs])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ['NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL', 'PID', 'STATUS',
+    assert lines[0].split() == ['NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL', 'JOB', 'STATUS',
                                 'UPTIME']
     assert lines[1].split() == ['t1', '/m/tiny', 'llm', 'transformers', 'http://127.0.0.1:8000',
-                                '42', 'running', '3m12s']
+                                'local:42', 'running', '3m12s']
     assert lines[2].split() == ['embedding-model', '/m/minilm', 'embed', 'embedding', '-', '-',
                                 'stopped', '-']
     assert lines[1].index('/m/tiny') == lines[0].index('MODEL')   # columns line up
     assert as_dict(recs[0])['pid'] == 42
-
-
-def test_tail_reads_the_last_lines(tmp_path):
-    log = tmp_path / 'x.log'
-    log.write_text(''.join(f'line {i}\n' for i in range(100_000)))
-    text, end = tail(str(log), 3)
-    assert text == b'line 99997\nline 99998\nline 99999\n' and end == log.stat().st_size
-    assert tail(str(log), 0)[0] == b''
 
 
 def test_bad_usage_exits_2_and_help_has_examples(tmp_path):
@@ -114,7 +108,7 @@ def test_names_in_an_empty_home_exit_1(tmp_path):
     out = lazyllm_cli(env, 'ps', '--json')
     assert out.returncode == 0 and json.loads(out.stdout) == []
     assert lazyllm_cli(env, 'ps').stdout.split() == ['NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL',
-                                                     'PID', 'STATUS', 'UPTIME']
+                                                     'JOB', 'STATUS', 'UPTIME']
 
 
 # -- end to end ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from lazyllm.launch import (
     launchers,
     port_is_free,
 )
-from lazyllm.launch._base import _tail
+from lazyllm.launch._base import tail_file
 
 
 @pytest.mark.parametrize('argv, words', [
@@ -132,13 +132,14 @@ def test_port_is_free_sees_a_listening_socket():
 
 def test_tail_reads_the_end(tmp_path):
     path = tmp_path / 'log'
-    assert _tail(path, 5) == ''  # no file yet
+    assert tail_file(path, 5) == (b'', 0)  # no file yet
     path.write_text(''.join(f'line {i}\n' for i in range(100000)) + 'last, no newline ✓')
-    assert _tail(path, 2) == 'line 99999\nlast, no newline ✓'
-    assert _tail(path, 0) == ''
+    size = path.stat().st_size
+    assert tail_file(path, 2) == ('line 99999\nlast, no newline ✓'.encode(), size)
+    assert tail_file(path, 0) == (b'', size)   # the offset to follow the file from
     short = tmp_path / 'short'
     short.write_text('a\nb\n')
-    assert _tail(short, 10) == 'a\nb'
+    assert tail_file(short, 10) == (b'a\nb\n', 4)
 
 
 def test_import_creates_no_files(tmp_path):

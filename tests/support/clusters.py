@@ -1,0 +1,23 @@
+"""Helpers for tests on the real Slurm and Ray clusters (tests/launch/cluster)."""
+from __future__ import annotations
+
+import subprocess
+
+import httpx
+
+
+def squeue() -> list[str]:
+    """Ids of the jobs Slurm has queued or running."""
+    out = subprocess.run(['squeue', '-h', '-o', '%i'], capture_output=True, text=True,
+                         check=True, timeout=30)
+    return out.stdout.split()
+
+
+def ray_job(address: str, submission_id: str) -> dict:
+    return httpx.get(f'{address}/api/jobs/{submission_id}', timeout=10).json()
+
+
+def ray_cpus_in_use(address: str) -> float:
+    """CPUs that running Ray tasks and jobs hold now (what entrypoint_num_cpus reserves)."""
+    status = httpx.get(f'{address}/api/cluster_status', timeout=10).json()
+    return status['data']['clusterStatus']['loadMetricsReport']['usage']['CPU'][0]
