@@ -44,7 +44,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     set_example(parser, '  lazyllm deploy /models/SmolLM2-135M-Instruct --name smol\n'
                         '  lazyllm deploy Qwen/Qwen2-0.5B-Instruct --engine vllm --port 8000 '
                         '--option max_model_len=4096\n'
-                        '  lazyllm deploy bge-m3 --detach   # return now; `lazyllm ps` shows it')
+                        '  lazyllm deploy bge-m3 --detach   # return now; `lazyllm ps` shows it\n'
+                        '  lazyllm deploy /shared/models/qwen2-7b --engine vllm --launcher slurm '
+                        '--partition gpu --gpus 2')
     parser.add_argument('model', metavar='MODEL',
                         help='a model folder, a catalog name or a hub repo id')
     parser.add_argument('--name', help="the deployment's name (default: the model folder's name)")
@@ -55,6 +57,14 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         type=parse_option, metavar='KEY=VALUE',
                         help='an engine option, repeatable; VALUE is JSON when it parses '
                              '(max_batch=8, enforce_eager=true), else a string')
+    where = parser.add_argument_group('where the engine runs')
+    where.add_argument('--launcher', choices=['local', 'slurm', 'ray'],
+                       help='local, a Slurm batch job, or a Ray job (RAY_ADDRESS); default: '
+                            'the default_launcher setting')
+    where.add_argument('--partition', help='the Slurm partition')
+    where.add_argument('--gpus', type=int, default=0, help='GPUs for the engine')
+    where.add_argument('--cpus', type=int, help='CPUs for the engine')
+    where.add_argument('--memory-gb', type=float, help='memory for the engine, in GB')
     parser.add_argument('--detach', '-d', action='store_true',
                         help='return at once, without waiting for the engine to be ready')
     parser.add_argument('--json', action='store_true',
@@ -67,7 +77,18 @@ def _child_argv(args: argparse.Namespace, name: str) -> list[str]:
         argv += ['--port', str(args.port)]
     for key, value in args.options:
         argv += ['--option', f'{key}={json.dumps(value)}']
+    for flag in ('launcher', 'partition', 'gpus', 'cpus', 'memory_gb'):
+        value = getattr(args, flag)
+        if value:
+            argv += ['--' + flag.replace('_', '-'), str(value)]
     return argv
+
+
+def _launcher(args: argparse.Namespace):
+    from ..launch import get_launcher
+    resources = {'partition': args.partition, 'gpus': args.gpus, 'cpus': args.cpus,
+                 'memory_gb': args.memory_gb}
+    return get_launcher(args.launcher, resources={k: v for k, v in resources.items() if v})
 
 
 def _detach(args: argparse.Namespace, name: str) -> int:
@@ -96,13 +117,16 @@ def _run(args: argparse.Namespace) -> int:
     engine = lazyllm.deploy.get_engine(args.engine) if args.engine != 'auto' \
         else lazyllm.deploy.auto
     module = lazyllm.TrainableModule(args.model).deploy_method(
-        engine, port=args.port, **dict(args.options)).start(name=name, detach=True)
+        engine, port=args.port, launcher=_launcher(args), **dict(args.options)) \
+        .start(name=name, detach=True)
     record = find(name)
+    job = job_label(record)
     if args.json:
         print_json({'name': record.name, 'url': record.url or module.url,
-                    'model': record.model, 'engine': record.engine, 'pid': record.pid})
+                    'model': record.model, 'engine': record.engine, 'pid': record.pid,
+                    'job': job})
     else:
-        print(f'{name} ready at {record.url or module.url}')
+        print(f'{name} ready at {record.url or module.url} ({job})')
     return 0
 
 
@@ -127,4 +151,4 @@ register(Command('pull', "download a model and print its folder (= 'lazyllm mode
                  _pull_arguments, _pull))
 
 # after registering, so that `deploy` and `pull` come before `ps` in `lazyllm --help`
-from ._ps_cmd import find, print_json, set_example  # noqa: E402
+from ._ps_cmd import find, job_label, print_json, set_example  # noqa: E402

@@ -77,13 +77,18 @@ def find(name: str, found: list | None = None) -> Any:
     raise InputError(f'no deployment named {name!r}: {hint} (see `lazyllm ps --all`).')
 
 
+def job_label(record: Any) -> str:
+    """``<launcher>:<job id>`` (``slurm:1234``, ``local:4242``), or '-' without a job."""
+    job = record.job_id or record.pid
+    return f'{record.launcher.partition(":")[0]}:{job}' if job else '-'
+
+
 def row(record: Any, now: float | None = None) -> tuple:
     running = record.status == 'running'
     age = (now or time.time()) - record.created if running and record.created else None
-    job = record.job_id or record.pid
-    where = f'{record.launcher.partition(":")[0]}:{job}' if job else '-'
     return (record.name, record.model, getattr(record.type, 'value', record.type) or '-',
-            record.engine or '-', record.url or '-', where, record.status, uptime(age))
+            record.engine or '-', record.url or '-', job_label(record), record.status,
+            uptime(age))
 
 
 # -- ps ---------------------------------------------------------------------------------------

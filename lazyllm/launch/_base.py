@@ -100,8 +100,11 @@ class Resources:
         """These resources with every field left at its default taken from ``base`` (a
         launcher's defaults, e.g. ``launchers.slurm(partition='gpu')``)."""
         default = Resources()
-        return Resources(**{f.name: getattr(base if getattr(self, f.name) == getattr(
-            default, f.name) else self, f.name) for f in fields(self)})
+        merged = {}
+        for f in fields(self):
+            mine = getattr(self, f.name)
+            merged[f.name] = getattr(base, f.name) if mine == getattr(default, f.name) else mine
+        return Resources(**merged)
 
     @classmethod
     def of(cls, value: Resources | Mapping[str, Any] | None) -> Resources:

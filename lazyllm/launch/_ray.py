@@ -40,6 +40,7 @@ from .._config import config
 from .._log import get_logger
 from ..errors import InputError, LaunchError
 from ._base import Job, Launcher, Resources, Status, forget_at_exit, log_dir, stop_at_exit
+from ._polled import PolledJob
 
 __all__ = ['RayLauncher', 'RayJob']
 
@@ -78,53 +79,39 @@ class _Api:
     def __init__(self, base: str):
         self.base = base
 
-    def __call__(self, method: str, path: str, json: Any = None, timeout: float = 30) -> Any:
+    def __call__(self, method: str, path: str, json: Any = None, timeout: float = 30,
+                 missing_ok: bool = False) -> Any:
+        """The answer's JSON; None for a 404 when ``missing_ok``."""
         import httpx
         try:
             r = httpx.request(method, self.base + path, json=json, timeout=timeout)
         except httpx.HTTPError as e:
             raise LaunchError(f'cannot reach the Ray dashboard at {self.base} ({e}): check '
                               f'RAY_ADDRESS and that the head runs (`ray status`).') from e
+        if r.status_code == 404 and missing_ok:
+            return None
         if r.status_code >= 400:
             raise LaunchError(f'the Ray dashboard at {self.base} refused {method} {path}: '
                               f'HTTP {r.status_code} {r.text.strip()[:500]}')
         return r.json()
 
 
-class RayJob(Job):
+class RayJob(PolledJob):
     """A Ray job, followed through the Jobs API; ``job_id`` is its submission id."""
-
-    announces_endpoint = True
 
     def __init__(self, api: _Api, submission_id: str, *, name: str, argv: Any = (),
                  log_path: Any = '', poll: float = 1.0):
         path = Path(log_path) if log_path else log_dir() / f'{submission_id}.log'
-        super().__init__(name=name, argv=argv, host=None, log_path=path)
-        self._api, self._id, self._poll = api, submission_id, poll
-        self._stopped = False
-        self._info: dict = {}
-        self._info_at = 0.0
-        self._lock = threading.Lock()
+        super().__init__(submission_id, name=name, argv=argv, log_path=path, poll=poll)
+        self._api = api
 
-    @property
-    def job_id(self) -> str:
-        return self._id
-
-    def _details(self, fresh: bool = False) -> dict:
-        with self._lock:
-            if fresh or time.monotonic() - self._info_at >= self._poll:
-                try:
-                    self._info = self._api('GET', f'/api/jobs/{self._id}')
-                except LaunchError as e:
-                    if 'HTTP 404' not in str(e):
-                        raise
-                    self._info = {'status': 'GONE'}
-                self._info_at = time.monotonic()
-            return self._info
+    def _fetch(self) -> dict:
+        # a deleted job is {}: gone all the same
+        return self._api('GET', f'/api/jobs/{self._id}', missing_ok=True) or {}
 
     @property
     def status(self) -> Status:
-        state = self._details().get('status', 'GONE')
+        state = self._facts().get('status', 'GONE')
         if state in _STATUS:
             return _STATUS[state]
         # STOPPED by someone else, or deleted: dead all the same, but not by our stop()
@@ -132,7 +119,7 @@ class RayJob(Job):
 
     @property
     def reason(self) -> str:
-        return self._details().get('message') or ''
+        return self._facts().get('message') or ''
 
     @property
     def node(self) -> str | None:
@@ -141,7 +128,7 @@ class RayJob(Job):
 
     @property
     def returncode(self) -> int | None:
-        return self._details().get('driver_exit_code') if self.ended else None
+        return self._facts().get('driver_exit_code') if self.ended else None
 
     def read_output(self, offset: int = 0) -> bytes:
         """The job's logs from Ray, also kept in ``log_path`` (for ``lazyllm logs``)."""
@@ -167,23 +154,6 @@ class RayJob(Job):
             self._api('POST', f'/api/jobs/{self._id}/stop')
             self._wait_ended(timeout)
         return self.status
-
-    def wait(self, timeout: float | None = None) -> Status:
-        self._wait_ended(timeout)
-        return self.status
-
-    def _wait_ended(self, timeout: float | None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            self._details(fresh=True)
-            if self.ended:
-                return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
-
-    def __repr__(self) -> str:
-        return f'<RayJob {self.name} id={self._id} {self.status} node={self.node}>'
 
 
 class RayLauncher(Launcher):

@@ -24,7 +24,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from typing import Any
 from .._log import get_logger
 from ..errors import InputError, LaunchError
 from ._base import (
-    Job,
     Launcher,
     Resources,
     Status,
@@ -41,6 +39,7 @@ from ._base import (
     merged_env,
     stop_at_exit,
 )
+from ._polled import PolledJob
 
 __all__ = ['SlurmLauncher', 'SlurmJob']
 
@@ -114,44 +113,26 @@ def _refusal(name: str, stderr: str) -> LaunchError:
     return LaunchError(f'Slurm refused the job {name!r}: {said}. Fix: {hint}.')
 
 
-class SlurmJob(Job):
+class SlurmJob(PolledJob):
     """A Slurm batch job, followed through ``scontrol show job``."""
-
-    announces_endpoint = True
 
     def __init__(self, job_id: str, *, name: str, argv: Any = (), log_path: Any = '',
                  poll: float = 1.0):
-        super().__init__(name=name, argv=argv, host=None, log_path=Path(log_path or os.devnull))
-        self._id, self._poll = str(job_id), poll
-        self._stopped = False
-        self._seen: dict[str, str] = {}
-        self._seen_at = 0.0
-        self._lock = threading.Lock()
-        if not log_path:
+        super().__init__(job_id, name=name, argv=argv, log_path=Path(log_path or os.devnull),
+                         poll=poll)
+        if not log_path:            # attached by id: the controller knows the output file
             out = self._facts(fresh=True).get('StdOut')
             if out:
                 self.log_path = Path(out)
 
-    @property
-    def job_id(self) -> str:
-        return self._id
-
-    def _facts(self, fresh: bool = False) -> dict[str, str]:
-        """``scontrol show job -o`` as a dict, at most once per ``poll`` seconds; {} once
-        the controller no longer knows the job."""
-        with self._lock:
-            if fresh or time.monotonic() - self._seen_at >= self._poll:
-                done = _run([_tool('scontrol'), 'show', 'job', '-o', self._id])
-                if done.returncode != 0 and 'Invalid job id' not in done.stderr:
-                    raise LaunchError(f'scontrol cannot tell the state of Slurm job '
-                                      f'{self._id}: {done.stderr.strip()}')
-                facts = {}
-                for field in done.stdout.split():
-                    key, sep, value = field.partition('=')
-                    if sep:
-                        facts[key] = value
-                self._seen, self._seen_at = facts, time.monotonic()
-            return self._seen
+    def _fetch(self) -> dict[str, str]:
+        """``scontrol show job -o`` as a dict; {} once the controller forgot the job."""
+        done = _run([_tool('scontrol'), 'show', 'job', '-o', self._id])
+        if done.returncode != 0 and 'Invalid job id' not in done.stderr:
+            raise LaunchError(f'scontrol cannot tell the state of Slurm job {self._id}: '
+                              f'{done.stderr.strip()}')
+        fields = (item.partition('=') for item in done.stdout.split())
+        return {key: value for key, sep, value in fields if sep}
 
     @property
     def state(self) -> str:
@@ -198,23 +179,6 @@ class SlurmJob(Job):
                 _run([_tool('scancel'), '--signal=KILL', '--full', self._id])
                 self._wait_ended(30)
         return self.status
-
-    def wait(self, timeout: float | None = None) -> Status:
-        self._wait_ended(timeout)
-        return self.status
-
-    def _wait_ended(self, timeout: float | None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            self._facts(fresh=True)
-            if self.ended:
-                return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
-
-    def __repr__(self) -> str:
-        return f'<SlurmJob {self.name} id={self._id} {self.status} node={self.node}>'
 
 
 class SlurmLauncher(Launcher):

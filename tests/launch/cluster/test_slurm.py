@@ -207,3 +207,25 @@ def test_an_engine_on_slurm_answers_through_trainable_module(slurm, tiny_llm_pat
     finally:
         m.stop()
     assert job.status == 'stopped' and job.job_id not in squeue()
+
+
+def test_a_lora_finetune_runs_as_a_slurm_job_and_its_weights_are_served(slurm, tiny_llm_path,
+                                                                        tmp_path):
+    pytest.importorskip('peft')
+    from tests.support.lora_task import TINY_OPTIONS, TRAINED_PROMPT, lora_task
+    m = (lazyllm.TrainableModule(str(tiny_llm_path), target_path=str(tmp_path / 'runs'))
+         .finetune_method(lazyllm.finetune.lora, launcher=launchers.slurm(cpus=1),
+                          **TINY_OPTIONS)
+         .trainset(lora_task()))
+    try:
+        before = m.start()(TRAINED_PROMPT, temperature=0, max_tokens=16)
+        m.update()
+        after = m(TRAINED_PROMPT, temperature=0, max_tokens=16)
+    finally:
+        m.stop()
+    run = tmp_path / 'runs' / m.finetuned_model_path.rsplit('/', 1)[-1]
+    metrics = json.loads((run / 'metrics.json').read_text())
+    assert metrics['final_loss'] < metrics['first_loss'] and after != before
+    log = (run / '.lazyllm' / 'job.log').read_text()
+    assert '"node": ' in log and 'LAZYLLM_ENDPOINT' in log      # it ran through sbatch
+    assert squeue() == []

@@ -1,0 +1,66 @@
+"""PolledJob: a job a scheduler runs (Slurm, Ray), known only through the scheduler's answers.
+
+Its state is a dict fetched from the scheduler (``scontrol show job``, ``GET /api/jobs/<id>``)
+and kept for ``poll`` seconds, so that a Deployment asking for ``status`` on every call does
+not run a command each time; ``wait``/``stop`` fetch fresh. The job's node announces the
+engine's address in the output (``_node.py``), which ``url`` reads.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, Sequence
+
+from ._base import Job, Status
+
+__all__ = ['PolledJob']
+
+
+class PolledJob(Job):
+    """See the module docstring; subclasses implement ``_fetch``, ``status`` and ``stop``."""
+
+    announces_endpoint = True
+
+    def __init__(self, job_id: str, *, name: str, argv: Sequence[str], log_path: Path,
+                 poll: float):
+        super().__init__(name=name, argv=argv, host=None, log_path=log_path)
+        self._id, self._poll = str(job_id), poll
+        self._stopped = False          # set by our stop(): tells 'stopped' from 'failed'
+        self._seen: dict[str, Any] = {}
+        self._seen_at = float('-inf')
+        self._lock = threading.Lock()
+
+    @property
+    def job_id(self) -> str:
+        return self._id
+
+    @abstractmethod
+    def _fetch(self) -> dict[str, Any]:
+        """The scheduler's current record of the job ({} once it forgot the job)."""
+
+    def _facts(self, fresh: bool = False) -> dict[str, Any]:
+        with self._lock:
+            if fresh or time.monotonic() - self._seen_at >= self._poll:
+                self._seen, self._seen_at = self._fetch(), time.monotonic()
+            return self._seen
+
+    def wait(self, timeout: float | None = None) -> Status:
+        self._wait_ended(timeout)
+        return self.status
+
+    def _wait_ended(self, timeout: float | None) -> bool:
+        """Poll (fresh) until the job ended; False when ``timeout`` seconds passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._facts(fresh=True)
+            if self.ended:
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+    def __repr__(self) -> str:
+        return f'<{type(self).__name__} {self.name} id={self._id} {self.status} ' \
+               f'node={self.node}>'
