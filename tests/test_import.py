@@ -39,7 +39,8 @@ def test_public_names():
         'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind',
         'package', 'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
         'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
-        'online', 'AutoModel', 'finetune', 'connect', 'deployments'])
+        'online', 'AutoModel', 'finetune', 'connect', 'deployments', 'Conversation',
+        'unload', 'switch_device'])
     for name in lazyllm.__all__:
         assert getattr(lazyllm, name) is not None
     assert lazyllm.formatter.JsonFormatter and lazyllm.formatter.EmptyFormatter

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from . import Command, register
 
 ENGINES = ('auto', 'transformers', 'vllm', 'embedding', 'rerank')
@@ -48,7 +50,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         '  lazyllm deploy /shared/models/qwen2-7b --engine vllm --launcher slurm '
                         '--partition gpu --gpus 2')
     parser.add_argument('model', metavar='MODEL',
-                        help='a model folder, a catalog name or a hub repo id')
+                        help='a model folder, a catalog name or a hub repo id (with --config: '
+                             'an entry name of the models file)')
+    parser.add_argument('--config', metavar='FILE',
+                        help='a models file (the AutoModel config map format): deploy its entry '
+                             'MODEL, with the engine and options the entry gives')
+    parser.add_argument('--config-id', metavar='ID', help='with --config: the entry id to use')
     parser.add_argument('--name', help="the deployment's name (default: the model folder's name)")
     parser.add_argument('--engine', choices=ENGINES, default='auto',
                         help='the engine serving it (default: auto, picked from the model)')
@@ -73,6 +80,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _child_argv(args: argparse.Namespace, name: str) -> list[str]:
     argv = ['deploy', args.model, '--name', name, '--engine', args.engine]
+    if args.config:
+        argv += ['--config', os.path.abspath(args.config)]
+        argv += ['--config-id', args.config_id] if args.config_id else []
     if args.port is not None:
         argv += ['--port', str(args.port)]
     for key, value in args.options:
@@ -82,6 +92,37 @@ def _child_argv(args: argparse.Namespace, name: str) -> list[str]:
         if value:
             argv += ['--' + flag.replace('_', '-'), str(value)]
     return argv
+
+
+def _from_flags(args: argparse.Namespace) -> Any:
+    import lazyllm
+    engine = lazyllm.deploy.get_engine(args.engine) if args.engine != 'auto' \
+        else lazyllm.deploy.auto
+    return lazyllm.TrainableModule(args.model).deploy_method(
+        engine, port=args.port, launcher=_launcher(args), **dict(args.options))
+
+
+def _from_file(args: argparse.Namespace) -> Any:
+    """The TrainableModule the models file's entry describes (AutoModel's config map)."""
+    import lazyllm
+    given = [f for f, v in (('--engine', args.engine != 'auto'), ('--option', args.options),
+                            ('--port', args.port), ('--launcher', args.launcher)) if v]
+    if given:
+        raise InputError(f'{", ".join(given)} cannot be combined with --config: the entry '
+                         f'{args.model!r} of {args.config} says how to deploy; edit it there '
+                         f'(engine:, deploy_config: {{...}}).')
+    if args.config_id is not None and not args.config_id:
+        raise InputError('--config-id is empty: give the id of an entry.')
+    from ..module._automodel import plan
+    from ..module._config_map import load_map
+    entries = load_map(Path(args.config))
+    if args.model not in entries:
+        raise InputError(f'{args.config} has no entry {args.model!r}; its entries: '
+                         f'{", ".join(sorted(entries)) or "none"}.')
+    if plan(args.model, args.config_id, config=args.config).kind != 'local':
+        raise InputError(f'the entry {args.model!r} of {args.config} is an online model: there '
+                         f'is nothing to deploy; use it with lazyllm.AutoModel({args.model!r}).')
+    return lazyllm.AutoModel(args.model, config=args.config, config_id=args.config_id).module
 
 
 def _launcher(args: argparse.Namespace):
@@ -113,12 +154,8 @@ def _run(args: argparse.Namespace) -> int:
     name = args.name or default_name(args.model)
     if args.detach:
         return _detach(args, name)
-    import lazyllm
-    engine = lazyllm.deploy.get_engine(args.engine) if args.engine != 'auto' \
-        else lazyllm.deploy.auto
-    module = lazyllm.TrainableModule(args.model).deploy_method(
-        engine, port=args.port, launcher=_launcher(args), **dict(args.options)) \
-        .start(name=name, detach=True)
+    module = _from_file(args) if args.config else _from_flags(args)
+    module.start(name=name, detach=True)
     record = find(name)
     job = job_label(record)
     if args.json:

@@ -8,7 +8,7 @@
 
 :class:`Client` (blocking) and :class:`AsyncClient` (asyncio) have the same methods:
 ``chat``, ``stream_chat``, ``complete``, ``stream_complete``, ``embed``, ``rerank``,
-``models`` and the low-level ``request``. Each keeps one pooled HTTP client, retries
+``classify``, ``models`` and the low-level ``request``. Each keeps one pooled HTTP client, retries
 connect errors, 429 and 5xx before any output reached the caller, enforces one total
 ``timeout`` per call (a whole stream included) and raises only ``lazyllm.errors`` classes,
 with API keys redacted. ``request`` (any JSON or multipart endpoint, raw bytes too) and

@@ -58,6 +58,11 @@ class AsyncClient(ClientBase):
         call = self._rerank_call(query, documents, model, top_n, params)
         return [] if call is None else await self._run(call)
 
+    async def classify(self, input: Any, *, model: str | None = None,
+                       **params: Any) -> list[dict]:
+        """``POST /classify``; see :meth:`Client.classify`."""
+        return await self._run(self._classify_call(input, model, params))
+
     async def models(self) -> list[str]:
         """``GET models``: the ids of the models the endpoint serves."""
         return await self._run(self._models_call())

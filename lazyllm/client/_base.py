@@ -21,12 +21,20 @@ from ._parse import (
     chat_delta,
     completion_delta,
     parse_chat,
+    parse_classify,
     parse_completion,
     parse_embeddings,
     parse_models,
     parse_rerank,
 )
-from ._payload import chat_payload, completion_payload, embed_payload, encode, rerank_payload
+from ._payload import (
+    chat_payload,
+    classify_payload,
+    completion_payload,
+    embed_payload,
+    encode,
+    rerank_payload,
+)
 from ._urls import is_loopback, normalize_base_url
 
 __all__ = ['ClientBase']
@@ -163,6 +171,14 @@ class ClientBase:
         if not payload['documents']:
             return None
         return self._call('POST', 'rerank', payload, partial(parse_rerank, top_n=top_n))
+
+    def _classify_call(self, input: Any, model: str | None, params: dict) -> Call:
+        """``POST /classify`` beside the ``/v1/`` base, where vLLM serves it (lazyllm's engine
+        serves both that and ``/v1/classify``)."""
+        payload = classify_payload(input, model, params)
+        root = self._root[:-len('v1/')] if self._root.endswith('/v1/') else self._root
+        return self._call('POST', root + 'classify' + self._query, payload,
+                          partial(parse_classify, count=len(payload['input'])))
 
     def _models_call(self) -> Call:
         return self._call('GET', 'models', None, parse_models)

@@ -15,7 +15,7 @@ from typing import Any
 from ._types import ChatDelta, ChatResult, CompletionResult
 
 __all__ = ['ShapeError', 'parse_chat', 'parse_completion', 'parse_embeddings', 'parse_rerank',
-           'parse_models', 'chat_delta', 'completion_delta']
+           'parse_classify', 'parse_models', 'chat_delta', 'completion_delta']
 
 
 class ShapeError(Exception):
@@ -125,6 +125,37 @@ def parse_rerank(data: Any, top_n: int | None) -> list[tuple[int, float]]:
                          f'got {data!r:.200}') from None
     ranked.sort(key=lambda pair: -pair[1])
     return ranked[:top_n] if top_n is not None else ranked
+
+
+def _classification(item: dict, names: Any) -> dict:
+    probs = [float(p) for p in item['probs']]
+    if not probs:
+        raise ValueError('no probabilities')
+    best = max(range(len(probs)), key=probs.__getitem__)
+    if isinstance(names, list) and len(names) == len(probs):
+        names = [str(n) for n in names]
+    else:  # vLLM names only the best class: the others get transformers' default names
+        names = [f'LABEL_{k}' for k in range(len(probs))]
+        names[best] = str(item.get('label') or names[best])
+    label = str(item.get('label') or names[best])
+    scores = dict(zip(names, probs))
+    return {'label': label, 'score': scores.get(label, probs[best]), 'scores': scores}
+
+
+def parse_classify(data: Any, count: int) -> list[dict]:
+    """One ``{'label', 'score', 'scores': {label: probability}}`` per input, in input order,
+    from vLLM's ``{"data": [{"index", "label", "probs", "num_classes"}]}`` (class names from
+    the top-level ``labels`` that lazyllm's engine adds, else ``LABEL_k``)."""
+    try:
+        items = sorted(data['data'], key=lambda item: item.get('index', 0))
+        out = [_classification(item, data.get('labels')) for item in items]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ShapeError(f'expected {{"data": [{{"index": …, "label": …, "probs": […]}}]}}, '
+                         f'got {data!r:.200}') from None
+    if len(out) != count:
+        raise ShapeError(f'{count} input(s) were sent but {len(out)} classification(s) came '
+                         f'back')
+    return out
 
 
 def parse_models(data: Any) -> list[str]:

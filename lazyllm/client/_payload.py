@@ -11,7 +11,8 @@ from typing import Any, Mapping
 
 from ..errors import InputError
 
-__all__ = ['chat_payload', 'completion_payload', 'embed_payload', 'rerank_payload', 'encode']
+__all__ = ['chat_payload', 'completion_payload', 'embed_payload', 'rerank_payload',
+           'classify_payload', 'encode']
 
 _EXAMPLE = "[{'role': 'user', 'content': 'hi'}]"
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(',', ':'), allow_nan=False)
@@ -102,6 +103,25 @@ def embed_payload(input: Any, model: str | None, params: Mapping[str, Any]) -> d
                          f'{input!r:.60}: pass the text(s) to embed')
     payload = _base(model, params, False)
     payload['input'] = texts
+    return payload
+
+
+def classify_payload(input: Any, model: str | None, params: Mapping[str, Any]) -> dict:
+    """The body of ``POST /classify`` (vLLM's shape); ``input`` is a non-empty str or a
+    non-empty list of non-empty str."""
+    texts = [input] if isinstance(input, str) else input
+    if not isinstance(texts, (list, tuple)) or not texts:
+        raise InputError(f'classify input must be a str or a non-empty list of str, not '
+                         f'{input!r:.60}: pass the text(s) to classify')
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise InputError(f'classify input #{i} is a {type(t).__name__}, not a str: pass '
+                             f'texts only (convert other objects with str())')
+        if not t.strip():
+            raise InputError(f'classify input #{i} is empty: pass the text to classify (leave '
+                             f'empty texts out)')
+    payload = _base(model, params, False)
+    payload['input'] = list(texts)
     return payload
 
 

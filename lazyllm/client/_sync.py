@@ -62,6 +62,11 @@ class Client(ClientBase):
         call = self._rerank_call(query, documents, model, top_n, params)
         return [] if call is None else self._run(call)
 
+    def classify(self, input: Any, *, model: str | None = None, **params: Any) -> list[dict]:
+        """``POST /classify``: one ``{'label': …, 'score': …, 'scores': {label: probability}}``
+        per text, in input order (a str gives a list of one)."""
+        return self._run(self._classify_call(input, model, params))
+
     def models(self) -> list[str]:
         """``GET models``: the ids of the models the endpoint serves."""
         return self._run(self._models_call())

@@ -17,7 +17,7 @@ __all__ = ['normalize_base_url', 'is_loopback']
 
 # Endpoint paths a pasted URL may end with; stripped (longest first) to find the base.
 _ENDPOINTS = ('/chat/completions', '/audio/transcriptions', '/completions', '/embeddings',
-              '/rerank', '/models', '/health')
+              '/rerank', '/classify', '/models', '/health')
 _SCHEMES = ('http', 'https')
 _LOOPBACK = ('localhost', '::1')
 

@@ -1,10 +1,14 @@
 """Engines that serve models over OpenAI-compatible HTTP: the built-in servers
-(``transformers`` for LLMs, ``embedding``, ``rerank``), ``vllm`` and ``auto``, which picks one."""
+(``transformers`` for LLMs, ``embedding``, ``rerank``, ``classify``, ``whisper``
+for speech-to-text, ``vlm`` for image-to-text), ``vllm`` and ``auto``, which picks one."""
 from ._auto import AutoEngine, auto, pick_engine
 from ._builtin import embedding, rerank, transformers
+from ._classify import classify
 from ._engine import Engine, Option, engines, get_engine, register_engine
 from ._vllm import VllmEngine, vllm
+from ._vlm import vlm
+from ._whisper import WhisperEngine, whisper
 
 __all__ = ['Engine', 'Option', 'engines', 'get_engine', 'register_engine', 'auto',
            'AutoEngine', 'pick_engine', 'transformers', 'embedding', 'rerank',
-           'vllm', 'VllmEngine']
+           'classify', 'vllm', 'VllmEngine', 'whisper', 'WhisperEngine', 'vlm']

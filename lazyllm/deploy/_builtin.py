@@ -4,11 +4,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from ..errors import InputError
 from ..hub import ModelType
 from ._engine import Engine, Option, register_engine
 
 _ERROR_TAG = 'lazyllm engine error:'
-_DEVICE = Option(str, None, 'cpu, cuda, cuda:N or auto')
+_DEVICE = Option(str, None, 'cpu, cuda, cuda:N, mps or auto (checked on the machine '
+                 'the engine runs on, before loading)')
 _DTYPE = Option(str, None, 'weights precision', ('auto', 'float32', 'bfloat16', 'float16'))
 _REMOTE_CODE = Option(bool, None, "run the model folder's own code")
 _BATCH_WAIT = Option(float, None, 'ms a batch waits for more requests after its first')
@@ -30,20 +32,71 @@ class BuiltinEngine(Engine):
         line = next((ln for ln in reversed(log.splitlines()) if _ERROR_TAG in ln), '')
         return line.split(_ERROR_TAG, 1)[1].strip() if line else ''
 
+    def default_adapter(self, options: dict) -> str | None:
+        """The model name that calls without ``share(adapter=)`` use, when it is not the
+        base's served name (None)."""
+        return None
 
-transformers = register_engine(BuiltinEngine(
+
+@dataclass(frozen=True, repr=False)
+class TransformersEngine(BuiltinEngine):
+    """The LLM server, with LoRA ``adapters=`` (see ``servers/_adapters``): checked here, in
+    the lazyllm process, before the engine loads anything."""
+
+    def validate(self, options: dict) -> dict:
+        from .servers import _adapters
+        options = super().validate(options)
+        if 'adapters' in options:
+            options['adapters'] = _adapters.check_options(options['adapters'])
+        elif 'adapter_mix' in options:
+            raise InputError('transformers option adapter_mix needs adapters= (the LoRA '
+                             "adapters to mix), e.g. adapters={'sql': ('/runs/sql', 0.7)}.")
+        return options
+
+    def default_adapter(self, options: dict) -> str | None:
+        from .servers._adapters import MIX
+        return MIX if options.get('adapters') else None
+
+    def flags(self, options: dict) -> list[str]:
+        out = super().flags({k: v for k, v in options.items() if k != 'adapters'})
+        for name, (path, weight) in (options.get('adapters') or {}).items():
+            out += ['--adapter', name, repr(float(weight)), path]
+        return out
+
+    def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
+             options: dict, python: str = sys.executable) -> list[str]:
+        if options.get('adapters'):
+            from .servers._adapters import check_folders
+            check_folders(model_dir, served_name, options['adapters'])
+        return super().argv(model_dir, host=host, port=port, served_name=served_name,
+                            options=options, python=python)
+
+
+transformers = register_engine(TransformersEngine(
     name='transformers', kind='llm', types=frozenset({ModelType.LLM}),
     requires=('torch', 'transformers', 'fastapi', 'uvicorn'),
     options={
         'dtype': _DTYPE,
         'device': _DEVICE,
+        'quantization': Option(str, None, '8bit, 4bit, nf4 (bitsandbytes, on a CUDA GPU) or '
+                               'gptq, awq (a folder of pre-quantized weights)',
+                               ('8bit', '4bit', 'nf4', 'gptq', 'awq')),
+        'attention': Option(str, None, 'attention implementation; flash_attention_2 falls '
+                            'back to sdpa, with a log line, where it cannot run',
+                            ('auto', 'sdpa', 'eager', 'flash_attention_2')),
         'max_batch': Option(int, None, 'most requests generated together (dynamic batching)'),
         'max_model_len': Option(int, None, "context length (default: the model's own)"),
         'default_max_tokens': Option(int, None, 'answer budget when a call gives none'),
-        'chat_template': Option(str, None, 'a Jinja chat template file'),
+        'chat_template': Option(str, None, "used when the tokenizer has none: a built-in "
+                                'template (chatml, qwen, llama, llama2) or a Jinja file'),
         'threads': Option(int, None, 'torch CPU threads'),
         'trust_remote_code': _REMOTE_CODE,
         'log_requests': Option(bool, None, 'log request bodies (prompts) to the engine log'),
+        'adapters': Option(dict, None, "LoRA adapters {name: path or (path, weight)}: each is "
+                           "served by name, their weighted mix as 'combined' (the default)"),
+        'adapter_mix': Option(str, None, "how adapters= are mixed (peft add_weighted_adapter "
+                              "combination_type; default 'cat': the exact weighted sum)",
+                              ('cat', 'linear', 'svd')),
     }))
 
 embedding = register_engine(BuiltinEngine(

@@ -2,8 +2,9 @@
 
 The folder says what a model is better than its name does: ``modules.json`` marks a
 sentence-transformers embedding model, a sequence-classification head with one label a
-cross-encoder reranker, ``*ForCausalLM`` an LLM, and so on. Name rules are only a fallback
-for folders that say nothing (and for URLs, where there is no folder).
+cross-encoder reranker (with several labels a text classifier), ``*ForCausalLM`` an LLM, and
+so on. Name rules are only a fallback for folders that say nothing (and for URLs, where there
+is no folder).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class ModelType(str, enum.Enum):
     VLM = 'vlm'
     EMBED = 'embed'
     RERANK = 'rerank'
+    CLASSIFY = 'classify'
     STT = 'stt'
     TTS = 'tts'
     SD = 'sd'
@@ -70,6 +72,9 @@ def infer_type(folder: Path) -> ModelType:
     if st_kind == 'CrossEncoder' or ('ForSequenceClassification' in archs and (
             len(labels) == 1 or config.get('num_labels') == 1)):
         return ModelType.RERANK
+    if 'ForSequenceClassification' in archs and (
+            len(labels) > 1 or (config.get('num_labels') or 0) > 1):
+        return ModelType.CLASSIFY      # a text classifier: one label per class (sentiment, …)
     if (folder / 'modules.json').is_file():
         return ModelType.EMBED
     if (folder / 'model_index.json').is_file():
@@ -77,6 +82,8 @@ def infer_type(folder: Path) -> ModelType:
     if 'Whisper' in archs or 'alignment_heads' in config:   # HF or CTranslate2 whisper
         return ModelType.STT
     if 'vision_config' in config and 'ForConditionalGeneration' in archs:
+        return ModelType.VLM
+    if config.get('model_type') == 'vision-encoder-decoder':   # image captioning (ViT+GPT-2)
         return ModelType.VLM
     if 'ForCausalLM' in archs or 'LMHeadModel' in archs:
         return ModelType.LLM

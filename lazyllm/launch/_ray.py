@@ -44,8 +44,6 @@ from ._polled import PolledJob
 
 __all__ = ['RayLauncher', 'RayJob']
 
-config.add('ray_bin', 'ray', str, 'the `ray` command lazyllm.launchers.ray(start_local=True) '
-           'starts a head with')
 
 _NODE_SCRIPT = str(Path(__file__).with_name('_node.py'))
 _STATUS = {'PENDING': 'pending', 'RUNNING': 'running', 'SUCCEEDED': 'exited',

@@ -35,8 +35,12 @@ from ._proxy import ModuleProxy
 
 __all__ = ['AutoModel', 'Plan', 'plan']
 
-_LOCAL_MARKERS = ('framework', 'deploy_config')
-_LOCAL_EXTRA = {'framework', 'deploy_config', 'url', 'base_url', 'api_key'}
+# models-file keys (MuAI models.yaml / model-compose style) that are engine options
+_ENTRY_OPTIONS = {'dtype': 'dtype', 'quantization': 'quantization', 'device': 'device',
+                  'max_context_length': 'max_model_len', 'adapters': 'adapters'}
+_LOCAL_MARKERS = ('framework', 'engine', 'deploy_config', *_ENTRY_OPTIONS)
+_LOCAL_EXTRA = {'framework', 'engine', 'deploy_config', 'url', 'base_url', 'api_key',
+                *_ENTRY_OPTIONS}
 _METHOD_KEYS = ('launcher', 'port', 'python', 'api_key', 'url')   # deploy_method's own keywords
 
 
@@ -190,6 +194,15 @@ def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) ->
     if not model and not url:
         raise InputError('a local model needs a model name or path, or url= of a running engine')
     framework, options = values.pop('framework', None), values.pop('deploy_config', None)
+    if 'engine' in values:        # the models-file spelling of framework
+        engine_key = values.pop('engine')
+        if framework is not None and engine_key != framework:
+            raise ConfigError(f'{entry.label if entry else "AutoModel"}: engine {engine_key!r} '
+                              f'and framework {framework!r} disagree: keep one of them')
+        framework = engine_key
+    lifted = {_ENTRY_OPTIONS[k]: values.pop(k) for k in list(values) if k in _ENTRY_OPTIONS}
+    if lifted and (options is None or isinstance(options, dict)):
+        options = {**lifted, **(options or {})}    # deploy_config wins over the short keys
     api_key = values.pop('api_key', None)
     kwargs = {'base_model': model or ''}
     kwargs.update((k, v) for k, v in values.items() if v is not None)
@@ -214,8 +227,9 @@ def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) ->
         try:
             engines[engine].validate(options)
         except InputError as e:
-            raise (error if entry is None or 'deploy_config' in from_kw else ConfigError)(
-                f'deploy_config: {e}') from e
+            from_file = entry is not None and 'deploy_config' not in from_kw
+            raise (ConfigError if from_file else error)(
+                f'{entry.label + ": " if from_file else ""}engine options: {e}') from e
     reasons.append(f'engine {engine}' + (f' with options {sorted(options)}' if options else ''))
     return Plan('local', kwargs, reasons, {'engine': engine, 'method': method,
                                           'options': options})

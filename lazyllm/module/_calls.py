@@ -18,7 +18,9 @@ __all__ = ['as_prompter', 'check_sampling', 'share_view', 'llm_request', 'embed_
 _DEFAULT_PROMPTER = ChatPrompter()
 
 
-def _then(value: Any, shape: Callable[[Any], Any]) -> Any:
+def then(value: Any, shape: Callable[[Any], Any]) -> Any:
+    """``shape(value)``, or, when ``value`` is awaitable (an AsyncClient call), an awaitable
+    of it: one call builder serves the sync and the async client."""
     if hasattr(value, '__await__'):   # an AsyncClient call
         async def later() -> Any:
             return shape(await value)
@@ -106,7 +108,7 @@ def rerank_args(query: Any, documents: Any, top_n: Any) -> None:
 def embed_call(client: Any, model: str | None, input: Any, **params: Any) -> Any:
     """One vector for a str, a list of vectors for a list of str."""
     texts, single = embed_texts(input)
-    return _then(client.embed(texts, model=model, **params),
+    return then(client.embed(texts, model=model, **params),
                  lambda vectors: vectors[0] if single else vectors)
 
 
@@ -114,5 +116,5 @@ def rerank_call(client: Any, model: str | None, query: Any, documents: Any = Non
                 top_n: int | None = None, **params: Any) -> Any:
     """(index, score) pairs, best first, for ``documents`` against ``query``."""
     rerank_args(query, documents, top_n)
-    return _then(client.rerank(query, documents, model=model, top_n=top_n, **params),
+    return then(client.rerank(query, documents, model=model, top_n=top_n, **params),
                  lambda pairs: [(int(i), float(s)) for i, s in pairs])

@@ -17,6 +17,12 @@ is ``config=`` of AutoModel, else the setting ``auto_model_config_map_path``
         model: /models/SmolLM2-135M-Instruct
         framework: vllm         # engine name; deploy_config: {...} -> deploy_method options
         url: http://127.0.0.1:8000/v1/   # attach instead of launching
+    smol:                       # models-file keys (MuAI / model-compose style) work too:
+      model: /models/SmolLM2-135M-Instruct
+      engine: transformers      # = framework
+      dtype: float32            # dtype, quantization, device, max_context_length (the
+      max_context_length: 2048  #   engine's max_model_len) and adapters are engine options
+      trust_remote_code: false
     embedder:                   # a single mapping is one entry
       source: openai
       base_url: http://127.0.0.1:9000/v1/
@@ -47,7 +53,8 @@ config.add('auto_model_config_map_path', '', str,
 
 # The keys every entry may use; an entry may also hold any keyword its target module takes.
 ENTRY_KEYS = ('id', 'source', 'model', 'type', 'url', 'base_url', 'api_key', 'framework',
-              'deploy_config', 'stream', 'name', 'static_params', 'trust_remote_code')
+              'engine', 'deploy_config', 'stream', 'name', 'static_params', 'trust_remote_code',
+              'dtype', 'quantization', 'device', 'max_context_length', 'adapters')
 _ENV = re.compile(r'\$\{([^}]*)\}')
 
 

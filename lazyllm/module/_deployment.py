@@ -41,6 +41,7 @@ class Deployment:
         self.trust_remote_code = trust_remote_code
         self.state, self.url, self.served_name, self.job = 'stopped', None, None, None
         self.launched_by: Any = None      # the launcher of ``job``
+        self.evicted = False              # stopped to make room (_memory.py); restarts on use
         self.adapter: str | None = None   # a LoRA adapter served by name, called by default
         self.named: Any = None            # the registry row it stands for (_named.Named)
         self._lock = threading.RLock()
@@ -120,8 +121,10 @@ class Deployment:
         """End the engine this process launched, or detach from one it attached to. A named
         deployment started detached is left running, and so is an attached one, unless
         ``force``: then its engine ends wherever it was launched."""
+        from ._memory import pool
         from ._named import end_engine, stop_named
         with self._lock:
+            pool.discard(self)
             named, ended = self.named, False
             if self.job is not None:
                 if named is not None and named.detached and not force:
@@ -141,6 +144,12 @@ class Deployment:
             self.named = None
             self._close_clients()
             self.state, self.url = 'stopped', None
+
+    def evict(self) -> None:
+        """Stop the engine to free its memory; the module's next call starts it again."""
+        with self._lock:
+            self.stop()
+            self.evicted = True
 
     @property
     def api_key(self) -> str | None:
@@ -199,6 +208,8 @@ class Deployment:
                   or sys.executable)
         engine.check_installed(python)
         launcher = self.launched_by = get_launcher(self.launcher)
+        from ._memory import pool
+        pool.make_room(self)
         if self.port is not None:
             launcher.check_port(self.port)
         self.served_name = folder.name
@@ -206,6 +217,12 @@ class Deployment:
         # the launcher fills in the placeholders (locally: now; on a cluster: on the node)
         argv = engine.argv(str(folder), host=HOST, port=self.port or PORT,
                            served_name=self.served_name, options=options, python=python)
+        # calls that name no adapter may go elsewhere than the base (deploy.transformers with
+        # adapters=: their weighted mix); the base stays reachable by its served name
+        mix = getattr(engine, 'default_adapter', lambda _: None)(options)
+        if self.adapter is None or self.adapter == getattr(self, '_mix', None):
+            self.adapter = mix
+        self._mix = mix
         env = dict(engine.env(options))
         if self.api_key:
             env[engine.api_key_env] = self.api_key
@@ -219,7 +236,8 @@ class Deployment:
             self.job.stop()
             self.job, self.state = None, 'failed'
             raise
-        self.url, self.state = root + '/v1/', 'running'
+        self.url, self.state, self.evicted = root + '/v1/', 'running', False
+        pool.add(self)
 
     def _wait_ready(self, engine: Engine) -> str:
         """Wait until the job has an address and its health path answers 200 (its root URL);
@@ -264,12 +282,27 @@ class Deployment:
             head += '\n' + why
         return f'{head}\nLast log lines:\n{tail}\nFull log: {self.job.log_path}'
 
+    def context_length(self) -> int | None:
+        """Tokens the model takes: the running engine's ``max_model_len`` (its /v1/models
+        card), else the model folder's config.json; None when neither says."""
+        if self.url is not None:
+            try:
+                cards = self.client().request('GET', 'models').get('data') or []
+            except EndpointError:
+                cards = []
+            length = next((c.get('max_model_len') for c in cards
+                           if isinstance(c, dict) and c.get('max_model_len')), None)
+            if length:
+                return int(length)
+        return _config_context(self.model)
+
     # -- clients --------------------------------------------------------------------------
     def client(self) -> Any:
         """The pooled sync client for this deployment's URL."""
         with self._lock:
             if self.url is None:
                 raise DeployError('the deployment is not started: call start() first.')
+            _touch(self)
             if self._client is None:
                 from ..client import Client
                 self._client = Client(self.url, self.api_key)
@@ -282,6 +315,7 @@ class Deployment:
         with self._lock:
             if self.url is None:
                 raise DeployError('the deployment is not started: call start() first.')
+            _touch(self)
             client = self._aclients.get(loop)
             if client is None:
                 from ..client import AsyncClient
@@ -298,6 +332,26 @@ class Deployment:
         engine = getattr(self.engine, 'name', 'auto')
         where = self.url or self.given_url or '-'
         return f'<Deployment {self.model or "(url)"} engine={engine} {self.state} {where}>'
+
+
+def _touch(dep: Deployment) -> None:
+    from ._memory import pool
+    pool.touch(dep)
+
+
+def _config_context(model: str) -> int | None:
+    """The context length a local model folder's config.json declares."""
+    import json
+    try:
+        with open(Path(model) / 'config.json', encoding='utf-8') as f:
+            cfg = json.load(f)
+    except (OSError, ValueError):
+        return None
+    cfg = cfg.get('text_config', cfg) if isinstance(cfg, dict) else {}
+    for key in ('max_position_embeddings', 'n_positions', 'max_seq_len', 'seq_length'):
+        if isinstance(cfg.get(key), int) and cfg[key] > 0:
+            return cfg[key]
+    return None
 
 
 def _latest(job: Any) -> str:

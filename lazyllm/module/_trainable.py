@@ -12,12 +12,13 @@ answers text, an embedding model returns vectors, a reranker returns (index, sco
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from .._log import get_logger
 from ..deploy import auto as _auto
 from ..errors import InputError
-from ..hub import ModelType
+from ..hub import ModelType, infer_type, type_from_name
 from ..prompt import PrompterBase
 from ._base import ModuleBase
 from ._calls import (
@@ -27,9 +28,11 @@ from ._calls import (
     llm_request,
     rerank_call,
     share_view,
+    then,
 )
 from ._deployment import Deployment
 from ._finetune import FinetuneMixin
+from ._generation import ChatCapabilities
 
 __all__ = ['TrainableModule']
 
@@ -41,7 +44,7 @@ def _check_sampling(values: dict) -> dict:
     return check_sampling(values, _SAMPLING)
 
 
-class TrainableModule(FinetuneMixin, ModuleBase):
+class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
     """A model served by an engine that lazyllm launches, or reached at a URL; finetuned by
     ``update()`` (see ``_finetune``)."""
 
@@ -163,7 +166,9 @@ class TrainableModule(FinetuneMixin, ModuleBase):
         dep = self._deployment
         if dep.state not in ('running', 'attached'):
             job = dep.job
-            if job is not None:   # launched, then the engine exited by itself
+            if dep.evicted:
+                get_logger().info('%s was stopped to make room: starting it again', self.name)
+            elif job is not None:   # launched, then the engine exited by itself
                 get_logger().warning('the engine of %s exited (code %s, log: %s): starting it '
                                      'again', self.name, job.returncode, job.log_path)
             else:
@@ -174,23 +179,57 @@ class TrainableModule(FinetuneMixin, ModuleBase):
         return dep
 
     # -- calls ----------------------------------------------------------------------------
+    # -- capabilities (see _generation.py) --------------------------------------------------
+    def _kind(self) -> ModelType | None:
+        dep = self._deployment
+        if dep.type is None and dep.model and os.path.isdir(dep.model):
+            return infer_type(Path(dep.model))  # a local folder says what it is
+        return dep.type or (type_from_name(dep.model) if dep.model else None)
+
+    @property
+    def supports_streaming(self) -> bool:
+        return self._kind() in (None, ModelType.LLM, ModelType.VLM)
+
+    @property
+    def supports_image_input(self) -> bool:
+        return self._kind() == ModelType.VLM
+
+    @property
+    def max_context_length(self) -> int | None:
+        """The engine's context length once started (its /v1/models card), else the model
+        folder's own (config.json)."""
+        return self._deployment.context_length()
+
+    def chat(self, input: Any = None, **kw: Any) -> Any:
+        """The whole answer as a ChatResult (``content``, ``usage``, ``finish_reason``…)."""
+        dep = self._ready()
+        if dep.type not in (ModelType.LLM, ModelType.VLM):
+            raise InputError(f'chat() is for LLMs; this is a {dep.type} model: call the module '
+                             f'itself, e.g. m(texts).')
+        messages, params = self._llm_args(input, kw)
+        return dep.client().chat(messages, model=self._model_name(dep), **params)
+
     def _llm_args(self, input: Any, kw: dict) -> tuple[list, dict]:
+        files = kw.pop('lazyllm_files', None)   # images (path, bytes, PIL, URL) for a VLM
         history = self._history + list(kw.pop('history', None) or [])
         params = {**self._sampling, **_check_sampling(kw)}
-        return llm_request(self._prompter, input, history, params)
+        messages, params = llm_request(self._prompter, input, history, params)
+        if files is not None:
+            from .online._media import with_images
+            messages = with_images(messages, files)
+        return messages, params
 
     def forward(self, *args: Any, **kw: Any) -> Any:
         dep = self._ready()
-        if dep.type == ModelType.EMBED:
-            return embed_call(dep.client(), dep.served_name, *args, **kw)
-        if dep.type == ModelType.RERANK:
-            return rerank_call(dep.client(), dep.served_name, *args, **kw)
+        call = _typed_call(dep, args, kw)
+        if call is not None:
+            return call(dep.client())
         messages, params = self._llm_args(_single(args), kw)
         return dep.client().chat(messages, model=self._model_name(dep), **params).content
 
     def stream_forward(self, *args: Any, **kw: Any) -> Iterator[str]:
         dep = self._ready()
-        if dep.type in (ModelType.EMBED, ModelType.RERANK):
+        if dep.type in _TYPED_CALLS:      # one answer, not a text stream
             yield self.forward(*args, **kw)
             return
         messages, params = self._llm_args(_single(args), kw)
@@ -202,10 +241,9 @@ class TrainableModule(FinetuneMixin, ModuleBase):
         """The async twin of calling the module (formatter applied; hooks are sync-only)."""
         dep = self._ready()
         client = dep.aclient()
-        if dep.type == ModelType.EMBED:
-            out = await embed_call(client, dep.served_name, *args, **kw)
-        elif dep.type == ModelType.RERANK:
-            out = await rerank_call(client, dep.served_name, *args, **kw)
+        call = _typed_call(dep, args, kw)
+        if call is not None:
+            out = await call(client)
         else:
             messages, params = self._llm_args(_single(args), kw)
             out = (await client.chat(messages, model=self._model_name(dep), **params)).content
@@ -215,6 +253,9 @@ class TrainableModule(FinetuneMixin, ModuleBase):
 
     async def astream(self, *args: Any, **kw: Any) -> AsyncIterator[str]:
         dep = self._ready()
+        if dep.type in _TYPED_CALLS:      # one answer, not a text stream
+            yield await self.acall(*args, **kw)
+            return
         messages, params = self._llm_args(_single(args), kw)
         async for delta in dep.aclient().stream_chat(messages, model=self._model_name(dep),
                                                      **params):
@@ -226,6 +267,40 @@ class TrainableModule(FinetuneMixin, ModuleBase):
         model = os.fspath(self._base_model) or self._deployment.given_url or ''
         parts = [repr(model)] + ([base] if base else [])
         return f'TrainableModule({", ".join(parts)}) [{self._deployment.state}]'
+
+
+def _stt_call(client: Any, model: str | None, *args: Any, **kw: Any) -> Any:
+    """``POST audio/transcriptions`` of one audio input (a path, bytes or (filename, bytes)),
+    as OnlineMultiModalModule sends it."""
+    from .online._media import audio_file
+    from .online._openai import transcribe
+    if len(args) != 1:
+        raise InputError(f'a speech-to-text model takes one audio input (a path, bytes or '
+                         f'(filename, bytes)), got {len(args)} positional arguments.')
+    params = check_sampling(kw, frozenset({'language', 'prompt', 'temperature'}))
+    return transcribe(audio_file(args[0]), model, params, None)(client)
+
+
+def _classify_call(client: Any, model: str | None, input: Any, **kw: Any) -> Any:
+    """{'label', 'score', 'scores'} for a str, a list of them for a list of str."""
+    return then(client.classify(input, model=model, **kw),
+                lambda out: out[0] if isinstance(input, str) else out)
+
+
+# the model types whose call is not a chat: type -> call(client, served name, *args, **kw),
+# which returns the answer for a sync client and an awaitable for an async one
+_TYPED_CALLS: dict[ModelType, Callable[..., Any]] = {
+    ModelType.EMBED: embed_call, ModelType.RERANK: rerank_call,
+    ModelType.CLASSIFY: _classify_call, ModelType.STT: _stt_call,
+}
+
+
+def _typed_call(dep: Deployment, args: tuple, kw: dict) -> Callable[[Any], Any] | None:
+    """The call of ``args`` for a non-chat deployment, as a function of a client."""
+    call = _TYPED_CALLS.get(dep.type)
+    if call is None:
+        return None
+    return lambda client: call(client, dep.served_name, *args, **kw)
 
 
 def _single(args: tuple) -> Any:

@@ -140,10 +140,11 @@ def t1(env, tiny_llm_path):
 
 
 def test_deploy_returns_and_the_engine_keeps_running(env, t1):
-    name, ready, at, url = t1.stdout.strip().splitlines()[-1].split(' ', 3)
+    name, ready, at, url, job = t1.stdout.strip().splitlines()[-1].split(' ')
     assert (name, ready, at) == ('t1', 'ready', 'at') and url.startswith('http://')
     rec = ps(env)['t1']     # the deploy process has exited; its engine has not
     assert rec['status'] == 'running' and rec['url'] == url and alive(rec['pid'])
+    assert job == f'(local:{rec["pid"]})'
     assert rec['options'] == {'max_batch': 4, 'log_requests': True}
     assert rec['engine'] == 'transformers'
     table = lazyllm_cli(env, 'ps').stdout.splitlines()
@@ -251,3 +252,26 @@ def test_stop_ends_the_engine(env, t1):
     assert out.returncode == 0 and 'not running' in out.stdout
     out = lazyllm_cli(env, 'chat', 't1', input='hi\n')
     assert out.returncode == 1 and 't1 is stopped: deploy it again' in out.stderr, out.stderr
+
+
+def test_deploy_an_entry_of_a_models_file(env, tiny_llm_path, tmp_path):
+    models = tmp_path / 'models.yaml'
+    models.write_text(f'tiny-file:\n  model: {tiny_llm_path}\n  engine: transformers\n'
+                      f'  dtype: float32\n  max_context_length: 96\n'
+                      f'online-one:\n  source: openai\n  model: gpt-4o-mini\n')
+    out = lazyllm_cli(env, 'deploy', '--config', models, 'tiny-file', '--json')
+    assert out.returncode == 0, out.stderr[-2000:]
+    try:
+        rec = ps(env)['tiny-file']
+        assert rec['engine'] == 'transformers' and rec['status'] == 'running'
+        assert rec['options'] == {'dtype': 'float32', 'max_model_len': 96}
+        import httpx
+        card = httpx.get(rec['url'] + 'models', timeout=10).json()['data'][0]
+        assert card['max_model_len'] == 96          # max_context_length reached the engine
+    finally:
+        lazyllm_cli(env, 'stop', 'tiny-file', timeout=60)
+    for args, said in ((['online-one'], 'online model: there is nothing to deploy'),
+                       (['tiny-file', '--engine', 'vllm'], '--engine cannot be combined'),
+                       (['nope'], "has no entry 'nope'; its entries: online-one, tiny-file")):
+        bad = lazyllm_cli(env, 'deploy', '--config', models, *args, timeout=60)
+        assert bad.returncode == 1 and said in bad.stderr, bad.stderr

@@ -25,7 +25,7 @@ def folder(tmp_path, name, **files):
                        'id2label': {'0': 'L'}}, 'modules__json': [],
       'config_sentence_transformers__json': {'model_type': 'CrossEncoder'}}, ModelType.RERANK),
     ({'config__json': {'architectures': ['BertForSequenceClassification'],
-                       'id2label': {'0': 'neg', '1': 'pos'}}}, ModelType.LLM),
+                       'id2label': {'0': 'neg', '1': 'pos'}}}, ModelType.CLASSIFY),
     ({'config__json': {'architectures': ['WhisperForConditionalGeneration']}}, ModelType.STT),
     ({'config__json': {'alignment_heads': [[1, 2]]}}, ModelType.STT),
     ({'config__json': {'architectures': ['Qwen2VLForConditionalGeneration'],

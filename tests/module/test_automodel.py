@@ -93,8 +93,10 @@ def test_url_attaches_a_local_model_and_framework_sets_the_engine():
     dep = local(m)
     assert (dep.given_url, dep.engine.name, dep.options) == \
         ('http://127.0.0.1:8000/v1/', 'vllm', {'max_model_len': 2048})
-    with pytest.raises(InputError, match='auto, embedding, rerank, transformers, vllm'):
+    with pytest.raises(InputError) as e:
         AutoModel('m', framework='nope')
+    from lazyllm.deploy import engines
+    assert 'use one of ' + ', '.join(['auto', *sorted(engines)]) in str(e.value)
 
 
 # -- every keyword reaches the module or raises -------------------------------------------------
@@ -254,3 +256,37 @@ def test_it_is_a_module_and_imports_lazily():
                           'print("httpx" in sys.modules, "lazyllm.module.online" in sys.modules)'],
                          capture_output=True, text=True, check=True).stdout
     assert out.split() == ['False', 'False']
+
+
+# -- the models file: MuAI / model-compose keys in the same map --------------------------------
+def test_models_file_keys_become_engine_options(tmp_path, tiny_llm_path):
+    path = tmp_path / 'models.yaml'
+    path.write_text(f'''
+tiny:
+  model: {tiny_llm_path}
+  engine: transformers
+  dtype: float32
+  max_context_length: 64
+  trust_remote_code: false
+vllm-tiny:
+  model: {tiny_llm_path}
+  engine: vllm
+  max_context_length: 128
+bad:
+  model: {tiny_llm_path}
+  engine: transformers
+  quantization: int3
+''')
+    m = AutoModel('tiny', config=str(path))
+    dep = local(m)
+    assert (dep.engine.name, dep.options) == ('transformers',
+                                              {'dtype': 'float32', 'max_model_len': 64})
+    assert AutoModel.explain('tiny', config=str(path)).endswith(
+        '.deploy_method(lazyllm.deploy.transformers, dtype=\'float32\', max_model_len=64)')
+    assert local(AutoModel('vllm-tiny', config=str(path))).options == {'max_model_len': 128}
+    with pytest.raises(ConfigError, match="entry 'bad'.*quantization"):
+        AutoModel('bad', config=str(path))
+    with pytest.raises(ConfigError, match='disagree'):
+        path.write_text(f'x:\n  model: {tiny_llm_path}\n  engine: vllm\n'
+                        f'  framework: transformers\n')
+        AutoModel('x', config=str(path))

@@ -6,4 +6,7 @@ KINDS = {
     'llm': 'lazyllm.deploy.servers.llm',
     'embed': 'lazyllm.deploy.servers.embed',
     'rerank': 'lazyllm.deploy.servers.rerank',
+    'stt': 'lazyllm.deploy.servers.stt',
+    'classify': 'lazyllm.deploy.servers.classify',
+    'vlm': 'lazyllm.deploy.servers.vlm',
 }

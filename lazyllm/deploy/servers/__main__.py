@@ -8,6 +8,7 @@ import logging
 import sys
 
 from . import KINDS
+from ._placement import PreflightError
 
 MISSING = ("missing Python package {name!r} needed by the lazyllm {kind} engine: install it "
            "in this interpreter ({python}) with: pip install 'lazyllm-model-layer[local]'")
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                                                          python=sys.executable),
               file=sys.stderr, flush=True)
         return 3
+    except PreflightError as e:   # options this machine cannot run: checked before loading
+        print(f'lazyllm engine error: {e}', file=sys.stderr, flush=True)
+        return 5
     except Exception as e:  # the model did not load: say why in one line, then the trace
         logging.getLogger('lazyllm.engine').exception('cannot load %s', args.model)
         print(f'lazyllm engine error: cannot load the model at {args.model}: '

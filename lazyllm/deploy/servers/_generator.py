@@ -43,6 +43,7 @@ class GenRequest:
     emit: Callable[[Event], None]
     stop: list[str] = field(default_factory=list)
     cancelled: bool = False
+    adapter: str | None = None           # the LoRA adapter set it needs (see ``activate``)
 
 
 class _Row:
@@ -83,11 +84,19 @@ class _Row:
 
 
 class BatchGenerator:
-    """The worker that owns the model; ``submit`` is thread-safe."""
+    """The worker that owns the model; ``submit`` is thread-safe.
+
+    ``activate(adapter)``, when given, switches the model to the LoRA adapter that a group of
+    requests needs (``GenRequest.adapter``). A forward pass never mixes adapters: a gathered
+    batch is split into one group per adapter, in order of arrival, and the groups are
+    generated one after the other (the switch itself is cheap: no weights are merged). The
+    cost is throughput: N adapters requested at once take about N batches' time instead of
+    one."""
 
     def __init__(self, model: Any, tokenizer: Any, *, max_batch: int = 16,
-                 gather_ms: float = 10.0, max_gather_ms: float = 100.0):
-        self.model, self.tok = model, tokenizer
+                 gather_ms: float = 10.0, max_gather_ms: float = 100.0,
+                 activate: Callable[[Any], None] | None = None):
+        self.model, self.tok, self.activate = model, tokenizer, activate
         self.max_batch, self.gather = max_batch, gather_ms / 1000
         self.max_gather = max_gather_ms / 1000
         eos = model.generation_config.eos_token_id
@@ -134,19 +143,27 @@ class BatchGenerator:
 
     def _loop(self) -> None:
         while (batch := self._take_batch()) is not None:
-            batch = [r for r in batch if not r.cancelled]
-            if not batch:
-                continue
-            self.stats['requests'] += len(batch)
-            self.stats['batches'] += 1
-            self.stats['max_batch'] = max(self.stats['max_batch'], len(batch))
-            try:
-                with torch.inference_mode():
-                    self._generate(batch)
-            except Exception as e:  # one bad batch must not kill the engine
-                log.exception('generation failed')
-                for r in batch:
-                    r.emit(Event(finish_reason='error', error=f'{type(e).__name__}: {e}'))
+            groups: dict[Any, list[GenRequest]] = {}
+            for r in batch:
+                if not r.cancelled:
+                    groups.setdefault(r.adapter, []).append(r)
+            for adapter, group in groups.items():
+                self._run(adapter, group)
+
+    def _run(self, adapter: Any, batch: list[GenRequest]) -> None:
+        """Generate ``batch`` (requests that all need ``adapter``) together."""
+        self.stats['requests'] += len(batch)
+        self.stats['batches'] += 1
+        self.stats['max_batch'] = max(self.stats['max_batch'], len(batch))
+        try:
+            if self.activate is not None:
+                self.activate(adapter)
+            with torch.inference_mode():
+                self._generate(batch)
+        except Exception as e:  # one bad batch must not kill the engine
+            log.exception('generation failed')
+            for r in batch:
+                r.emit(Event(finish_reason='error', error=f'{type(e).__name__}: {e}'))
 
     def _generate(self, batch: list[GenRequest]) -> None:
         rows = [_Row(r, self.tok) for r in batch]

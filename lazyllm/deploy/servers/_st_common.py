@@ -13,10 +13,10 @@ from fastapi import FastAPI
 
 from ._app import ApiError, FastJSONResponse
 from ._batcher import MicroBatcher
+from ._placement import DTYPES, device_of
 
 log = logging.getLogger('lazyllm.engine')
 TRUNCATED_HEADER = 'X-LazyLLM-Truncated-Inputs'
-DTYPES = ('auto', 'float32', 'bfloat16', 'float16')
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, items: str) -> None:
@@ -38,8 +38,7 @@ def load_options(args: argparse.Namespace) -> dict:
         raise FileNotFoundError(f'{args.model} is not a folder: pass the model directory')
     if args.batch_size < 1:
         raise ValueError(f'--batch-size must be >= 1, got {args.batch_size}')
-    device = ('cuda' if torch.cuda.is_available() else 'cpu') if args.device == 'auto' \
-        else args.device
+    device = device_of(args.device)
     model_kwargs = {} if args.dtype == 'auto' else {'dtype': getattr(torch, args.dtype)}
     if not os.path.exists(os.path.join(args.model, 'modules.json')):
         log.info('%s has no modules.json (not a sentence-transformers folder): using the '

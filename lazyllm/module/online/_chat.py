@@ -18,8 +18,10 @@ from typing import Any, AsyncIterator, Callable, Iterator
 from ...client import ChatDelta, ChatResult
 from ...errors import InputError
 from .._calls import as_prompter, check_sampling, llm_request, share_view
+from .._generation import ChatCapabilities
 from . import _anthropic, _dashscope, _openai
 from ._base import OnlineBase
+from ._context import context_length
 from ._media import with_images
 
 __all__ = ['OnlineChatModule', 'CHAT_PROTOCOLS']
@@ -42,7 +44,7 @@ def _check_sampling(values: dict) -> dict:
                           '(every call) or in the call itself')
 
 
-class OnlineChatModule(OnlineBase):
+class OnlineChatModule(OnlineBase, ChatCapabilities):
     """A chat model behind an online API; see the module docstring."""
 
     types = ('llm', 'vlm')
@@ -63,6 +65,7 @@ class OnlineChatModule(OnlineBase):
         self._prompter = as_prompter(prompt)
         self._history = list(history or [])
         self._sampling = _check_sampling(dict(sampling))
+        self._context_length: int | None = None
 
     # -- builders ---------------------------------------------------------------------------
     def prompt(self, prompt: Any) -> OnlineChatModule:
@@ -92,6 +95,27 @@ class OnlineChatModule(OnlineBase):
                                  f'at most {self._supplier.max_images}: send fewer')
             messages = with_images(messages, images)
         return self._protocol(messages, model, params, stream, self._supplier, url), url
+
+    # -- capabilities (see module/_generation.py) -------------------------------------------
+    @property
+    def supports_image_input(self) -> bool:
+        return self._supplier.offers('vlm')
+
+    @property
+    def max_images_per_request(self) -> int | None:
+        return self._supplier.max_images if self.supports_image_input else None
+
+    @property
+    def max_context_length(self) -> int | None:
+        """From the table of known models (module/online/_context.py), unless set."""
+        return self._context_length or context_length(self.model)
+
+    @max_context_length.setter
+    def max_context_length(self, tokens: int | None) -> None:
+        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int)
+                                   or tokens < 1):
+            raise InputError(f'max_context_length must be an int >= 1 or None, got {tokens!r}.')
+        self._context_length = tokens
 
     def chat(self, input: Any = None, **kw: Any) -> ChatResult:
         """The whole answer: ``content``, ``reasoning_content``, ``tool_calls``, ``usage``.
