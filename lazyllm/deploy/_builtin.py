@@ -81,6 +81,9 @@ transformers = register_engine(TransformersEngine(
         'quantization': Option(str, None, '8bit, 4bit, nf4 (bitsandbytes, on a CUDA GPU) or '
                                'gptq, awq (a folder of pre-quantized weights)',
                                ('8bit', '4bit', 'nf4', 'gptq', 'awq')),
+        'device_map': Option(str, None, 'spread the layers over every visible GPU '
+                             '(accelerate; multi-GPU); device= is then ignored',
+                             ('auto', 'balanced', 'balanced_low_0', 'sequential')),
         'attention': Option(str, None, 'attention implementation; flash_attention_2 falls '
                             'back to sdpa, with a log line, where it cannot run',
                             ('auto', 'sdpa', 'eager', 'flash_attention_2')),

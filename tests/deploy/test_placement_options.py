@@ -75,3 +75,12 @@ def test_dtypes_load_as_asked(tiny_llm_path, dtype):
 def test_unknown_values_are_refused_when_configured(tiny_llm_path, options):
     with pytest.raises(InputError, match='is not one of'):
         _deploy(tiny_llm_path, **options)
+
+
+def test_a_device_map_places_the_layers_and_answers_the_same(tiny_llm_path):
+    mapped = _deploy(tiny_llm_path, device_map='auto')
+    plain = _deploy(tiny_llm_path, device='cpu')
+    with mapped.start(), plain.start():
+        assert mapped('hello', **GREEDY) == plain('hello', **GREEDY)
+        assert 'loaded ' in mapped.deployment.job.logs(200) and ' on cpu ' in \
+            mapped.deployment.job.logs(200)

@@ -173,10 +173,13 @@ class BatchGenerator:
         for i, r in enumerate(batch):
             ids[i, width - len(r.prompt_ids):] = torch.tensor(r.prompt_ids)
             mask[i, width - len(r.prompt_ids):] = 1
+        dev = self.model.device   # the first layer's device (a GPU, or where a map starts)
+        ids, mask = ids.to(dev), mask.to(dev)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
                          use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1, :]
+        # sampling reads the last logits on the CPU, beside each row's seen tokens
+        cache, logits = out.past_key_values, out.logits[:, -1, :].cpu()
         positions = positions[:, -1:]
         while rows:
             tokens = next_tokens(logits, [r.req.sampling for r in rows], [r.seen for r in rows])
@@ -195,13 +198,15 @@ class BatchGenerator:
             if not keep:
                 return
             if len(keep) < len(rows):
-                index = torch.tensor(keep)
+                index = torch.tensor(keep, device=dev)
                 cache.batch_select_indices(index)
                 mask, positions = mask[index], positions[index]
                 tokens = [tokens[i] for i in keep]
                 rows = [rows[i] for i in keep]
-            mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long)], dim=1)
+            mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long, device=dev)],
+                             dim=1)
             positions = positions + 1
-            out = self.model(input_ids=torch.tensor(tokens).unsqueeze(1), attention_mask=mask,
-                             position_ids=positions, past_key_values=cache, use_cache=True)
-            cache, logits = out.past_key_values, out.logits[:, -1, :]
+            out = self.model(input_ids=torch.tensor(tokens, device=dev).unsqueeze(1),
+                             attention_mask=mask, position_ids=positions,
+                             past_key_values=cache, use_cache=True)
+            cache, logits = out.past_key_values, out.logits[:, -1, :].cpu()

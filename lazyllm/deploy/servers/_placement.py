@@ -19,6 +19,7 @@ log = logging.getLogger('lazyllm.engine')
 DTYPES = ('auto', 'float32', 'bfloat16', 'float16')
 QUANTIZATIONS = ('8bit', '4bit', 'nf4', 'gptq', 'awq')
 ATTENTIONS = ('auto', 'sdpa', 'eager', 'flash_attention_2')
+DEVICE_MAPS = ('auto', 'balanced', 'balanced_low_0', 'sequential')
 _GPU_MACHINE = 'a GPU machine (e.g. launcher=lazyllm.launchers.slurm(ngpus=1))'
 _ON_GPU = f"deploy with device='cpu', or on {_GPU_MACHINE}"
 

@@ -25,6 +25,7 @@ from ._app import ApiError, FastJSONResponse, create_app, read_body
 from ._generator import BatchGenerator, Event, GenRequest
 from ._placement import (
     ATTENTIONS,
+    DEVICE_MAPS,
     DTYPES,
     QUANTIZATIONS,
     attention_kwargs,
@@ -44,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--quantization', choices=QUANTIZATIONS, default=None,
                         help='8bit/4bit/nf4 (bitsandbytes, CUDA) or gptq/awq (a pre-quantized '
                              'folder)')
+    parser.add_argument('--device-map', choices=DEVICE_MAPS, default=None,
+                        help='spread the layers over every visible GPU (accelerate); the '
+                             'device option is then ignored')
     parser.add_argument('--attention', choices=ATTENTIONS, default=None,
                         help='attention implementation; flash_attention_2 falls back to sdpa '
                              'where it cannot run')
@@ -77,17 +81,20 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     dtype = dtype_of(args.dtype, device)
     extra = {**quantization_kwargs(args.quantization, device, args.model),
              **attention_kwargs(args.attention, device)}
+    if args.device_map:             # accelerate places every layer (several GPUs, or the CPU)
+        extra['device_map'] = args.device_map
     t0 = time.perf_counter()
     tok = AutoTokenizer.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype,
                                                  trust_remote_code=args.trust_remote_code,
                                                  **extra)
-    if 'quantization_config' not in extra:        # bitsandbytes places the weights itself
+    if not {'quantization_config', 'device_map'} & set(extra):   # else already placed
         model.to(device)
     model.eval()
     if args.chat_template:      # a built-in name (chatml, qwen, llama…) or a Jinja file
         from ...prompt import chat_template
         tok.chat_template = chat_template(args.chat_template)
+    device = str(model.device) if args.device_map else device
     log.info('loaded %s on %s (%s) in %.1fs', args.model, device, model.dtype,
              time.perf_counter() - t0)
     return model, tok
