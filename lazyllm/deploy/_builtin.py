@@ -32,11 +32,6 @@ class BuiltinEngine(Engine):
         line = next((ln for ln in reversed(log.splitlines()) if _ERROR_TAG in ln), '')
         return line.split(_ERROR_TAG, 1)[1].strip() if line else ''
 
-    def default_adapter(self, options: dict) -> str | None:
-        """The model name that calls without ``share(adapter=)`` use, when it is not the
-        base's served name (None)."""
-        return None
-
 
 @dataclass(frozen=True, repr=False)
 class TransformersEngine(BuiltinEngine):

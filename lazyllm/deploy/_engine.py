@@ -46,6 +46,11 @@ class Engine:
         """Environment variables the engine process needs for ``options``."""
         return {}
 
+    def default_adapter(self, options: dict) -> str | None:
+        """The model name calls without ``share(adapter=)`` use when it is not the base's
+        served name (None): the built-in engine's weighted adapter mix."""
+        return None
+
     def failure_reason(self, log: str) -> str:
         """The engine's own reason for a failed start, found in its log ('' if none)."""
         return ''

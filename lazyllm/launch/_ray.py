@@ -295,7 +295,8 @@ class RayLauncher(Launcher):
             '--port', '--ray-client-server-port', '--node-manager-port',
             '--object-manager-port', '--dashboard-agent-listen-port',
             '--dashboard-agent-grpc-port', '--metrics-export-port', '--runtime-env-agent-port')}
-        low = allocate_port()
+        taken = {dash, *ports.values()}        # Ray refuses a worker range that overlaps them
+        low = max(taken) + 1 if max(taken) + 201 <= 65535 else min(taken) - 201
         temp = tempfile.mkdtemp(prefix='ray-', dir='/tmp')   # Ray's socket paths must be short
         argv = [config['ray_bin'], 'start', '--head', '--block', '--node-ip-address=127.0.0.1',
                 '--dashboard-host=127.0.0.1', f'--dashboard-port={dash}',

@@ -43,6 +43,7 @@ class Deployment:
         self.launched_by: Any = None      # the launcher of ``job``
         self.evicted = False              # stopped to make room (_memory.py); restarts on use
         self.adapter: str | None = None   # a LoRA adapter served by name, called by default
+        self._mix: str | None = None      # the engine's default adapter set by the last launch
         self.named: Any = None            # the registry row it stands for (_named.Named)
         self._lock = threading.RLock()
         self._client = None
@@ -219,8 +220,8 @@ class Deployment:
                            served_name=self.served_name, options=options, python=python)
         # calls that name no adapter may go elsewhere than the base (deploy.transformers with
         # adapters=: their weighted mix); the base stays reachable by its served name
-        mix = getattr(engine, 'default_adapter', lambda _: None)(options)
-        if self.adapter is None or self.adapter == getattr(self, '_mix', None):
+        mix = engine.default_adapter(options)
+        if self.adapter is None or self.adapter == self._mix:
             self.adapter = mix
         self._mix = mix
         env = dict(engine.env(options))

@@ -209,4 +209,5 @@ def test_thread_safety():
 
 
 def test_package_exports():
-    assert lazyllm.prompt.__all__ == ['PrompterBase', 'ChatPrompter', 'AlpacaPrompter']
+    assert lazyllm.prompt.__all__ == ['PrompterBase', 'ChatPrompter', 'AlpacaPrompter',
+                                      'CHAT_TEMPLATES', 'chat_template', 'render']
