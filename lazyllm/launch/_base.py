@@ -28,7 +28,7 @@ from typing import Any, Literal, Mapping, Sequence
 from .._config import Config
 from .._names import safe_name
 from ..errors import InputError
-from ._node import HOST, PORT, parse_endpoint
+from ._node import HOST, PORT, fill_endpoint, parse_endpoint
 
 __all__ = ['Resources', 'Launcher', 'Job', 'Status', 'STATUSES', 'ENDED', 'HOST', 'PORT',
            'fill_endpoint', 'log_dir', 'merged_env', 'tail_file', 'stop_at_exit', 'forget_at_exit']
@@ -37,12 +37,6 @@ Status = Literal['pending', 'running', 'exited', 'failed', 'stopped']
 STATUSES: tuple[str, ...] = ('pending', 'running', 'exited', 'failed', 'stopped')
 ENDED: frozenset[str] = frozenset({'exited', 'failed', 'stopped'})
 
-
-
-def fill_endpoint(argv: Sequence[str], host: str, port: int | None) -> list[str]:
-    """``argv`` with the ``HOST`` and ``PORT`` placeholders replaced (inside items too, as
-    in ``--url=http://{lazyllm.host}:{lazyllm.port}``)."""
-    return [a.replace(HOST, host).replace(PORT, str(port)) for a in argv]
 
 
 def _is_int(v: Any) -> bool:

@@ -35,6 +35,12 @@ PORT = '{lazyllm.port}'   # in an argv: a port free on that node
 PREFIX = 'LAZYLLM_ENDPOINT '
 
 
+def fill_endpoint(argv: list[str], host: str, port: int | None) -> list[str]:
+    """``argv`` with the ``HOST`` and ``PORT`` placeholders replaced (inside items too, as
+    in ``--url=http://{lazyllm.host}:{lazyllm.port}``)."""
+    return [a.replace(HOST, host).replace(PORT, str(port)) for a in argv]
+
+
 def parse_endpoint(text: str) -> dict | None:
     """The endpoint a job announced in its output, or None if it has not yet."""
     for line in text.splitlines():
@@ -106,7 +112,7 @@ def main(argv: list[str]) -> None:
     named = dict(zip(opts[::2], opts[1::2]))
     host = pick_host(named.get('--host'), named.get('--reach'))
     port = free_port(host) if any(PORT in a for a in program) else None
-    program = [a.replace(HOST, host).replace(PORT, str(port)) for a in program]
+    program = fill_endpoint(program, host, port)
     facts = {'host': host, 'port': port, 'node': socket.gethostname(), 'pid': os.getpid(),
              'cuda_visible_devices': os.environ.get('CUDA_VISIBLE_DEVICES')}
     print(PREFIX + json.dumps(facts), flush=True)

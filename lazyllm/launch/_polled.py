@@ -13,9 +13,26 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._base import Job, Status
+from ..errors import InputError
+from ._base import Job, Resources, Status
 
-__all__ = ['PolledJob']
+__all__ = ['PolledJob', 'check_poll', 'one_node']
+
+
+def check_poll(poll: Any) -> float:
+    """A cluster launcher's ``poll=``: seconds between questions to the scheduler."""
+    if isinstance(poll, bool) or not isinstance(poll, (int, float)) or poll <= 0:
+        raise InputError(f'poll must be a number of seconds > 0, got {poll!r}.')
+    return float(poll)
+
+
+def one_node(resources: Resources) -> Resources:
+    """Cluster launchers run one engine on one node; a model across nodes is vLLM's job."""
+    if resources.nodes > 1:
+        raise InputError(f'one engine runs on one node, but nodes={resources.nodes} was '
+                         f'asked: for a model across nodes, run vLLM with its Ray backend '
+                         f'(see docs/launch.md, "Multi-node vLLM"), or ask for nodes=1.')
+    return resources
 
 
 class PolledJob(Job):

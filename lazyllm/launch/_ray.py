@@ -40,7 +40,7 @@ from .._config import config
 from .._log import get_logger
 from ..errors import InputError, LaunchError
 from ._base import Job, Launcher, Resources, Status, forget_at_exit, log_dir, stop_at_exit
-from ._polled import PolledJob
+from ._polled import PolledJob, check_poll, one_node
 
 __all__ = ['RayLauncher', 'RayJob']
 
@@ -172,11 +172,9 @@ class RayLauncher(Launcher):
         if address is not None and not isinstance(address, str):
             raise InputError(f'address must be a str such as "http://head:8265", not '
                              f'{type(address).__name__}.')
-        if isinstance(poll, bool) or not isinstance(poll, (int, float)) or poll <= 0:
-            raise InputError(f'poll must be a number of seconds > 0, got {poll!r}.')
         address = address or os.environ.get('RAY_ADDRESS') or None
         self._address = dashboard_url(address) if address else None
-        self.start_local, self.poll = bool(start_local), float(poll)
+        self.start_local, self.poll = bool(start_local), check_poll(poll)
         self.head: Job | None = None     # the local head this launcher started, if any
         self._head_lock = threading.Lock()
 
@@ -208,10 +206,7 @@ class RayLauncher(Launcher):
 
     # -- resources --------------------------------------------------------------------
     def check_resources(self, resources: Resources) -> Resources:
-        if resources.nodes > 1:
-            raise InputError(f'one engine runs on one node, but nodes={resources.nodes} was '
-                             f'asked: for a model across nodes, run vLLM with its Ray backend '
-                             f'(see docs/launch.md, "Multi-node vLLM"), or ask for nodes=1.')
+        one_node(resources)
         if resources.partition or resources.time_limit or resources.extra_args:
             raise InputError('Ray has no partitions, time limits or submit flags: leave '
                              'partition, time_limit and extra_args unset for the ray launcher.')

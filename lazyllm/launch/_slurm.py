@@ -39,7 +39,7 @@ from ._base import (
     merged_env,
     stop_at_exit,
 )
-from ._polled import PolledJob
+from ._polled import PolledJob, check_poll, one_node
 
 __all__ = ['SlurmLauncher', 'SlurmJob']
 
@@ -198,16 +198,10 @@ class SlurmLauncher(Launcher):
         mine = Resources(cpus=cpus, memory_gb=memory_gb, gpus=ngpus, time_limit=time_limit,
                          partition=partition, extra_args=extra_args)
         super().__init__(mine.over(Resources.of(resources)))
-        if isinstance(poll, bool) or not isinstance(poll, (int, float)) or poll <= 0:
-            raise InputError(f'poll must be a number of seconds > 0, got {poll!r}.')
-        self.poll = float(poll)
+        self.poll = check_poll(poll)
 
     def check_resources(self, resources: Resources) -> Resources:
-        if resources.nodes > 1:
-            raise InputError(f'one engine runs on one node, but nodes={resources.nodes} was '
-                             f'asked: for a model across nodes, run vLLM with its Ray backend '
-                             f'(see docs/launch.md, "Multi-node vLLM"), or ask for nodes=1.')
-        return resources
+        return one_node(resources)
 
     def _start(self, argv: list[str], *, env: dict[str, str | None], name: str,
                resources: Resources, detach: bool = False) -> SlurmJob:

@@ -44,6 +44,7 @@ class Deployment:
         self.evicted = False              # stopped to make room (_memory.py); restarts on use
         self.adapter: str | None = None   # a LoRA adapter served by name, called by default
         self._mix: str | None = None      # the engine's default adapter set by the last launch
+        self._context: tuple = (None, None)   # (url, context length) read from that engine
         self.named: Any = None            # the registry row it stands for (_named.Named)
         self._lock = threading.RLock()
         self._client = None
@@ -286,16 +287,21 @@ class Deployment:
     def context_length(self) -> int | None:
         """Tokens the model takes: the running engine's ``max_model_len`` (its /v1/models
         card), else the model folder's config.json; None when neither says."""
-        if self.url is not None:
+        url = self.url
+        if url is not None and self._context[0] == url:   # asked once per engine
+            return self._context[1]
+        length = None
+        if url is not None:
             try:
                 cards = self.client().request('GET', 'models').get('data') or []
             except EndpointError:
                 cards = []
-            length = next((c.get('max_model_len') for c in cards
+            length = next((int(c['max_model_len']) for c in cards
                            if isinstance(c, dict) and c.get('max_model_len')), None)
-            if length:
-                return int(length)
-        return _config_context(self.model)
+        length = length or _config_context(self.model)
+        if url is not None:
+            self._context = (url, length)
+        return length
 
     # -- clients --------------------------------------------------------------------------
     def client(self) -> Any:

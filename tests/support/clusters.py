@@ -5,6 +5,8 @@ import subprocess
 
 import httpx
 
+from tests.support.procs import wait_until
+
 
 def squeue() -> list[str]:
     """Ids of the jobs Slurm has queued or running."""
@@ -21,3 +23,10 @@ def ray_cpus_in_use(address: str) -> float:
     """CPUs that running Ray tasks and jobs hold now (what entrypoint_num_cpus reserves)."""
     status = httpx.get(f'{address}/api/cluster_status', timeout=10).json()
     return status['data']['clusterStatus']['loadMetricsReport']['usage']['CPU'][0]
+
+
+def running(job, timeout=60):
+    """``job`` once it runs and has announced its URL (the test fails with its state if not)."""
+    assert wait_until(lambda: job.url is not None and job.status == 'running', timeout), \
+        (job, job.reason, job.logs(20))
+    return job

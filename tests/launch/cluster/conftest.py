@@ -46,3 +46,12 @@ def ray_address():
     if not ok:
         _missing('Ray', 'bash .ci/ray.sh up /tmp/ray')
     return address
+
+
+@pytest.fixture
+def jobs():
+    """Jobs a test launched; each is stopped at the end."""
+    started = []
+    yield started
+    for job in started:
+        job.stop()

@@ -18,24 +18,11 @@ from lazyllm.errors import InputError, LaunchError
 from lazyllm.launch import HOST, PORT, RayJob, Resources, get_launcher, launchers
 from lazyllm.launch._ray import dashboard_url
 from tests.support.clusters import ray_cpus_in_use, ray_job
+from tests.support.clusters import running as _running
 from tests.support.procs import wait_until
 from tests.support.retrieval_task import RECOMMENDED_EMBED_OPTIONS, mean_rank, retrieval_task
 
 SERVER = [sys.executable, '-m', 'http.server', '--bind', HOST, PORT]
-
-
-@pytest.fixture
-def jobs():
-    started = []
-    yield started
-    for job in started:
-        job.stop()
-
-
-def _running(job, timeout=60):
-    assert wait_until(lambda: job.url is not None and job.status == 'running', timeout), \
-        (job, job.reason, job.logs(20))
-    return job
 
 
 # -- addresses and resources, as data ---------------------------------------------------------

@@ -15,24 +15,11 @@ import lazyllm
 from lazyllm.errors import InputError, LaunchError
 from lazyllm.launch import HOST, PORT, Resources, SlurmJob, launchers
 from lazyllm.launch._slurm import batch_script
+from tests.support.clusters import running as _running
 from tests.support.clusters import squeue
 from tests.support.procs import wait_until
 
 SERVER = [sys.executable, '-m', 'http.server', '--bind', HOST, PORT]
-
-
-@pytest.fixture
-def jobs():
-    started = []
-    yield started
-    for job in started:
-        job.stop()
-
-
-def _running(job, timeout=60):
-    assert wait_until(lambda: job.url is not None and job.status == 'running', timeout), \
-        (job, job.reason, job.logs(20))
-    return job
 
 
 def _environ(pid):
