@@ -190,7 +190,8 @@ def status_error(status: int, headers: Mapping[str, str], body: Any, url: str,
 # Error types that carry no numeric code in a stream event (Anthropic's), as HTTP statuses.
 _EVENT_TYPES = {'invalid_request_error': 400, 'authentication_error': 401,
                 'permission_error': 403, 'not_found_error': 404, 'request_too_large': 413,
-                'rate_limit_error': 429, 'api_error': 500, 'overloaded_error': 529}
+                'rate_limit_error': 429, 'api_error': 500, 'server_error': 500,
+                'overloaded_error': 529}
 
 
 def event_error(event: dict, url: str, secrets: Iterable[str],

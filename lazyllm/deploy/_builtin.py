@@ -1,6 +1,7 @@
 """The built-in engines: our own OpenAI-compatible servers (``lazyllm.deploy.servers``)."""
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ _DEVICE = Option(str, None, 'cpu, cuda, cuda:N, mps or auto (checked on the mach
 _DTYPE = Option(str, None, 'weights precision', ('auto', 'float32', 'bfloat16', 'float16'))
 _REMOTE_CODE = Option(bool, None, "run the model folder's own code")
 _BATCH_WAIT = Option(float, None, 'ms a batch waits for more requests after its first')
+_MAX_BODY = Option(float, None, 'largest request body in MiB (default 4); a larger one is a 413')
+_BODY_ENV = 'LAZYLLM_ENGINE_MAX_BODY_MB'     # read by servers/_app.py
 
 
 @dataclass(frozen=True, repr=False)
@@ -21,16 +24,39 @@ class BuiltinEngine(Engine):
     kind: str = ''
 
     def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
-             options: dict, python: str = sys.executable) -> list[str]:
+             options: dict, python: str = sys.executable, aliases: tuple = ()) -> list[str]:
         return [python, '-m', 'lazyllm.deploy.servers', self.kind, '--model', str(model_dir),
                 '--host', host, '--port', str(port), '--served-model-name', served_name,
-                *self.flags(options)]
+                *(x for a in aliases for x in ('--alias', a)), *self.flags(options)]
+
+    def validate(self, options: dict) -> dict:
+        options = super().validate(options)
+        if options.get('max_body_mb') is not None and options['max_body_mb'] <= 0:
+            raise InputError(f'{self.name} option max_body_mb must be > 0, got '
+                             f'{options["max_body_mb"]}.')
+        return options
+
+    def flags(self, options: dict) -> list[str]:
+        out = {}
+        for name, value in options.items():
+            if name == 'max_body_mb':
+                continue                          # an environment variable: see env()
+            out[name] = json.dumps(value) if isinstance(value, dict) else value
+        return super().flags(out)
+
+    def env(self, options: dict) -> dict:
+        body = options.get('max_body_mb')
+        return {_BODY_ENV: repr(float(body))} if body is not None else {}
 
     def failure_reason(self, log: str) -> str:
         """Our servers print one line 'lazyllm engine error: <cause and fix>' before exiting
         (lazyllm.deploy.servers.__main__)."""
         line = next((ln for ln in reversed(log.splitlines()) if _ERROR_TAG in ln), '')
         return line.split(_ERROR_TAG, 1)[1].strip() if line else ''
+
+
+_SAMPLING_DEFAULTS = ('temperature', 'top_p', 'top_k', 'min_p', 'repetition_penalty',
+                      'max_tokens')
 
 
 @dataclass(frozen=True, repr=False)
@@ -46,6 +72,10 @@ class TransformersEngine(BuiltinEngine):
         elif 'adapter_mix' in options:
             raise InputError('transformers option adapter_mix needs adapters= (the LoRA '
                              "adapters to mix), e.g. adapters={'sql': ('/runs/sql', 0.7)}.")
+        defaults = options.get('sampling_defaults')
+        if defaults is not None and set(defaults) - set(_SAMPLING_DEFAULTS):
+            raise InputError(f'transformers option sampling_defaults takes '
+                             f'{", ".join(_SAMPLING_DEFAULTS)}; got {sorted(defaults)}.')
         return options
 
     def default_adapter(self, options: dict) -> str | None:
@@ -59,12 +89,12 @@ class TransformersEngine(BuiltinEngine):
         return out
 
     def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
-             options: dict, python: str = sys.executable) -> list[str]:
+             options: dict, python: str = sys.executable, aliases: tuple = ()) -> list[str]:
         if options.get('adapters'):
             from .servers._adapters import check_folders
             check_folders(model_dir, served_name, options['adapters'])
         return super().argv(model_dir, host=host, port=port, served_name=served_name,
-                            options=options, python=python)
+                            options=options, python=python, aliases=aliases)
 
 
 transformers = register_engine(TransformersEngine(
@@ -95,6 +125,15 @@ transformers = register_engine(TransformersEngine(
         'adapter_mix': Option(str, None, "how adapters= are mixed (peft add_weighted_adapter "
                               "combination_type; default 'cat': the exact weighted sum)",
                               ('cat', 'linear', 'svd')),
+        'tool_parser': Option(str, None, "how the model writes tool calls (default: chosen "
+                              "from its chat template)", ('auto', 'hermes', 'mistral',
+                                                          'llama3_json')),
+        'generation_config': Option(str, None, "'auto' (default): sampling defaults from the "
+                                    "folder's generation_config.json, as vLLM; 'none': "
+                                    "OpenAI's defaults", ('auto', 'none')),
+        'sampling_defaults': Option(dict, None, 'defaults over the generation config, e.g. '
+                                    "{'temperature': 0.7, 'max_tokens': 256}"),
+        'max_body_mb': _MAX_BODY,
     }))
 
 embedding = register_engine(BuiltinEngine(
@@ -107,6 +146,7 @@ embedding = register_engine(BuiltinEngine(
         'batch_wait_ms': _BATCH_WAIT,
         'normalize': Option(str, None, 'normalise vectors', ('auto', 'true', 'false')),
         'trust_remote_code': _REMOTE_CODE,
+        'max_body_mb': _MAX_BODY,
     }))
 
 rerank = register_engine(BuiltinEngine(
@@ -118,4 +158,5 @@ rerank = register_engine(BuiltinEngine(
         'batch_size': Option(int, None, 'most pairs scored together'),
         'batch_wait_ms': _BATCH_WAIT,
         'trust_remote_code': _REMOTE_CODE,
+        'max_body_mb': _MAX_BODY,
     }))

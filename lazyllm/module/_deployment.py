@@ -46,6 +46,7 @@ class Deployment:
         self._mix: str | None = None      # the engine's default adapter set by the last launch
         self._context: tuple = (None, None)   # (url, context length) read from that engine
         self.named: Any = None            # the registry row it stands for (_named.Named)
+        self.deploy_name: str | None = None   # served as this model id (folder name: alias)
         self._lock = threading.RLock()
         self._client = None
         self._aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -214,11 +215,14 @@ class Deployment:
         pool.make_room(self)
         if self.port is not None:
             launcher.check_port(self.port)
-        self.served_name = folder.name
+        # a named deployment answers to its name; the folder's name stays an alias
+        self.served_name = self.deploy_name or folder.name
+        aliases = (folder.name,) if self.served_name != folder.name else ()
         # where the engine runs (and so its address and a free port) is known only there:
         # the launcher fills in the placeholders (locally: now; on a cluster: on the node)
         argv = engine.argv(str(folder), host=HOST, port=self.port or PORT,
-                           served_name=self.served_name, options=options, python=python)
+                           served_name=self.served_name, options=options, python=python,
+                           aliases=aliases)
         # calls that name no adapter may go elsewhere than the base (deploy.transformers with
         # adapters=: their weighted mix); the base stays reachable by its served name
         mix = engine.default_adapter(options)

@@ -148,6 +148,7 @@ def start_named(dep: Any, name: str | None, *, detach: bool) -> None:
             job = job_of(rec)
             if job is not None:
                 job.stop()            # a job that runs but does not answer
+        dep.deploy_name = name
         dep.start(detach=detach)
         job, launcher = dep.job, dep.launched_by.ref
         rec = Record(name=name, model=dep.model, path=str(folder), type=str(dep.type),

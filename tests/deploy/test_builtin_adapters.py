@@ -151,7 +151,7 @@ def test_concurrent_requests_for_different_adapters_get_their_own(served, client
 
 
 def test_an_unknown_model_name_is_a_404_listing_the_served_ones(client):
-    with pytest.raises(OnlineAPIError, match="serves combined") as info:
+    with pytest.raises(OnlineAPIError, match="serves 'combined', 'tiny-qwen2', 'a', 'b'") as info:
         client.chat([{'role': 'user', 'content': 'hi'}], model='nope', max_tokens=2)
     assert info.value.status == 404
 

@@ -77,7 +77,7 @@ def test_context_overflow_is_an_error_with_numbers(client):
 
 
 @pytest.mark.parametrize('params, message', [
-    ({'temperature': 5}, 'temperature must be between'),
+    ({'temperature': 5}, 'temperature must be from 0 to 2'),
     ({'n': 2}, 'n=2 is not supported'),
     ({'stop': [1]}, 'stop must be'),
     ({'max_tokens': 0}, 'max_tokens must be a positive int'),

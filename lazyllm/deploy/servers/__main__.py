@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, required=True)
     parser.add_argument('--served-model-name', default=None)
+    parser.add_argument('--alias', action='append', default=[],
+                        help='another name requests may give as "model" (repeat)')
     known, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(levelname)s: '
                         '%(message)s', stream=sys.stderr)

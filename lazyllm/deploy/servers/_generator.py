@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import torch
 
-from ._sampling import Sampling, next_tokens
+from ._sampling import RowError, Sampling, next_tokens
 
 log = logging.getLogger('lazyllm.engine')
 
@@ -44,6 +44,7 @@ class GenRequest:
     stop: list[str] = field(default_factory=list)
     cancelled: bool = False
     adapter: str | None = None           # the LoRA adapter set it needs (see ``activate``)
+    constraint: Any = None               # a grammar (``_constrain.RowConstraint``) or None
 
 
 class _Row:
@@ -59,6 +60,8 @@ class _Row:
 
     def add(self, token: int, eos: set[int]) -> str | None:
         """Take one token; return a finish reason when the row is done."""
+        if self.req.constraint is not None and not self.req.constraint.accept(token):
+            raise RowError(f'the grammar refused token {token}')
         if token in eos:
             self.text = self.tok.decode(self.ids, skip_special_tokens=True)
             return 'stop'
@@ -74,6 +77,9 @@ class _Row:
             if at >= 0:
                 self.text = self.text[:at]
                 return 'stop'
+        if self.req.constraint is not None and self.req.constraint.finished:
+            self.text = self.tok.decode(self.ids, skip_special_tokens=True)
+            return 'stop'             # the grammar is complete: only a stop token could follow
         return 'length' if at_limit else None
 
     def flush(self, final: bool) -> str:
@@ -105,7 +111,8 @@ class BatchGenerator:
             self.eos.add(tokenizer.eos_token_id)
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None \
             else next(iter(self.eos), 0)
-        self.stats = {'requests': 0, 'batches': 0, 'max_batch': 0, 'tokens': 0}
+        self.stats = {'requests': 0, 'batches': 0, 'max_batch': 0, 'tokens': 0, 'cancelled': 0,
+                      'failed': 0}
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name='lazyllm-generate', daemon=True)
         self._thread.start()
@@ -177,15 +184,23 @@ class BatchGenerator:
         ids, mask = ids.to(dev), mask.to(dev)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                         use_cache=True)
+                         use_cache=True, logits_to_keep=1)   # not rows x prompt x vocab
         # sampling reads the last logits on the CPU, beside each row's seen tokens
         cache, logits = out.past_key_values, out.logits[:, -1, :].cpu()
         positions = positions[:, -1:]
         while rows:
-            tokens = next_tokens(logits, [r.req.sampling for r in rows], [r.seen for r in rows])
+            tokens = next_tokens(logits, rows)
             keep = []
             for i, (row, token) in enumerate(zip(rows, tokens)):
-                reason = 'cancelled' if row.req.cancelled else row.add(token, self.eos)
+                try:
+                    if isinstance(token, RowError):
+                        raise token
+                    reason = 'cancelled' if row.req.cancelled else row.add(token, self.eos)
+                except Exception as e:  # noqa: BLE001 - fails this row's request only
+                    log.warning('a request failed inside a batch of %d: %s', len(rows), e)
+                    row.req.emit(Event(finish_reason='error', error=str(e)))
+                    self.stats['failed'] += 1
+                    continue
                 if reason is None:
                     delta = row.flush(final=False)
                     if delta:
@@ -195,6 +210,7 @@ class BatchGenerator:
                     row.req.emit(Event(text=row.flush(final=True), finish_reason=reason,
                                        completion_tokens=len(row.ids)))
                     self.stats['tokens'] += len(row.ids)
+                    self.stats['cancelled'] += reason == 'cancelled'
             if not keep:
                 return
             if len(keep) < len(rows):

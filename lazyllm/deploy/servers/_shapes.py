@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass
+class Choice:
+    """One finished answer: its text (or None beside tool calls), calls and finish reason."""
+    content: str | None
+    finish_reason: str
+    completion_tokens: int = 0
+    tool_calls: list = field(default_factory=list)
 
 
 class Shapes:
@@ -17,28 +27,35 @@ class Shapes:
                      'object': 'chat.completion' if self.chat else 'text_completion',
                      'created': int(time.time()), 'model': model}
 
-    def answer(self, done: list, prompt_tokens: int) -> dict:
-        """The non-stream body; ``done`` holds one finished Event per choice."""
+    def answer(self, done: list[Choice], prompt_tokens: int) -> dict:
+        """The non-stream body; ``done`` holds one Choice per prompt."""
         completion = sum(d.completion_tokens for d in done)
-        choices = [({'index': i, 'message': {'role': 'assistant', 'content': d.text},
-                     'finish_reason': d.finish_reason} if self.chat else
-                    {'index': i, 'text': d.text, 'finish_reason': d.finish_reason})
-                   for i, d in enumerate(done)]
+        choices = []
+        for i, d in enumerate(done):
+            if not self.chat:
+                choices.append({'index': i, 'text': d.content or '', 'logprobs': None,
+                                'finish_reason': d.finish_reason})
+                continue
+            message: dict = {'role': 'assistant', 'content': d.content, 'refusal': None}
+            if d.tool_calls:
+                message['tool_calls'] = d.tool_calls
+            choices.append({'index': i, 'message': message, 'logprobs': None,
+                            'finish_reason': d.finish_reason})
         return {**self.head, 'choices': choices, 'usage': usage(prompt_tokens, completion)}
 
-    def chunk(self, i: int | None, text: str | None, finish: str | None,
-              first: bool = False, totals: dict | None = None) -> bytes:
-        """One SSE frame: the role-only opening delta (chat), a text delta, or the final
-        usage-only chunk (``totals``)."""
+    def chunk(self, i: int | None, delta: dict | None, finish: str | None,
+              totals: dict | None = None) -> bytes:
+        """One SSE frame: a chat delta (``{'role'}``, ``{'content'}`` or ``{'tool_calls'}``),
+        a completion text piece (``delta={'text': …}``), or the final usage-only chunk
+        (``totals``)."""
         if totals is not None:
             choices: list = []
         elif self.chat:
-            delta = {'role': 'assistant', 'content': ''} if first else {'content': text}
-            choices = [{'index': i, 'delta': delta, 'finish_reason': finish}]
-        elif first:
-            return b''
+            choices = [{'index': i, 'delta': delta or {}, 'logprobs': None,
+                        'finish_reason': finish}]
         else:
-            choices = [{'index': i, 'text': text, 'finish_reason': finish}]
+            choices = [{'index': i, 'text': (delta or {}).get('content', ''),
+                        'logprobs': None, 'finish_reason': finish}]
         out = {**self.head, 'choices': choices}
         if self.chat:
             out['object'] = 'chat.completion.chunk'

@@ -40,7 +40,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from ._app import ApiError, create_app, read_body
+from ._app import ApiError, check_model, create_app, read_body
 from ._batcher import MicroBatcher
 from ._placement import device_of
 from ._st_common import (
@@ -73,13 +73,15 @@ def build_app(args: argparse.Namespace) -> FastAPI:
              classifier.limit)
     batcher = MicroBatcher(classifier, max_batch=args.batch_size,
                            max_wait=args.batch_wait_ms / 1000, name='classify batcher')
-    app = create_app(served_name=args.served_model_name, kind='classify',
+    app = create_app(served_name=args.served_model_name, aliases=args.alias,
+                     kind='classify',
                      max_model_len=classifier.limit)
     add_stats_route(app, batcher)
     names, n = classifier.labels, len(classifier.labels)
 
     async def classify(request: Request) -> JSONResponse:
         body = await read_body(request, '{"input": ["some text"]}')
+        check_model(app, body)
         texts = texts_of(body)
         results = await run_batch(batcher, texts)
         data = [{'index': i, 'label': names[max(range(n), key=probs.__getitem__)],

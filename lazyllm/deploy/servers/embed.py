@@ -37,7 +37,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sentence_transformers import SentenceTransformer
 
-from ._app import ApiError, create_app, read_body
+from ._app import ApiError, check_model, create_app, read_body
 from ._batcher import MicroBatcher
 from ._st_common import (
     add_common_arguments,
@@ -68,13 +68,15 @@ def build_app(args: argparse.Namespace) -> FastAPI:
              embedder.dim, embedder.limit)
     batcher = MicroBatcher(embedder, max_batch=args.batch_size,
                            max_wait=args.batch_wait_ms / 1000, name='embed batcher')
-    app = create_app(served_name=args.served_model_name, kind='embed',
+    app = create_app(served_name=args.served_model_name, aliases=args.alias,
+                     kind='embed',
                      max_model_len=embedder.limit)
     add_stats_route(app, batcher)
 
     @app.post('/v1/embeddings')
     async def embeddings(request: Request) -> JSONResponse:
         body = await read_body(request, '{"input": ["some text"]}')
+        check_model(app, body)
         texts = texts_of(body)
         fmt = body.get('encoding_format') or 'float'
         if fmt not in ('float', 'base64'):

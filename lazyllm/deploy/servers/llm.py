@@ -4,6 +4,14 @@ Chat prompts are rendered with the model's own chat template (or ``--chat-templa
 Concurrent requests are generated together (see ``_generator``). Streaming sends real tokens
 as they are decoded, as Server-Sent Events, with usage in a final chunk when asked
 (``stream_options.include_usage``). ``GET /stats`` reports how requests were batched.
+Tool calls are parsed from the answer by the model family's format (``_tool_parsers``);
+``response_format`` and forced tool calls are enforced by a grammar (``_prompting``).
+
+Every request is checked whole (``_requests``) and templated and tokenized in a prepare
+thread before it joins a batch, so a bad or huge request fails alone and ``/health`` keeps
+answering; a request whose client went away leaves the batch within one decoding step.
+Sampling defaults come from the folder's ``generation_config.json`` (as vLLM applies them),
+overridden by ``--sampling-defaults JSON``, overridden by the request.
 With ``--adapter NAME WEIGHT PATH`` (repeated) it serves LoRA adapters by name, the base by
 its served name and the adapters' weighted mix as the default (see ``_adapters``); the
 request's ``model`` picks one, and a batch never mixes them (see ``_generator``).
@@ -15,13 +23,15 @@ import asyncio
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from ._adapters import MIX, MIXES, Adapters, attach
-from ._app import ApiError, FastJSONResponse, create_app, read_body
+from ._app import ApiError, FastJSONResponse, check_model, create_app, model_card, read_body
+from ._fields import max_tokens_of
 from ._generator import BatchGenerator, Event, GenRequest
 from ._placement import (
     ATTENTIONS,
@@ -33,8 +43,10 @@ from ._placement import (
     dtype_of,
     quantization_kwargs,
 )
-from ._requests import max_tokens_of, messages_of, prompts_of, sampling_of, stops_of
-from ._shapes import Shapes, sse, usage
+from ._prompting import Prompter
+from ._requests import Spec, chat_request, completion_request
+from ._shapes import Choice, Shapes, sse, usage
+from ._tool_parsers import FORMATS, ToolStream
 
 log = logging.getLogger('lazyllm.engine')
 
@@ -70,6 +82,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'WEIGHT (repeat; see _adapters)')
     parser.add_argument('--adapter-mix', choices=MIXES, default='cat',
                         help="peft combination_type of the adapters' weighted mix")
+    parser.add_argument('--tool-parser', choices=['auto', *FORMATS], default='auto',
+                        help="how the model writes tool calls (auto: from its chat template)")
+    parser.add_argument('--generation-config', choices=('auto', 'none'), default='auto',
+                        help="auto: sampling defaults from the folder's generation_config.json")
+    parser.add_argument('--sampling-defaults', type=json.loads, default=None,
+                        help='JSON object of sampling defaults over the generation config, '
+                             'e.g. \'{"temperature": 0.7}\'')
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -117,59 +136,74 @@ def _context_length(model: Any, args: argparse.Namespace) -> int:
     return min(args.max_model_len, own) if args.max_model_len else own
 
 
+_DEFAULT_KEYS = ('temperature', 'top_p', 'top_k', 'min_p', 'repetition_penalty')
+
+
+def _sampling_defaults(args: argparse.Namespace) -> tuple[dict, int | None]:
+    """(sampling defaults, default max_tokens) from generation_config.json (unless
+    ``--generation-config none``) overridden by ``--sampling-defaults``; checked like a
+    request so a bad value stops the engine at start, not at the first request."""
+    from pathlib import Path
+
+    from ._requests import _sampling
+    folder = {}
+    path = Path(args.model) / 'generation_config.json'
+    if args.generation_config == 'auto' and path.is_file():
+        folder = json.loads(path.read_text())
+    given = args.sampling_defaults or {}
+    if not isinstance(given, dict) or set(given) - {*_DEFAULT_KEYS, 'max_tokens'}:
+        raise ValueError(f'--sampling-defaults takes a JSON object with '
+                         f'{", ".join(_DEFAULT_KEYS)}, max_tokens; got {given!r}')
+    merged = {**{k: folder[k] for k in _DEFAULT_KEYS if folder.get(k) is not None}, **given}
+    try:
+        checked = _sampling(merged, 1, {})
+    except ApiError as e:
+        raise ValueError(f'bad sampling default: {e.message}') from None
+    defaults = {k: checked[k] for k in _DEFAULT_KEYS if k in merged}
+    if defaults:
+        log.info('sampling defaults (a request overrides them): %s', defaults)
+    return defaults, given.get('max_tokens') or folder.get('max_new_tokens')
+
+
 class _Engine:
-    """Turns validated requests into generator jobs and OpenAI responses."""
+    """Turns checked requests into generator jobs."""
 
     def __init__(self, model: Any, tok: Any, args: argparse.Namespace,
                  adapters: Adapters | None = None):
         self.tok, self.name, self.adapters = tok, args.served_model_name, adapters
         self.context = _context_length(model, args)
-        self.default_max_tokens = args.default_max_tokens
+        self.defaults, max_tokens = _sampling_defaults(args)
+        self.default_max_tokens = max_tokens or args.default_max_tokens
+        self.vocab = model.config.get_text_config().vocab_size
         self.gen = BatchGenerator(model, tok, max_batch=args.max_batch,
                                   activate=adapters.activate if adapters else None)
+        self.prompter = Prompter(tok, self.vocab, self.gen.eos, self.name, args.tool_parser)
+        # one thread prepares (templates, tokenizes, compiles grammars) in arrival order
+        self.prepare = ThreadPoolExecutor(1, thread_name_prefix='lazyllm-prepare')
 
-    def adapter_of(self, body: dict) -> tuple[str | None, str]:
-        """(adapter set, model name to answer with) for the request's ``model``. Without
-        adapters any name is this model (as before); with them, an unknown name is a 404."""
-        if self.adapters is None:
-            return None, self.name
-        model = body.get('model')
-        try:
-            key = self.adapters.key_of(model)
-        except (KeyError, TypeError):
-            raise ApiError(404, f'the model {model!r} does not exist here: this engine serves '
-                                f'{", ".join(self.adapters.names())} (the base without '
-                                f'adapters is {self.name!r}, their mix {MIX!r})',
-                           'not_found_error') from None
-        return key, MIX if key == MIX else (model or MIX)
+    def adapter_of(self, served: str) -> str | None:
+        """The adapter set a request's (checked) model name needs."""
+        return None if self.adapters is None else self.adapters.key_of(served)
 
-    def chat_prompt(self, body: dict) -> list[int]:
-        messages = messages_of(body)
-        if not getattr(self.tok, 'chat_template', None):
-            raise ApiError(400, f'{self.name} has no chat template: call /v1/completions with '
-                                'a raw prompt, or deploy with chat_template= a built-in '
-                                'template name (chatml, qwen, llama) or a Jinja file')
-        extra = {'tools': body['tools']} if body.get('tools') else {}
-        text = self.tok.apply_chat_template(messages, tokenize=False,
-                                            add_generation_prompt=True, **extra)
-        return self.tok.encode(text, add_special_tokens=False)
+    async def run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.prepare, fn, *args)
 
-    def jobs(self, body: dict, prompts: list[list[int]],
-             adapter: str | None = None) -> tuple[list[GenRequest], asyncio.Queue]:
+    def jobs(self, prompts: list[list[int]], budgets: list[int], constraints: list,
+             spec: Spec, adapter: str | None) -> tuple[list[GenRequest], asyncio.Queue]:
         """One GenRequest per prompt, all feeding one asyncio queue with (index, Event)."""
-        stops = stops_of(body)
-        budgets = [max_tokens_of(body, len(p), self.context, self.default_max_tokens)
-                   for p in prompts]
         loop, events = asyncio.get_running_loop(), asyncio.Queue()
         reqs = []
-        for i, (ids, budget) in enumerate(zip(prompts, budgets)):
+        for i, (ids, budget, constraint) in enumerate(zip(prompts, budgets, constraints)):
             emit = (lambda ev, i=i: loop.call_soon_threadsafe(events.put_nowait, (i, ev)))
-            # each request its own Sampling: a seeded generator is per-request state
-            reqs.append(GenRequest(ids, budget, sampling_of(body), emit, stops,
-                                   adapter=adapter))
+            reqs.append(GenRequest(ids, budget, spec.new_sampling(), emit, spec.stop,
+                                   adapter=adapter, constraint=constraint))
         for r in reqs:
             self.gen.submit(r)
         return reqs, events
+
+
+def _generation_error(ev: Event) -> ApiError:
+    return ApiError(500, f'generation failed: {ev.error}')
 
 
 async def _collect(reqs: list[GenRequest], events: asyncio.Queue) -> list[Event]:
@@ -181,31 +215,78 @@ async def _collect(reqs: list[GenRequest], events: asyncio.Queue) -> list[Event]
         texts[i].append(ev.text)
         if ev.finish_reason:
             if ev.error:
-                raise ApiError(500, f'generation failed: {ev.error}', 'server_error')
+                raise _generation_error(ev)
             done[i] = Event(''.join(texts[i]), ev.finish_reason, ev.completion_tokens)
     return done  # type: ignore[return-value]
 
 
-async def _stream(reqs: list[GenRequest], events: asyncio.Queue, chunk: Any,
-                  prompt_tokens: int | None) -> AsyncIterator[bytes]:
-    """SSE frames from generator events; usage last when ``prompt_tokens`` is given.
-    Cancels the requests if the client goes away."""
+class _ClientGone(Exception):
+    pass
+
+
+async def _collect_watching(request: Request, reqs: list[GenRequest],
+                            events: asyncio.Queue) -> list[Event]:
+    """``_collect``, abandoned (its rows cancelled) when the client disconnects: a timed-out
+    caller must not keep the model busy for minutes."""
+    task = asyncio.ensure_future(_collect(reqs, events))
+    try:
+        while True:
+            finished, _ = await asyncio.wait({task}, timeout=0.2)
+            if finished:
+                return task.result()
+            if await request.is_disconnected():
+                log.info('client went away: its request leaves the batch')
+                raise _ClientGone
+    finally:
+        task.cancel()
+        for r in reqs:
+            r.cancelled = True
+
+
+def _choice(ev: Event, fmt: Any, spec: Spec) -> Choice:
+    """A finished answer, with tool calls parsed out of its text when tools were offered."""
+    if fmt is None:
+        return Choice(ev.text, ev.finish_reason, ev.completion_tokens)
+    content, calls = fmt.parse(ev.text)
+    calls = calls if spec.parallel_tool_calls else calls[:1]
+    return Choice(content if calls else content or '',   # stripped, as ToolStream sends it
+                  'tool_calls' if calls else ev.finish_reason, ev.completion_tokens, calls)
+
+
+async def _stream(reqs: list[GenRequest], events: asyncio.Queue, shapes: Shapes, spec: Spec,
+                  fmt: Any) -> AsyncIterator[bytes]:
+    """SSE frames from generator events: text deltas, or tool-call deltas as OpenAI streams
+    them when tools were offered; usage last when asked. Cancels the requests when the
+    client goes away."""
+    parsers = [ToolStream(fmt) if fmt is not None else None for _ in reqs]
     left, completion = len(reqs), 0
     try:
-        yield chunk(0, None, None, first=True)
+        if shapes.chat:
+            yield shapes.chunk(0, {'role': 'assistant', 'content': ''}, None)
         while left:
             i, ev = await events.get()
             if ev.error:
-                yield sse({'error': {'message': f'generation failed: {ev.error}',
-                                     'type': 'server_error', 'code': 500}})
+                e = _generation_error(ev)
+                yield sse({'error': {'message': e.message, 'type': e.type, 'param': None,
+                                     'code': None}})
                 return
-            if ev.text or ev.finish_reason:
-                yield chunk(i, ev.text, ev.finish_reason)
+            parser = parsers[i]
+            if parser is None:
+                deltas = [{'content': ev.text}] if ev.text else []
+            else:
+                deltas = parser.feed(ev.text) + (parser.finish() if ev.finish_reason else [])
+            for delta in deltas:
+                if spec.parallel_tool_calls or all(
+                        c.get('index', 0) == 0 for c in delta.get('tool_calls', ())):
+                    yield shapes.chunk(i, delta, None)
             if ev.finish_reason:
                 left -= 1
                 completion += ev.completion_tokens
-        if prompt_tokens is not None:
-            yield chunk(None, None, None, totals=usage(prompt_tokens, completion))
+                called = parser is not None and parser.called
+                yield shapes.chunk(i, {}, 'tool_calls' if called else ev.finish_reason)
+        if spec.include_usage:
+            prompt_tokens = sum(len(r.prompt_ids) for r in reqs)
+            yield shapes.chunk(None, None, None, totals=usage(prompt_tokens, completion))
         yield b'data: [DONE]\n\n'
     finally:
         for r in reqs:
@@ -215,10 +296,14 @@ async def _stream(reqs: list[GenRequest], events: asyncio.Queue, chunk: Any,
 def build_app(args: argparse.Namespace) -> FastAPI:
     model, tok = _load(args)
     engine = _Engine(model, tok, args, _load_adapters(model, args))
-    app = create_app(served_name=args.served_model_name, kind='llm',
+    app = create_app(served_name=args.served_model_name, aliases=args.alias,
+                     kind='llm',
                      max_model_len=engine.context)
     if engine.adapters is not None:
-        _list_adapters(app, engine)
+        created = app.state.cards[0]['created']
+        app.state.cards = [model_card(name, 'llm', created, engine.context, **extra) for
+                           name, extra in zip(engine.adapters.names(), engine.adapters.cards())]
+        app.state.names = {n: n for n in engine.adapters.names()}
 
     @app.get('/stats')
     async def stats() -> dict:
@@ -230,45 +315,50 @@ def build_app(args: argparse.Namespace) -> FastAPI:
             log.info('request %s %s', request.url.path, json.dumps(body, ensure_ascii=False))
         return body
 
-    async def answer(body: dict, prompts: list[list[int]], kind: str) -> Any:
-        adapter, name = engine.adapter_of(body)
-        reqs, events = engine.jobs(body, prompts, adapter)
-        shapes, prompt_tokens = Shapes(kind, name), sum(len(p) for p in prompts)
-        if body.get('stream'):
-            want_usage = bool((body.get('stream_options') or {}).get('include_usage'))
-            return StreamingResponse(
-                _stream(reqs, events, shapes.chunk, prompt_tokens if want_usage else None),
-                media_type='text/event-stream', headers={'Cache-Control': 'no-cache'})
+    def budgets_of(body: dict, prompts: list[list[int]]) -> list[int]:
+        return [max_tokens_of(body, len(p), engine.context, engine.default_max_tokens)
+                for p in prompts]
+
+    async def answer(request: Request, body: dict, spec: Spec, prepared: tuple,
+                     kind: str) -> Any:
+        served = check_model(app, body)
+        prompts, budgets, constraints = prepared
+        reqs, events = engine.jobs(prompts, budgets, constraints, spec,
+                                   engine.adapter_of(served))
+        shapes = Shapes(kind, served)
+        fmt = engine.prompter.format if kind == 'chat' and spec.calls_tools else None
+        if spec.stream:
+            return StreamingResponse(_stream(reqs, events, shapes, spec, fmt),
+                                     media_type='text/event-stream',
+                                     headers={'Cache-Control': 'no-cache'})
         try:
-            done = await _collect(reqs, events)
-        finally:
-            for r in reqs:
-                r.cancelled = True
-        return FastJSONResponse(shapes.answer(done, prompt_tokens))
+            done = await _collect_watching(request, reqs, events)
+        except _ClientGone:
+            return Response(status_code=204)
+        prompt_tokens = sum(len(p) for p in prompts)
+        return FastJSONResponse(shapes.answer([_choice(d, fmt, spec) for d in done],
+                                              prompt_tokens))
 
     @app.post('/v1/chat/completions')
     async def chat(request: Request) -> Any:
         body = await body_of(request)
-        return await answer(body, [engine.chat_prompt(body)], 'chat')
+        messages, spec = chat_request(body, engine.vocab, engine.defaults)
+        check_model(app, body)
+
+        def prepare() -> tuple:
+            ids = engine.prompter.chat_ids(messages, spec)
+            return [ids], budgets_of(body, [ids]), [engine.prompter.constraint(spec)]
+        return await answer(request, body, spec, await engine.run(prepare), 'chat')
 
     @app.post('/v1/completions')
     async def completions(request: Request) -> Any:
         body = await body_of(request)
-        prompts = [tok.encode(p) for p in prompts_of(body)]
-        return await answer(body, prompts, 'cmpl')
+        prompts, spec = completion_request(body, engine.vocab, engine.defaults)
+        check_model(app, body)
+
+        def prepare() -> tuple:
+            ids = [engine.prompter.completion_ids(p) for p in prompts]
+            return ids, budgets_of(body, ids), [None] * len(ids)
+        return await answer(request, body, spec, await engine.run(prepare), 'cmpl')
 
     return app
-
-
-def _list_adapters(app: FastAPI, engine: _Engine) -> None:
-    """``GET /v1/models`` lists every served name, the default (the mix) first."""
-    app.router.routes[:] = [r for r in app.router.routes
-                            if getattr(r, 'path', None) != '/v1/models']
-    created = int(time.time())
-
-    @app.get('/v1/models')
-    async def models() -> dict:
-        cards = [{'id': name, 'object': 'model', 'created': created, 'owned_by': 'lazyllm',
-                  'kind': 'llm', 'max_model_len': engine.context, **extra}
-                 for name, extra in zip(engine.adapters.names(), engine.adapters.cards())]
-        return {'object': 'list', 'data': cards}

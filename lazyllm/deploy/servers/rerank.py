@@ -41,7 +41,7 @@ from fastapi.responses import JSONResponse
 from sentence_transformers import CrossEncoder
 
 from . import _st_common as common  # what the two sentence-transformers engines share
-from ._app import ApiError, create_app, read_body
+from ._app import ApiError, check_model, create_app, read_body
 from ._batcher import MicroBatcher
 
 log = logging.getLogger('lazyllm.engine')
@@ -60,12 +60,14 @@ def build_app(args: argparse.Namespace) -> FastAPI:
              time.perf_counter() - t0, scorer.backend, scorer.limit)
     batcher = MicroBatcher(scorer, max_batch=args.batch_size,
                            max_wait=args.batch_wait_ms / 1000, name='rerank batcher')
-    app = create_app(served_name=args.served_model_name, kind='rerank',
+    app = create_app(served_name=args.served_model_name, aliases=args.alias,
+                     kind='rerank',
                      max_model_len=scorer.limit)
     common.add_stats_route(app, batcher)
 
     async def rerank(request: Request) -> JSONResponse:
         body = await read_body(request, '{"query": "…", "documents": ["…", "…"]}')
+        check_model(app, body)
         query, docs, top_n, with_docs = request_of(body)
         scored = await common.run_batch(batcher, [(query, d) for d in docs])
         order = sorted(range(len(docs)), key=lambda i: -scored[i][0])[:top_n]

@@ -105,7 +105,8 @@ def build_app(args: argparse.Namespace) -> FastAPI:
              time.perf_counter() - t0, device, model.model.compute_type,
              'multilingual' if model.model.is_multilingual else 'English-only', args.beam_size)
     transcriber = Transcriber(model, languages, args.beam_size, args.language)
-    app = create_app(served_name=args.served_model_name, kind='stt')
+    app = create_app(served_name=args.served_model_name, aliases=args.alias,
+                     kind='stt')
 
     @app.post('/v1/audio/transcriptions')
     async def transcriptions(request: Request) -> Any:

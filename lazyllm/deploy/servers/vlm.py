@@ -47,10 +47,10 @@ from typing import Any, AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from ._app import ApiError, FastJSONResponse, create_app, read_body
+from ._app import ApiError, FastJSONResponse, check_model, create_app, read_body
+from ._fields import max_tokens_of
 from ._placement import DTYPES, device_of, dtype_of
-from ._requests import max_tokens_of
-from ._shapes import Shapes
+from ._shapes import Choice, Shapes
 
 log = logging.getLogger('lazyllm.engine')
 _IMAGE_FIX = 'send a PNG, JPEG, GIF, WebP or BMP image'
@@ -342,17 +342,11 @@ def load(args: argparse.Namespace) -> Captioner | ChatVLM:
 
 # ------------------------------------------------------------------------------ app
 
-@dataclass
-class Done:
-    text: str
-    finish_reason: str
-    completion_tokens: int
-
-
 def build_app(args: argparse.Namespace) -> FastAPI:
     vlm = load(args)
     reader = ImageReader(args.max_image_mb, args.fetch_timeout)
-    app = create_app(served_name=args.served_model_name, kind='vlm', max_model_len=vlm.context)
+    app = create_app(served_name=args.served_model_name, aliases=args.alias,
+                     kind='vlm', max_model_len=vlm.context)
     lock = threading.Lock()
 
     def run(inputs: dict, params: dict) -> tuple[str, int, str]:
@@ -368,6 +362,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         body = await read_body(request, '{"messages": [{"role": "user", "content": [{"type": '
                                         '"image_url", "image_url": {"url": "data:image/png;'
                                         'base64,…"}}]}]}')
+        check_model(app, body)
         turns = turns_of(body)
         params = sampling_of(body)
         inputs, prompt_tokens = await vlm.inputs(turns, reader)
@@ -379,7 +374,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
             log.exception('generation failed')
             raise ApiError(500, f'generation failed: {type(e).__name__}: {e}',
                            'server_error') from None
-        shapes, done = Shapes('chat', args.served_model_name), Done(text, reason, tokens)
+        shapes, done = Shapes('chat', args.served_model_name), Choice(text, reason, tokens)
         if body.get('stream'):
             usage = bool((body.get('stream_options') or {}).get('include_usage'))
             return StreamingResponse(_one_chunk(shapes, done, prompt_tokens if usage else None),
@@ -390,11 +385,11 @@ def build_app(args: argparse.Namespace) -> FastAPI:
     return app
 
 
-async def _one_chunk(shapes: Shapes, done: Done, prompt_tokens: int | None
+async def _one_chunk(shapes: Shapes, done: Choice, prompt_tokens: int | None
                      ) -> AsyncIterator[bytes]:
     from ._shapes import usage
-    yield shapes.chunk(0, None, None, first=True)
-    yield shapes.chunk(0, done.text, done.finish_reason)
+    yield shapes.chunk(0, {'role': 'assistant', 'content': ''}, None)
+    yield shapes.chunk(0, {'content': done.content}, done.finish_reason)
     if prompt_tokens is not None:
         yield shapes.chunk(None, None, None,
                            totals=usage(prompt_tokens, done.completion_tokens))

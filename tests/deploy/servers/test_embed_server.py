@@ -58,8 +58,14 @@ def test_vectors_equal_in_process_sentence_transformers(client, reference):
 
 
 def test_response_shape_usage_and_base64(server, reference):
-    as_float = server.post('/v1/embeddings', {'input': TEXTS[:2], 'model': 'whatever'})
+    as_float = server.post('/v1/embeddings', {'input': TEXTS[:2], 'model': 'test-embed'})
     as_b64 = server.post('/v1/embeddings', {'input': TEXTS[:2], 'encoding_format': 'base64'})
+    unknown = server.post('/v1/embeddings', {'input': TEXTS[:2], 'model': 'whatever'})
+    assert unknown.status_code == 404
+    assert unknown.json()['error'] == {
+        'message': unknown.json()['error']['message'], 'type': 'invalid_request_error',
+        'param': 'model', 'code': 'model_not_found'}
+    assert "'whatever' does not exist here" in unknown.json()['error']['message']
     body = as_float.json()
     assert body['object'] == 'list' and body['model'] == 'test-embed'
     assert [(d['object'], d['index']) for d in body['data']] == [('embedding', 0),

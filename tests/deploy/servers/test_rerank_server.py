@@ -62,7 +62,7 @@ def test_top_n_keeps_the_best(server, client):
 
 
 def test_response_shape_documents_usage_and_aliases(server, started):
-    body = {'query': QUERY, 'documents': [DOCS[0], {'text': DOCS[2]}], 'model': 'any'}
+    body = {'query': QUERY, 'documents': [DOCS[0], {'text': DOCS[2]}], 'model': 'test-rerank'}
     answer = server.post('/v1/rerank', body)
     out = answer.json()
     assert out['model'] == 'test-rerank' and out['id'].startswith('rerank-')
