@@ -8,6 +8,33 @@ else ``engine_python``, else this interpreter. ``bash .ci/install-vllm.sh VENV``
 
 Options are checked before launch and mapped to vLLM flags; CPU specifics go through vLLM's
 environment variables (``VLLM_CPU_KVCACHE_SPACE``, ``VLLM_CPU_OMP_THREADS_BIND``).
+
+Tool calling and structured output (the OpenAI ``tools`` / ``tool_choice`` /
+``response_format`` request fields), flags as vLLM 0.32 spells them::
+
+    deploy_method(lazyllm.deploy.vllm, tool_call_parser='hermes', enable_auto_tool_choice=True,
+                  chat_template='/path/tool_template.jinja', structured_outputs_backend='auto')
+
+- ``tool_call_parser`` (``--tool-call-parser``) reads the model's tool-call markup back into
+  OpenAI ``tool_calls``; pick the one of the model family (hermes for Qwen2.5/Hermes,
+  llama3_json, mistral, pythonic...). vLLM needs it for every ``tool_choice`` but "none":
+  without it a request with ``tools`` and ``tool_choice`` "auto" (the default when tools are
+  given), "required" or a named function is answered 400.
+- ``enable_auto_tool_choice`` (``--enable-auto-tool-choice``) lets ``tool_choice="auto"``
+  (the model decides) work; it needs ``tool_call_parser``. "required" and a named function are
+  forced by constrained decoding and need only the parser (vLLM answers a named one with
+  finish_reason "stop", "required" with "tool_calls").
+- ``tool_strict_level`` (``--tool-strict-level``): with the default auto, a forced call's
+  envelope (markup, function name) is constrained but its arguments follow the tool's schema
+  only when the tool says ``'strict': True``; small models then may write anything there
+  (even run out of tokens, which leaves the call in ``content``). ``parameter`` pins the
+  arguments of every tool.
+- ``structured_outputs_backend`` (``--structured-outputs-config.backend``; older vLLMs called it
+  ``--guided-decoding-backend``) picks the grammar engine of ``response_format`` json_schema /
+  json_object and of forced tool calls; default auto (xgrammar where it can).
+- ``chat_template`` (``--chat-template``): a Jinja file (or the template itself as a str)
+  used instead of the model's own; a model whose template ignores ``tools`` needs a
+  tool-aware one to be told about the tools.
 """
 from __future__ import annotations
 
@@ -62,6 +89,21 @@ _ADVICE = (
 )
 
 
+# vLLM 0.32's built-in tool call parsers (vllm/tool_parsers/__init__.py); the installed vLLM's
+# own list is read again before launch (see _installed_tool_parsers).
+_TOOL_PARSERS = (
+    'apertus', 'cohere_command3', 'cohere_command4', 'deepseek_v3', 'deepseek_v31',
+    'deepseek_v32', 'deepseek_v4', 'deepseek_v41', 'dots', 'ernie45', 'functiongemma',
+    'gemma4', 'gigachat3', 'glm45', 'glm47', 'granite', 'granite-20b-fc', 'granite4', 'hermes',
+    'hf', 'hunyuan_a13b', 'hy_v3', 'hy_v4', 'inkling', 'internlm', 'jamba', 'k2_horizon',
+    'kimi_k2', 'kimi_k3', 'lfm2', 'ling3', 'llama3_json', 'llama4_json', 'llama4_pythonic',
+    'longcat', 'mimo', 'minicpm5', 'minimax_m2', 'minimax_m3', 'mistral', 'muse_glimmer',
+    'olmo3', 'openai', 'phi4_mini_json', 'plamo3', 'poolside_v1', 'pythonic', 'qwen3_coder',
+    'qwen3_json', 'qwen3_xml', 'seed_oss', 'step3', 'step3p5', 'xlam')
+# vLLM 0.32's StructuredOutputsBackend
+_STRUCTURED_BACKENDS = ('auto', 'xgrammar', 'guidance', 'outlines', 'lm-format-enforcer')
+
+
 def _nonneg(v: int | float) -> bool:
     return v >= 0
 
@@ -103,6 +145,12 @@ class VllmEngine(Engine):
         if options.get('runner') == 'generate' and options.get('convert') not in (None, 'none'):
             raise InputError("vllm options runner='generate' and convert= do not go together: "
                              "convert needs runner='pooling'.")
+        _check_tools(options)
+        if 'tool_parser_plugin' in options:
+            options['tool_parser_plugin'] = _check_file('tool_parser_plugin',
+                                                        options['tool_parser_plugin'])
+        if 'chat_template' in options:
+            options['chat_template'] = _check_chat_template(options['chat_template'])
         return options
 
     def default_python(self) -> str:
@@ -131,11 +179,11 @@ class VllmEngine(Engine):
         return super().flags({k: v for k, v in options.items() if k not in _SPECIAL})
 
     def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
-             options: dict, python: str = sys.executable) -> list[str]:
-        names = [served_name]
-        alias = options.get('served_model_name')
-        if alias and alias != served_name:
-            names.append(alias)
+             options: dict, python: str = sys.executable, aliases: tuple = ()) -> list[str]:
+        names = [served_name]           # vLLM answers to all; its /v1/models shows the first
+        for alias in (*aliases, options.get('served_model_name')):
+            if alias and alias not in names:
+                names.append(alias)
         argv = [python, '-m', 'vllm.entrypoints.openai.api_server', '--model', str(model_dir),
                 '--host', host, '--port', str(port), '--served-model-name', *names]
         options = dict(options)
@@ -148,6 +196,7 @@ class VllmEngine(Engine):
         lora = options.get('lora') or {}
         if lora:
             options['enable_lora'] = True
+        _check_installed_parser(options, python)
         argv += self.flags(options)
         if lora:
             argv += ['--lora-modules', *(f'{n}={os.fspath(p)}' for n, p in lora.items())]
@@ -181,6 +230,81 @@ class VllmEngine(Engine):
             return ''
         advice = next((a for pat, a in _ADVICE if pat.search(reason)), '')
         return f'vLLM says: {reason}' + (f'\nFix: {advice}' if advice else '')
+
+
+def _extra_parser(options: dict) -> str | None:
+    """A --tool-call-parser given through extra_args (a name this table does not know)."""
+    extra = list(options.get('extra_args') or ())
+    for i, arg in enumerate(extra):
+        if arg == '--tool-call-parser' and i + 1 < len(extra):
+            return extra[i + 1]
+        if arg.startswith('--tool-call-parser='):
+            return arg.split('=', 1)[1]
+    return None
+
+
+def _check_tools(options: dict) -> None:
+    parser = options.get('tool_call_parser')
+    if parser is not None and parser not in _TOOL_PARSERS and not options.get(
+            'tool_parser_plugin'):
+        raise InputError(
+            f'vllm option tool_call_parser={parser!r} is not a parser vLLM has; use the one '
+            f'of your model family, one of: {", ".join(_TOOL_PARSERS)}. A parser of your own: '
+            'also pass tool_parser_plugin=PATH (the .py file that registers it); one of a '
+            "newer vLLM: extra_args=['--tool-call-parser', NAME].")
+    if options.get('enable_auto_tool_choice') and parser is None \
+            and _extra_parser(options) is None:
+        raise InputError(
+            'vllm option enable_auto_tool_choice=True needs tool_call_parser= as well (vLLM '
+            'refuses to start without it): the parser reads the model\'s tool-call markup '
+            "back into tool_calls, e.g. tool_call_parser='hermes' for Qwen2.5 / Hermes "
+            "models, 'llama3_json' for Llama 3.1+, 'mistral' for Mistral.")
+
+
+def _check_chat_template(template: str) -> str:
+    """A template file as an absolute path (the engine's working folder may differ); the
+    template itself (it holds '{', '}' or a newline) as given; a bare file name as given
+    (vLLM looks it up among its own templates, e.g. template_chatml.jinja); a missing file
+    refused."""
+    if any(c in template for c in '{}\n'):
+        return template
+    if Path(template).name == template and not Path(template).is_file():
+        return template
+    return _check_file('chat_template', template, 'Pass the path of a Jinja chat template '
+                       'file, or the template itself as a str.')
+
+
+def _check_file(name: str, value: str, fix: str = '') -> str:
+    """``value`` as an absolute path (the engine's working folder may differ) if it is a
+    file; else an InputError."""
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise InputError(f'vllm option {name}={value!r}: no such file.' + (' ' + fix if fix
+                                                                             else ''))
+    return str(path.resolve())
+
+
+def _installed_tool_parsers(python: str) -> tuple:
+    """The tool parser names of the vLLM installed in ``python``'s venv, () if not found."""
+    venv = Path(python).parent.parent
+    for src in venv.glob('lib/python3*/site-packages/vllm/tool_parsers/__init__.py'):
+        text = src.read_text(errors='replace')
+        start = text.find('_TOOL_PARSERS_TO_REGISTER')
+        if start >= 0:
+            return tuple(re.findall(r'^[ \t]+"([\w.\-]+)":[ \t]*\(', text[start:], re.M))
+    return ()
+
+
+def _check_installed_parser(options: dict, python: str) -> None:
+    """An older vLLM may lack a parser of the table: say so before launch."""
+    parser = options.get('tool_call_parser')
+    if parser is None or options.get('tool_parser_plugin'):
+        return
+    names = _installed_tool_parsers(python)
+    if names and parser not in names:
+        raise DeployError(f'the vLLM of {python} has no tool call parser {parser!r}; its '
+                          f'parsers: {", ".join(sorted(names))}. Pick one of these, or install '
+                          'a newer vLLM (bash .ci/install-vllm.sh VENV).')
 
 
 def _is_embed(model_dir: str) -> bool:
@@ -267,7 +391,26 @@ vllm = register_engine(VllmEngine(
                                    "(VLLM_CPU_OMP_THREADS_BIND; default: this process's CPUs "
                                    "when it may not use all, else vLLM's auto)"),
         'enforce_eager': Option(bool, None, 'no graph capture / compilation: starts faster'),
-        'chat_template': Option(str, None, 'a Jinja chat template (file or string)'),
+        'chat_template': Option(str, None, "a Jinja chat template file (or the template "
+                                "itself) used instead of the model's own, e.g. a tool-aware "
+                                "one for tool calling"),
+        'enable_auto_tool_choice': Option(bool, None, 'tool_choice="auto": the model decides '
+                                          'whether to call tools (needs tool_call_parser)'),
+        'tool_call_parser': Option(str, None, "reads the model's tool-call markup into OpenAI "
+                                   'tool_calls, needed for any tool_choice but "none": the '
+                                   "model family's, e.g. hermes, llama3_json, mistral, "
+                                   'pythonic'),
+        'tool_strict_level': Option(str, None, 'how far forced tool calls are constrained: auto '
+                                    "(the call's envelope; arguments only for tools with "
+                                    "strict: true), function (the envelope on every request "
+                                    'with tools), parameter (arguments too, as if every tool '
+                                    'were strict)', ('auto', 'function', 'parameter')),
+        'tool_parser_plugin': Option(str, None, 'a .py file that registers a tool call parser '
+                                     'of your own (then tool_call_parser= may name it)'),
+        'structured_outputs_backend': Option(
+            str, None, 'grammar engine for response_format json_schema / json_object and '
+            'forced tool calls (default auto)', _STRUCTURED_BACKENDS,
+            flag='--structured-outputs-config.backend'),
         'trust_remote_code': Option(bool, None, "run the model folder's own code"),
         'seed': Option(int, None, 'random seed'),
         'quantization': Option(str, None, 'quantization method, e.g. awq, gptq, fp8'),
