@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..prompt import ChatPrompter, PrompterBase
 
 __all__ = ['as_prompter', 'check_sampling', 'share_view', 'llm_request', 'embed_texts',
-           'rerank_args', 'embed_call', 'rerank_call']
+           'rerank_args', 'embed_call', 'rerank_call', 'json_mode', 'answer_of']
 
 _DEFAULT_PROMPTER = ChatPrompter()
 
@@ -62,6 +62,31 @@ def share_view(module: Any, prompt: Any, format: Any, stream: Any, history: Any,
     view._history = list(history) if history is not None else list(module._history)
     view._sampling = {**module._sampling, **sampling}
     return view
+
+
+def answer_of(result: Any) -> Any:
+    """What calling a chat module returns: the answer's text, or, when the model called tools,
+    the assistant message (``{'role': 'assistant', 'content', 'tool_calls'}``) ready to append
+    to the history with the tools' results."""
+    if result.tool_calls:
+        return {'role': 'assistant', 'content': result.content or None,
+                'tool_calls': result.tool_calls}
+    return result.content
+
+
+def json_mode(params: dict, formatter: Any) -> dict:
+    """``params`` with ``response_format: json_object`` added when the module's formatter
+    parses JSON (so even a small model answers in JSON, by constrained decoding) and the call
+    does not shape its answer otherwise (tools, its own response_format). An explicit
+    ``response_format=None`` opts out and is not sent."""
+    from ..formatter import JsonFormatter
+    if 'response_format' in params:
+        if params['response_format'] is None:
+            params = {k: v for k, v in params.items() if k != 'response_format'}
+        return params
+    if isinstance(formatter, JsonFormatter) and not params.get('tools'):
+        return {**params, 'response_format': {'type': 'json_object'}}
+    return params
 
 
 def llm_request(prompter: PrompterBase | None, input: Any, history: list,

@@ -16,15 +16,18 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from .._log import get_logger
+from ..client import ChatDelta, ChatResult
 from ..deploy import auto as _auto
 from ..errors import InputError
 from ..hub import ModelType, infer_type, type_from_name
 from ..prompt import PrompterBase
 from ._base import ModuleBase
 from ._calls import (
+    answer_of,
     as_prompter,
     check_sampling,
     embed_call,
+    json_mode,
     llm_request,
     rerank_call,
     share_view,
@@ -36,8 +39,10 @@ from ._generation import ChatCapabilities
 
 __all__ = ['TrainableModule']
 
-_SAMPLING = frozenset({'temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'seed',
-             'repetition_penalty', 'presence_penalty', 'frequency_penalty', 'tools'})
+_SAMPLING = frozenset({'temperature', 'top_p', 'top_k', 'min_p', 'max_tokens', 'stop', 'seed',
+                       'repetition_penalty', 'presence_penalty', 'frequency_penalty',
+                       'logit_bias', 'tools', 'tool_choice', 'parallel_tool_calls',
+                       'response_format'})
 
 
 def _check_sampling(values: dict) -> dict:
@@ -212,7 +217,7 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
     def _llm_args(self, input: Any, kw: dict) -> tuple[list, dict]:
         files = kw.pop('lazyllm_files', None)   # images (path, bytes, PIL, URL) for a VLM
         history = self._history + list(kw.pop('history', None) or [])
-        params = {**self._sampling, **_check_sampling(kw)}
+        params = json_mode({**self._sampling, **_check_sampling(kw)}, self._formatter)
         messages, params = llm_request(self._prompter, input, history, params)
         if files is not None:
             from .online._media import with_images
@@ -225,7 +230,7 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         if call is not None:
             return call(dep.client())
         messages, params = self._llm_args(_single(args), kw)
-        return dep.client().chat(messages, model=self._model_name(dep), **params).content
+        return answer_of(dep.client().chat(messages, model=self._model_name(dep), **params))
 
     def stream_forward(self, *args: Any, **kw: Any) -> Iterator[str]:
         dep = self._ready()
@@ -233,9 +238,13 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
             yield self.forward(*args, **kw)
             return
         messages, params = self._llm_args(_single(args), kw)
+        fragments: list = []    # tool-call deltas: one assistant message dict at the end
         for delta in dep.client().stream_chat(messages, model=self._model_name(dep), **params):
             if delta.content:
                 yield delta.content
+            fragments += delta.tool_calls
+        if fragments:
+            yield answer_of(ChatResult.from_deltas([ChatDelta(tool_calls=fragments)]))
 
     async def acall(self, *args: Any, **kw: Any) -> Any:
         """The async twin of calling the module (formatter applied; hooks are sync-only)."""
@@ -246,7 +255,7 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
             out = await call(client)
         else:
             messages, params = self._llm_args(_single(args), kw)
-            out = (await client.chat(messages, model=self._model_name(dep), **params)).content
+            out = answer_of(await client.chat(messages, model=self._model_name(dep), **params))
         return self._formatter(out) if self._formatter is not None else out
 
     __acall__ = acall
@@ -304,7 +313,9 @@ def _typed_call(dep: Deployment, args: tuple, kw: dict) -> Callable[[Any], Any] 
 
 
 def _single(args: tuple) -> Any:
-    if len(args) != 1:
+    """The prompt of an LLM call; none at all continues a history that ends with tool
+    results (``m(history=[..., tool messages])``)."""
+    if len(args) > 1:
         raise InputError(f'an LLM module takes one input (a str or a dict for the prompt), '
                          f'got {len(args)} positional arguments.')
-    return args[0]
+    return args[0] if args else None

@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 from ...client import ChatDelta, ChatResult
 from ...errors import InputError
-from .._calls import as_prompter, check_sampling, llm_request, share_view
+from .._calls import answer_of, as_prompter, check_sampling, llm_request, share_view
 from .._generation import ChatCapabilities
 from . import _anthropic, _dashscope, _openai
 from ._base import OnlineBase
@@ -136,7 +136,7 @@ class OnlineChatModule(OnlineBase, ChatCapabilities):
         self._usage.add(usage)
 
     def forward(self, input: Any = None, **kw: Any) -> Any:
-        return _answer(self.chat(input, **kw))
+        return answer_of(self.chat(input, **kw))
 
     def stream_forward(self, input: Any = None, **kw: Any) -> Iterator[Any]:
         """Yield the answer's text as it arrives; a final assistant message dict follows when
@@ -147,7 +147,7 @@ class OnlineChatModule(OnlineBase, ChatCapabilities):
                 yield delta.content
             fragments += delta.tool_calls
         if fragments:
-            yield _answer(ChatResult.from_deltas([ChatDelta(tool_calls=fragments)]))
+            yield answer_of(ChatResult.from_deltas([ChatDelta(tool_calls=fragments)]))
 
     # -- async twins ------------------------------------------------------------------------
     async def acall(self, input: Any = None, **kw: Any) -> Any:
@@ -155,7 +155,7 @@ class OnlineChatModule(OnlineBase, ChatCapabilities):
         call, url = self._plan(input, kw, stream=False)
         result = await call(self._clients.aapi(url))
         self._usage.add(result.usage)
-        out = _answer(result)
+        out = answer_of(result)
         return self._formatter(out) if self._formatter is not None else out
 
     __acall__ = acall
@@ -170,8 +170,3 @@ class OnlineChatModule(OnlineBase, ChatCapabilities):
         self._usage.add(usage)
 
 
-def _answer(result: ChatResult) -> Any:
-    if result.tool_calls:
-        return {'role': 'assistant', 'content': result.content or None,
-                'tool_calls': result.tool_calls}
-    return result.content
