@@ -6,11 +6,12 @@ same requests, measured in the same run on the same engine.
 
 Each request asks for a nested JSON object (a city with its country, population and a list of
 landmarks). "constrained" sends the schema as ``response_format`` (json_schema, strict: the
-engine masks every token the grammar forbids); "free" sends the same prompt, which also shows
-the schema, without it. Printed, each with its goal (not asserted anywhere):
+engine masks every token the grammar forbids); "free" sends the same prompt, which describes
+the fields in words, without it. Printed, each with its goal (not asserted anywhere):
 - the share of answers that parse and validate against the schema (goal: 100 % constrained);
 - generated tokens/s constrained / free (goal >= 0.8: the grammar costs little);
-- the schema's compile time, the first constrained request minus a repeat of it.
+- what a grammar costs once: the engine's first constrained request (xgrammar reads the
+  vocabulary) and a new schema's first request, each minus a repeat of the same request.
 """
 from __future__ import annotations
 
@@ -46,14 +47,17 @@ CITIES = ['Paris', 'Rome', 'Berlin', 'Madrid', 'Vienna', 'Lisbon', 'Prague', 'Os
           'Dublin', 'Athens']
 
 
-def ask(url: str, model: str, city: str, constrained: bool, max_tokens: int) -> dict:
+def ask(url: str, model: str, city: str, constrained: bool, max_tokens: int,
+        schema: dict = SCHEMA) -> dict:
     body = {'model': model, 'temperature': 0, 'max_tokens': max_tokens, 'messages': [
-        {'role': 'system', 'content': 'Answer with one JSON object that follows this schema: '
-                                      + json.dumps(SCHEMA)},
+        {'role': 'system', 'content': 'Answer with one JSON object with the keys city, '
+                                      'country, population and landmarks (a list of up to 3 '
+                                      'objects with a name and a kind: museum, park, monument '
+                                      'or church).'},
         {'role': 'user', 'content': f'Describe {city}.'}]}
     if constrained:
         body['response_format'] = {'type': 'json_schema', 'json_schema': {
-            'name': 'city', 'schema': SCHEMA, 'strict': True}}
+            'name': 'city', 'schema': schema, 'strict': True}}
     r = httpx.post(url + 'chat/completions', json=body, timeout=600)
     r.raise_for_status()
     return r.json()
@@ -87,16 +91,18 @@ def main() -> None:
     args = parser.parse_args()
     folder = models.tiny_qwen2() if args.quick else models.smollm2_135m_instruct()
     n = args.requests or (6 if args.quick else 50)
-    max_tokens = 48 if args.quick else 160
+    max_tokens = 64 if args.quick else 160
     with lazyllm.TrainableModule(str(folder)).deploy_method(
             lazyllm.deploy.transformers).start() as m:
         model = m.deployment.served_name
-        t = time.perf_counter()
-        ask(m.url, model, 'Paris', True, 4)
-        first = time.perf_counter() - t
-        t = time.perf_counter()
-        ask(m.url, model, 'Paris', True, 4)
-        compile_ms = (first - (time.perf_counter() - t)) * 1000
+        other = {**SCHEMA, 'properties': {**SCHEMA['properties'],
+                                          'population': {'type': 'integer', 'minimum': 1}}}
+        took = []
+        for schema in (SCHEMA, SCHEMA, other, other):   # engine's first grammar; a new one
+            t = time.perf_counter()
+            ask(m.url, model, 'Paris', True, 4, schema)
+            took.append(time.perf_counter() - t)
+        setup_ms, compile_ms = (took[0] - took[1]) * 1000, (took[2] - took[3]) * 1000
         ask(m.url, model, 'Paris', False, 4)             # warm the free path too
         free_ok, free_tps = run(m.url, model, n, False, max_tokens, args.concurrency)
         cons_ok, cons_tps = run(m.url, model, n, True, max_tokens, args.concurrency)
@@ -107,7 +113,9 @@ def main() -> None:
           f'{"":>8}   100 % constrained')
     print(f'{"generated tokens/s":<34}{cons_tps:>12.1f}{free_tps:>10.1f}'
           f'{cons_tps / free_tps:>8.2f}   >= 0.8')
-    print(f'{"schema compile (first - repeat)":<34}{compile_ms:>10.0f}ms')
+    print(f'{"first grammar of the engine":<34}{setup_ms:>10.0f}ms   (xgrammar start + '
+          'compile: first request - a repeat)')
+    print(f'{"a new schema compiled":<34}{compile_ms:>10.0f}ms   (first request - a repeat)')
 
 
 if __name__ == '__main__':

@@ -33,3 +33,10 @@ def test_bench_engines_runs_quick(tiny_llm_path, minilm_path):
 def test_bench_online_runs():
     text = run('bench/bench_online.py', '--iterations', '20', '--warmup', '5')
     assert 'non-stream' in text and 'stream' in text and 'OnlineChatModule' in text
+
+
+def test_bench_structured_runs_quick(tiny_llm_path):
+    text = run('bench/bench_structured.py', '--quick')
+    for line in ('answers valid against the schema', 'generated tokens/s',
+                 'first grammar of the engine', 'a new schema compiled'):
+        assert line in text

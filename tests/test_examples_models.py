@@ -88,3 +88,11 @@ def test_image_to_text(tmp_path):
     out = run('image_to_text.py', tiny_vlm(), *images)
     assert out.startswith('type: vlm - images: True')
     assert out.count('(same from bytes: True)') == 2
+
+
+def test_agent_tools_calls_the_function_and_answers(smollm_path):
+    out = run('agent_tools.py', smollm_path)
+    # the forced call is well-formed and reaches the real function with a city argument
+    assert "tool call: get_weather({'city': " in out
+    assert out.count('tool call: ') == 1            # a named tool_choice is one call
+    assert '\nanswer: ' in out and out.rsplit('answer: ', 1)[1].strip()
