@@ -38,6 +38,7 @@ from ._placement import (
     DEVICE_MAPS,
     DTYPES,
     QUANTIZATIONS,
+    PreflightError,
     attention_kwargs,
     device_of,
     dtype_of,
@@ -152,13 +153,14 @@ def _sampling_defaults(args: argparse.Namespace) -> tuple[dict, int | None]:
         folder = json.loads(path.read_text())
     given = args.sampling_defaults or {}
     if not isinstance(given, dict) or set(given) - {*_DEFAULT_KEYS, 'max_tokens'}:
-        raise ValueError(f'--sampling-defaults takes a JSON object with '
-                         f'{", ".join(_DEFAULT_KEYS)}, max_tokens; got {given!r}')
+        raise PreflightError(f'--sampling-defaults takes a JSON object with '
+                             f'{", ".join(_DEFAULT_KEYS)}, max_tokens; got {given!r}')
     merged = {**{k: folder[k] for k in _DEFAULT_KEYS if folder.get(k) is not None}, **given}
     try:
         checked = _sampling(merged, 1, {})
     except ApiError as e:
-        raise ValueError(f'bad sampling default: {e.message}') from None
+        raise PreflightError(f'bad sampling default ({path if path.is_file() else "given"}): '
+                             f'{e.message}') from None
     defaults = {k: checked[k] for k in _DEFAULT_KEYS if k in merged}
     if defaults:
         log.info('sampling defaults (a request overrides them): %s', defaults)
@@ -169,10 +171,10 @@ class _Engine:
     """Turns checked requests into generator jobs."""
 
     def __init__(self, model: Any, tok: Any, args: argparse.Namespace,
-                 adapters: Adapters | None = None):
+                 adapters: Adapters | None, defaults: tuple[dict, int | None]):
         self.tok, self.name, self.adapters = tok, args.served_model_name, adapters
         self.context = _context_length(model, args)
-        self.defaults, max_tokens = _sampling_defaults(args)
+        self.defaults, max_tokens = defaults
         self.default_max_tokens = max_tokens or args.default_max_tokens
         self.vocab = model.config.get_text_config().vocab_size
         self.gen = BatchGenerator(model, tok, max_batch=args.max_batch,
@@ -294,8 +296,9 @@ async def _stream(reqs: list[GenRequest], events: asyncio.Queue, shapes: Shapes,
 
 
 def build_app(args: argparse.Namespace) -> FastAPI:
+    defaults = _sampling_defaults(args)          # checked before any weight is read
     model, tok = _load(args)
-    engine = _Engine(model, tok, args, _load_adapters(model, args))
+    engine = _Engine(model, tok, args, _load_adapters(model, args), defaults)
     app = create_app(served_name=args.served_model_name, aliases=args.alias,
                      kind='llm',
                      max_model_len=engine.context)
