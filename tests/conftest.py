@@ -41,3 +41,12 @@ def tiny_llm(tiny_llm_path):
         lazyllm.deploy.transformers, log_requests=True, max_batch=8).start()
     yield m
     m.stop()
+
+
+@pytest.fixture(scope='module')
+def emb(minilm_path):
+    """A started TrainableModule on all-MiniLM-L6-v2 (the built-in embedding engine)."""
+    import lazyllm
+    m = lazyllm.TrainableModule(str(minilm_path)).start()
+    yield m
+    m.stop()

@@ -63,8 +63,17 @@ def error_body(message: str, type: str = 'invalid_request_error', param: str | N
     return {'error': {'message': message, 'type': type, 'param': param, 'code': code}}
 
 
-def error_response(e: ApiError) -> JSONResponse:
-    return JSONResponse(error_body(e.message, e.type, e.param, e.code), status_code=e.status)
+class _AsciiJSON(JSONResponse):
+    """Errors are ASCII JSON: a message that quotes the request (a field name with a lone
+    surrogate, say) can always be encoded."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(',', ':')).encode()
+
+
+def error_response(e: ApiError, headers: dict | None = None) -> JSONResponse:
+    return _AsciiJSON(error_body(e.message, e.type, e.param, e.code), status_code=e.status,
+                      headers=headers)
 
 
 def model_card(name: str, kind: str, created: int, max_model_len: int | None = None,
@@ -117,7 +126,7 @@ def create_app(*, served_name: str, kind: str, max_model_len: int | None = None,
                        f'{e.headers.get("Allow", "another method") if e.headers else "POST"}')
         else:
             message = str(e.detail)
-        return error_response(ApiError(e.status_code, message))
+        return error_response(ApiError(e.status_code, message), e.headers)   # 405: Allow
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, e: RequestValidationError) -> JSONResponse:
@@ -186,11 +195,19 @@ def _depth_ok(value: Any, limit: int) -> bool:
     return True
 
 
-def _parse(raw: bytes) -> Any:
+def _parse(raw: bytes) -> tuple[Any, str]:
+    """(the JSON value, '') or (None, why it is not acceptable JSON)."""
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
+        body = json.loads(raw)
+    except RecursionError:
+        return None, f'it is nested more than {MAX_DEPTH} levels deep'
+    except ValueError as e:    # not JSON, not UTF-8, or an int over Python's digit limit
+        return None, f'it is not valid JSON ({e})'
+    try:               # valid JSON may still escape a lone surrogate, which is not text
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return None, 'it holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text'
+    return body, ''
 
 
 async def read_body(request: Request, example: str) -> dict:
@@ -208,7 +225,10 @@ async def read_body(request: Request, example: str) -> dict:
             raise _too_large(size, limit)
         chunks.append(chunk)
     raw = b''.join(chunks)
-    body = _parse(raw) if size < 1 << 16 else await asyncio.to_thread(_parse, raw)
+    body, why = _parse(raw) if size < 1 << 16 else await asyncio.to_thread(_parse, raw)
+    if why:
+        raise ApiError(400, f'the request body cannot be read: {why}; send a JSON object, '
+                            f'e.g. {example}')
     if not isinstance(body, dict):
         raise ApiError(400, f'the request body must be a JSON object, e.g. {example}')
     if not _depth_ok(body, MAX_DEPTH):

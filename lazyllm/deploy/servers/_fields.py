@@ -56,7 +56,7 @@ GREEDY_BELOW = 1e-5                   # temperatures under this decode greedily 
 def check_fields(body: dict, honoured: frozenset, route: str) -> None:
     """Refuse unknown fields and used refused fields (400 naming the field)."""
     for key, value in body.items():
-        if key in honoured or value is None:
+        if key in honoured or (value is None and (key in INFORMATIONAL or key in REFUSED)):
             continue
         if key in INFORMATIONAL:
             if not isinstance(value, INFORMATIONAL[key]):
@@ -85,17 +85,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + '...'
 
 
-def number(body: dict, key: str, default: Any, lo: float, hi: float, kind: type = float,
-           lo_open: bool = False) -> Any:
+def number(body: dict, key: str, default: Any, lo: float, hi: float,
+           kind: type = float) -> Any:
     """``body[key]`` checked for type and range (``default`` when absent or null)."""
     value = body.get(key)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or \
-            (kind is int and not float(value).is_integer()):
+            (kind is int and isinstance(value, float) and not value.is_integer()):
         raise invalid(key, f'must be {"an int" if kind is int else "a number"}', value)
-    if not (lo < value if lo_open else lo <= value) or not value <= hi:
-        raise invalid(key, f'must be {"over" if lo_open else "from"} {lo:g} to {hi:g}', value)
+    if not lo <= value <= hi:
+        raise invalid(key, f'must be from {lo:g} to {hi:g}', value)
     return kind(value)
 
 
@@ -128,7 +128,7 @@ def logit_bias_of(body: dict, vocab: int) -> dict[int, float]:
                       bias)
     out = {}
     for k, v in bias.items():
-        if not (isinstance(k, str) and k.isdigit() and int(k) < vocab):
+        if not (isinstance(k, str) and k.isascii() and k.isdigit() and int(k) < vocab):
             raise invalid('logit_bias', f'keys must be token ids from 0 to {vocab - 1}', k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not -100 <= v <= 100:
             raise invalid('logit_bias', 'values must be numbers from -100 to 100', v)

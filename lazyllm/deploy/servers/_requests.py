@@ -60,8 +60,8 @@ def _sampling(body: dict, vocab: int, defaults: dict) -> dict:
         top_p=number(body, 'top_p', d.get('top_p', 1.0), 0.0, 1.0),
         top_k=max(0, number(body, 'top_k', d.get('top_k', 0), -1, 1 << 30, int)),
         min_p=number(body, 'min_p', d.get('min_p', 0.0), 0.0, 1.0),
-        repetition_penalty=number(body, 'repetition_penalty',
-                                  d.get('repetition_penalty', 1.0), 0.0, 10.0, lo_open=True),
+        repetition_penalty=number(body, 'repetition_penalty',   # tiny ones overflow float32
+                                  d.get('repetition_penalty', 1.0), 0.01, 10.0),
         presence_penalty=number(body, 'presence_penalty', 0.0, -2.0, 2.0),
         frequency_penalty=number(body, 'frequency_penalty', 0.0, -2.0, 2.0),
         logit_bias=logit_bias_of(body, vocab),

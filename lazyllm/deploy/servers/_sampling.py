@@ -72,6 +72,7 @@ def _sample_row(logits: torch.Tensor, s: Sampling) -> int:
     if s.top_p < 1.0:
         sorted_probs, order = torch.sort(probs, descending=True)
         drop = sorted_probs.cumsum(-1) - sorted_probs >= s.top_p   # keeps >= 1 token
+        drop[0] = False         # even at top_p 0 (or under float32's least): the most likely
         probs = probs.scatter(0, order, sorted_probs.masked_fill(drop, 0.0))
     if not torch.isfinite(probs).all() or probs.sum() <= 0:
         raise RowError('no token can be sampled (every token masked or NaN logits)')
