@@ -53,10 +53,13 @@ SEED_RANGE = (-2**63, 2**64 - 1)     # what torch.Generator.manual_seed takes
 GREEDY_BELOW = 1e-5                   # temperatures under this decode greedily (as vLLM)
 
 
-def check_fields(body: dict, honoured: frozenset, route: str) -> None:
-    """Refuse unknown fields and used refused fields (400 naming the field)."""
+def check_fields(body: dict, honoured: frozenset, route: str,
+                 refused: dict | None = None) -> None:
+    """Refuse unknown fields and used ``refused`` fields (default: the chat and completions
+    ones) with a 400 naming the field."""
+    refused = REFUSED if refused is None else refused
     for key, value in body.items():
-        if key in honoured or (value is None and (key in INFORMATIONAL or key in REFUSED)):
+        if key in honoured or (value is None and (key in INFORMATIONAL or key in refused)):
             continue
         if key in INFORMATIONAL:
             if not isinstance(value, INFORMATIONAL[key]):
@@ -64,8 +67,8 @@ def check_fields(body: dict, honoured: frozenset, route: str) -> None:
             if key == 'metadata' and not all(isinstance(v, str) for v in value.values()):
                 raise invalid(key, 'must map strings to strings', value)
             continue
-        if key in REFUSED:
-            neutral, why = REFUSED[key]
+        if key in refused:
+            neutral, why = refused[key]
             if not any(value == v and type(value) is type(v) for v in neutral):
                 raise ApiError(400, f'{key}={_short(value)} is not supported by the lazyllm '
                                     f'transformers engine: {why}', param=key,

@@ -42,6 +42,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from ._app import ApiError, check_model, create_app, read_body
 from ._batcher import MicroBatcher
+from ._fields import check_fields
 from ._placement import device_of
 from ._st_common import (
     add_common_arguments,
@@ -53,6 +54,8 @@ from ._st_common import (
 )
 
 log = logging.getLogger('lazyllm.engine')
+# the request fields taken (and user, ...: see _fields.INFORMATIONAL); any other is a 400
+FIELDS = frozenset({'input', 'model'})
 ALIASES = ('/classify', '/v1/classify')
 _NO_LIMIT = 100_000     # tokenizers without a known limit say 1e30
 
@@ -73,14 +76,14 @@ def build_app(args: argparse.Namespace) -> FastAPI:
              classifier.limit)
     batcher = MicroBatcher(classifier, max_batch=args.batch_size,
                            max_wait=args.batch_wait_ms / 1000, name='classify batcher')
-    app = create_app(served_name=args.served_model_name, aliases=args.alias,
-                     kind='classify',
+    app = create_app(served_name=args.served_model_name, aliases=args.alias, kind='classify',
                      max_model_len=classifier.limit)
     add_stats_route(app, batcher)
     names, n = classifier.labels, len(classifier.labels)
 
     async def classify(request: Request) -> JSONResponse:
         body = await read_body(request, '{"input": ["some text"]}')
+        check_fields(body, FIELDS, '/classify', refused={})
         check_model(app, body)
         texts = texts_of(body)
         results = await run_batch(batcher, texts)

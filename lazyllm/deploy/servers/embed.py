@@ -39,6 +39,7 @@ from sentence_transformers import SentenceTransformer
 
 from ._app import ApiError, check_model, create_app, read_body
 from ._batcher import MicroBatcher
+from ._fields import check_fields
 from ._st_common import (
     add_common_arguments,
     add_stats_route,
@@ -50,6 +51,8 @@ from ._st_common import (
 )
 
 log = logging.getLogger('lazyllm.engine')
+# the request fields taken (and user, ...: see _fields.INFORMATIONAL); any other is a 400
+FIELDS = frozenset({'input', 'model', 'encoding_format', 'dimensions'})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,14 +71,14 @@ def build_app(args: argparse.Namespace) -> FastAPI:
              embedder.dim, embedder.limit)
     batcher = MicroBatcher(embedder, max_batch=args.batch_size,
                            max_wait=args.batch_wait_ms / 1000, name='embed batcher')
-    app = create_app(served_name=args.served_model_name, aliases=args.alias,
-                     kind='embed',
+    app = create_app(served_name=args.served_model_name, aliases=args.alias, kind='embed',
                      max_model_len=embedder.limit)
     add_stats_route(app, batcher)
 
     @app.post('/v1/embeddings')
     async def embeddings(request: Request) -> JSONResponse:
         body = await read_body(request, '{"input": ["some text"]}')
+        check_fields(body, FIELDS, '/v1/embeddings', refused={})
         check_model(app, body)
         texts = texts_of(body)
         fmt = body.get('encoding_format') or 'float'

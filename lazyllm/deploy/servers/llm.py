@@ -299,8 +299,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
     defaults = _sampling_defaults(args)          # checked before any weight is read
     model, tok = _load(args)
     engine = _Engine(model, tok, args, _load_adapters(model, args), defaults)
-    app = create_app(served_name=args.served_model_name, aliases=args.alias,
-                     kind='llm',
+    app = create_app(served_name=args.served_model_name, aliases=args.alias, kind='llm',
                      max_model_len=engine.context)
     if engine.adapters is not None:
         created = app.state.cards[0]['created']
@@ -322,9 +321,8 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         return [max_tokens_of(body, len(p), engine.context, engine.default_max_tokens)
                 for p in prompts]
 
-    async def answer(request: Request, body: dict, spec: Spec, prepared: tuple,
+    async def answer(request: Request, served: str, spec: Spec, prepared: tuple,
                      kind: str) -> Any:
-        served = check_model(app, body)
         prompts, budgets, constraints = prepared
         reqs, events = engine.jobs(prompts, budgets, constraints, spec,
                                    engine.adapter_of(served))
@@ -346,22 +344,22 @@ def build_app(args: argparse.Namespace) -> FastAPI:
     async def chat(request: Request) -> Any:
         body = await body_of(request)
         messages, spec = chat_request(body, engine.vocab, engine.defaults)
-        check_model(app, body)
+        served = check_model(app, body)
 
         def prepare() -> tuple:
             ids = engine.prompter.chat_ids(messages, spec)
             return [ids], budgets_of(body, [ids]), [engine.prompter.constraint(spec)]
-        return await answer(request, body, spec, await engine.run(prepare), 'chat')
+        return await answer(request, served, spec, await engine.run(prepare), 'chat')
 
     @app.post('/v1/completions')
     async def completions(request: Request) -> Any:
         body = await body_of(request)
         prompts, spec = completion_request(body, engine.vocab, engine.defaults)
-        check_model(app, body)
+        served = check_model(app, body)
 
         def prepare() -> tuple:
             ids = [engine.prompter.completion_ids(p) for p in prompts]
             return ids, budgets_of(body, ids), [None] * len(ids)
-        return await answer(request, body, spec, await engine.run(prepare), 'cmpl')
+        return await answer(request, served, spec, await engine.run(prepare), 'cmpl')
 
     return app

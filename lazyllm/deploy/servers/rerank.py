@@ -43,8 +43,11 @@ from sentence_transformers import CrossEncoder
 from . import _st_common as common  # what the two sentence-transformers engines share
 from ._app import ApiError, check_model, create_app, read_body
 from ._batcher import MicroBatcher
+from ._fields import check_fields
 
 log = logging.getLogger('lazyllm.engine')
+# the request fields taken (and user, ...: see _fields.INFORMATIONAL); any other is a 400
+FIELDS = frozenset({'query', 'documents', 'top_n', 'return_documents', 'model'})
 ALIASES = ('/v1/rerank', '/rerank', '/v2/rerank')
 
 
@@ -60,13 +63,13 @@ def build_app(args: argparse.Namespace) -> FastAPI:
              time.perf_counter() - t0, scorer.backend, scorer.limit)
     batcher = MicroBatcher(scorer, max_batch=args.batch_size,
                            max_wait=args.batch_wait_ms / 1000, name='rerank batcher')
-    app = create_app(served_name=args.served_model_name, aliases=args.alias,
-                     kind='rerank',
+    app = create_app(served_name=args.served_model_name, aliases=args.alias, kind='rerank',
                      max_model_len=scorer.limit)
     common.add_stats_route(app, batcher)
 
     async def rerank(request: Request) -> JSONResponse:
         body = await read_body(request, '{"query": "…", "documents": ["…", "…"]}')
+        check_fields(body, FIELDS, '/v1/rerank', refused={})
         check_model(app, body)
         query, docs, top_n, with_docs = request_of(body)
         scored = await common.run_batch(batcher, [(query, d) for d in docs])

@@ -30,7 +30,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from ._app import ApiError, create_app
+from ._app import ApiError, check_model, create_app
 
 log = logging.getLogger('lazyllm.engine')
 
@@ -105,12 +105,12 @@ def build_app(args: argparse.Namespace) -> FastAPI:
              time.perf_counter() - t0, device, model.model.compute_type,
              'multilingual' if model.model.is_multilingual else 'English-only', args.beam_size)
     transcriber = Transcriber(model, languages, args.beam_size, args.language)
-    app = create_app(served_name=args.served_model_name, aliases=args.alias,
-                     kind='stt')
+    app = create_app(served_name=args.served_model_name, aliases=args.alias, kind='stt')
 
     @app.post('/v1/audio/transcriptions')
     async def transcriptions(request: Request) -> Any:
         fields, files = await read_form(request)
+        check_model(app, fields)
         audio, options, fmt = transcriber.request_of(fields, files)
         result = await anyio.to_thread.run_sync(transcriber.run, audio, options)
         if fmt == 'text':

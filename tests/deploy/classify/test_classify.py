@@ -80,7 +80,8 @@ def test_concurrent_requests_each_get_their_own_answers(classifier, reference):
 def test_wire_shape_is_vllms(classifier, reference):
     root = classifier.url[:-len('/v1/')]
     for path in ('/classify', '/v1/classify'):
-        answer = httpx.post(root + path, json={'model': 'any', 'input': TEXTS[:2]}, timeout=60)
+        answer = httpx.post(root + path, json={'model': classifier.deployment.served_name,
+                                               'input': TEXTS[:2]}, timeout=60)
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body['id'].startswith('classify-') and body['object'] == 'list'

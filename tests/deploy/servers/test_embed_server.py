@@ -66,6 +66,9 @@ def test_response_shape_usage_and_base64(server, reference):
         'message': unknown.json()['error']['message'], 'type': 'invalid_request_error',
         'param': 'model', 'code': 'model_not_found'}
     assert "'whatever' does not exist here" in unknown.json()['error']['message']
+    extra = server.post('/v1/embeddings', {'input': TEXTS[:1], 'truncate': True})
+    assert extra.status_code == 400 and extra.json()['error']['code'] == 'unknown_parameter'
+    assert server.post('/v1/embeddings', {'input': TEXTS[:1], 'user': 'u1'}).status_code == 200
     body = as_float.json()
     assert body['object'] == 'list' and body['model'] == 'test-embed'
     assert [(d['object'], d['index']) for d in body['data']] == [('embedding', 0),

@@ -66,6 +66,8 @@ def test_response_shape_documents_usage_and_aliases(server, started):
     answer = server.post('/v1/rerank', body)
     out = answer.json()
     assert out['model'] == 'test-rerank' and out['id'].startswith('rerank-')
+    extra = server.post('/v1/rerank', {**body, 'max_chunks_per_doc': 2})
+    assert extra.status_code == 400 and extra.json()['error']['param'] == 'max_chunks_per_doc'
     assert [(r['index'], r['document']['text']) for r in out['results']] == \
         [(1, DOCS[2]), (0, DOCS[0])]
     _, tok = started[2]

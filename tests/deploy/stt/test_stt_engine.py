@@ -65,8 +65,10 @@ def test_async_call_and_concurrent_calls(stt, speech):
 
 def test_openai_response_formats(stt, speech):
     audio = {'file': ('london.wav', speech['london'].read_bytes(), 'audio/wav')}
-    as_json = post(stt, audio, {'model': 'whisper-1'})
+    as_json = post(stt, audio, {'model': stt.deployment.served_name})
     assert as_json.status_code == 200, as_json.text
+    unknown = post(stt, audio, {'model': 'whisper-1'})     # OpenAI's name is not this model
+    assert unknown.status_code == 404 and unknown.json()['error']['code'] == 'model_not_found'
     body = as_json.json()
     assert LONDON <= words(body['text']) and body['usage']['type'] == 'duration'
     as_text = post(stt, audio, {'response_format': 'text'})
@@ -113,7 +115,7 @@ def test_module_call_with_broken_audio_names_the_cause(stt, tmp_path):
 
 
 @pytest.mark.parametrize('files, data, expected', [
-    (None, {'model': 'whisper-1'}, 'the "file" field is missing'),
+    (None, {'language': 'en'}, 'the "file" field is missing'),
     (None, {'file': 'london.wav'}, 'not as a plain form value'),
     ('speech', {'response_format': 'srt'}, 'subtitles are not supported'),
     ('speech', {'temperature': 'hot'}, 'temperature must be a number'),

@@ -20,7 +20,7 @@ def post(vlm, body):
 
 
 def user(*parts):
-    return {'model': 'x', 'temperature': 0, 'max_tokens': MAX_TOKENS,
+    return {'temperature': 0, 'max_tokens': MAX_TOKENS,
             'messages': [{'role': 'user', 'content': list(parts)}]}
 
 
