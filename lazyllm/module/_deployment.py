@@ -8,6 +8,7 @@ of shares starting at once launch one engine. The constructor does no I/O.
 """
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import threading
@@ -217,12 +218,14 @@ class Deployment:
             launcher.check_port(self.port)
         # a named deployment answers to its name; the folder's name stays an alias
         self.served_name = self.deploy_name or folder.name
-        aliases = (folder.name,) if self.served_name != folder.name else ()
+        # (an engine written before aliases existed still launches, answering to the name)
+        aliases = {'aliases': (folder.name,)} if self.served_name != folder.name and \
+            'aliases' in inspect.signature(engine.argv).parameters else {}
         # where the engine runs (and so its address and a free port) is known only there:
         # the launcher fills in the placeholders (locally: now; on a cluster: on the node)
         argv = engine.argv(str(folder), host=HOST, port=self.port or PORT,
                            served_name=self.served_name, options=options, python=python,
-                           aliases=aliases)
+                           **aliases)
         # calls that name no adapter may go elsewhere than the base (deploy.transformers with
         # adapters=: their weighted mix); the base stays reachable by its served name
         mix = engine.default_adapter(options)

@@ -47,8 +47,8 @@ def test_bad_llm_input(tiny_llm, value, message):
 def test_llm_takes_one_input(tiny_llm):
     with pytest.raises(InputError, match='takes one input.*got 2 positional'):
         tiny_llm('a', 'b')
-    with pytest.raises(InputError, match='takes one input.*got 0 positional'):
-        tiny_llm()
+    with pytest.raises(InputError, match='the prompt is empty.*history that ends with tool'):
+        tiny_llm()                     # no input continues only after tool results
 
 
 def test_embedding_and_rerank_input_checked_before_sending(tiny_llm):

@@ -3,8 +3,8 @@
 ``tiny_classifier()`` returns the folder of a random, seeded ``BertForSequenceClassification``
 (hidden 32, 2 layers, 128 positions) with three named labels (``CLASSIFIER_LABELS``) and a
 WordPiece tokenizer trained here on ``models.CORPUS`` ([CLS] text [SEP], lower-cased). The
-classification head is initialised with a large spread so that different texts get clearly
-different probabilities (and different top labels). It is cached like the models of
+classification head reads three principal directions of the corpus so that different texts
+get clearly different probabilities (and different top labels). It is cached like the models of
 ``tests.support.models`` (same cache root, marker and lock), in a second or two.
 
 Like ``models``, this module imports only the standard library at import time.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.support import models
 
-RECIPE = 1
+RECIPE = 2      # 2: the head spreads the labels (see _spread_head)
 CLASSIFIER_LABELS = ('NEGATIVE', 'NEUTRAL', 'POSITIVE')
 CLASSIFIER_MAX_POSITIONS = 128
 CLASSIFIER_CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -56,11 +56,26 @@ def _build(out: Path) -> None:
                         initializer_range=0.5, dtype='float32', **CLASSIFIER_CONFIG)
     torch.manual_seed(0)
     model = BertForSequenceClassification(config).eval()
-    with torch.no_grad():  # a wide head: texts get clearly different, confident answers
-        model.classifier.weight.normal_(0.0, 1.0)
-        model.classifier.bias.zero_()
+    hf_tok = BertTokenizerFast(tokenizer_object=tok, unk_token='[UNK]', pad_token='[PAD]',
+                               cls_token='[CLS]', sep_token='[SEP]', mask_token='[MASK]',
+                               do_lower_case=True, model_max_length=CLASSIFIER_MAX_POSITIONS)
+    _spread_head(model, hf_tok)
     model.save_pretrained(str(out), safe_serialization=True)
-    BertTokenizerFast(tokenizer_object=tok, unk_token='[UNK]', pad_token='[PAD]',
-                      cls_token='[CLS]', sep_token='[SEP]', mask_token='[MASK]',
-                      do_lower_case=True, model_max_length=CLASSIFIER_MAX_POSITIONS,
-                      ).save_pretrained(str(out))
+    hf_tok.save_pretrained(str(out))
+
+
+def _spread_head(model, tokenizer) -> None:
+    """A head whose three labels split the corpus: random heads (seed 0) once gave one
+    label to every text. Each label reads one principal direction of the pooled outputs of
+    the corpus lines, centred, so different texts get clearly different top labels."""
+    import torch
+    lines = [ln for ln in models.CORPUS.splitlines() if ln.strip()][:256]
+    with torch.no_grad():
+        enc = tokenizer(lines, padding=True, truncation=True, return_tensors='pt')
+        pooled = model.bert(**enc).pooler_output
+        mean = pooled.mean(0)
+        directions = torch.linalg.svd(pooled - mean, full_matrices=False).Vh[:3]
+        scale = 6.0 / ((pooled - mean) @ directions.T).std(0).clamp(min=1e-6)
+        weight = directions * scale[:, None]
+        model.classifier.weight.copy_(weight)
+        model.classifier.bias.copy_(-(weight @ mean))
