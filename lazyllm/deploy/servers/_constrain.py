@@ -218,7 +218,7 @@ class Grammars:
 
     def __init__(self, tokenizer: Any, vocab_size: int, stop_token_ids: list[int]):
         if xgr is None:
-            raise RuntimeError('structured output needs xgrammar: pip install xgrammar')
+            raise ImportError('structured output needs xgrammar: pip install xgrammar')
         self.tokenizer, self.vocab_size = tokenizer, vocab_size
         self.info = xgr.TokenizerInfo.from_huggingface(
             tokenizer, vocab_size=vocab_size, stop_token_ids=list(stop_token_ids) or None)

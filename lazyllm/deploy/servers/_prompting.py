@@ -94,10 +94,11 @@ class Prompter:
     def _compile(self, param: str, build: Any) -> Any:
         try:
             grammars = self.grammars
-        except ImportError as e:
+        except ImportError:
             raise ApiError(400, f'{param} needs constrained decoding, and the engine\'s '
-                                f'interpreter has no xgrammar ({e}): pip install xgrammar '
-                                'there', param=param, code='unsupported_parameter') from None
+                                'interpreter has no xgrammar: pip install xgrammar there (it '
+                                "is in lazyllm-model-layer[local])", param=param,
+                           code='unsupported_parameter') from None
         from ._constrain import ConstraintError
         try:
             return build(grammars)

@@ -276,7 +276,7 @@ def test_concurrent_compiles_share_one_grammar(tiny):
 
 def test_missing_xgrammar_is_named_with_the_fix(tiny, monkeypatch):
     monkeypatch.setattr(_constrain, 'xgr', None)
-    with pytest.raises(RuntimeError, match='structured output needs xgrammar: pip install'):
+    with pytest.raises(ImportError, match='structured output needs xgrammar: pip install'):
         Grammars(tiny[0], 538, [2])
 
 
