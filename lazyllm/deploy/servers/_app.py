@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import time
 from typing import Any
 
@@ -29,6 +30,7 @@ API_KEY_ENV = 'LAZYLLM_ENGINE_API_KEY'   # passed by env, never argv (argv shows
 MAX_BODY_ENV = 'LAZYLLM_ENGINE_MAX_BODY_MB'
 DEFAULT_MAX_BODY = 4 << 20      # bytes; a 4 MiB JSON body is ~1M tokens of text
 MAX_DEPTH = 64                  # nesting of JSON objects/arrays a request may have
+_SURROGATE_ESCAPE = re.compile(rb'\\u[dD][89a-fA-F]')   # a \\uD800-\\uDFFF escape in the raw JSON
 log = logging.getLogger('lazyllm.engine')
 
 try:   # orjson (in the `local` extra) encodes vectors ~10x faster than the json module
@@ -203,10 +205,11 @@ def _parse(raw: bytes) -> tuple[Any, str]:
         return None, f'it is nested more than {MAX_DEPTH} levels deep'
     except ValueError as e:    # not JSON, not UTF-8, or an int over Python's digit limit
         return None, f'it is not valid JSON ({e})'
-    try:               # valid JSON may still escape a lone surrogate, which is not text
-        json.dumps(body, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return None, 'it holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text'
+    if _SURROGATE_ESCAPE.search(raw):   # rare: only then re-encode to find a lone one
+        try:           # valid JSON may still escape a lone surrogate, which is not text
+            json.dumps(body, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            return None, 'it holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text'
     return body, ''
 
 

@@ -53,7 +53,7 @@ class Spec:
         return Sampling(**self.sampling)
 
 
-def _sampling(body: dict, vocab: int, defaults: dict) -> dict:
+def sampling_fields(body: dict, vocab: int, defaults: dict) -> dict:
     d = defaults      # the model's generation_config.json, or the engine's override
     return dict(
         temperature=number(body, 'temperature', d.get('temperature', 1.0), 0.0, 2.0),
@@ -70,7 +70,7 @@ def _sampling(body: dict, vocab: int, defaults: dict) -> dict:
 
 def _spec(body: dict, vocab: int, defaults: dict) -> Spec:
     stream, include_usage = stream_of(body)
-    return Spec(_sampling(body, vocab, defaults), stops_of(body), stream, include_usage)
+    return Spec(sampling_fields(body, vocab, defaults), stops_of(body), stream, include_usage)
 
 
 def chat_request(body: dict, vocab: int, defaults: dict) -> tuple[list[dict], Spec]:

@@ -45,7 +45,7 @@ from ._placement import (
     quantization_kwargs,
 )
 from ._prompting import Prompter
-from ._requests import Spec, chat_request, completion_request
+from ._requests import Spec, chat_request, completion_request, sampling_fields
 from ._shapes import Choice, Shapes, sse, usage
 from ._tool_parsers import FORMATS, ToolStream
 
@@ -146,7 +146,6 @@ def _sampling_defaults(args: argparse.Namespace) -> tuple[dict, int | None]:
     request so a bad value stops the engine at start, not at the first request."""
     from pathlib import Path
 
-    from ._requests import _sampling
     folder = {}
     path = Path(args.model) / 'generation_config.json'
     if args.generation_config == 'auto' and path.is_file():
@@ -157,7 +156,7 @@ def _sampling_defaults(args: argparse.Namespace) -> tuple[dict, int | None]:
                              f'{", ".join(_DEFAULT_KEYS)}, max_tokens; got {given!r}')
     merged = {**{k: folder[k] for k in _DEFAULT_KEYS if folder.get(k) is not None}, **given}
     try:
-        checked = _sampling(merged, 1, {})
+        checked = sampling_fields(merged, 1, {})
     except ApiError as e:
         raise PreflightError(f'bad sampling default ({path if path.is_file() else "given"}): '
                              f'{e.message}') from None
