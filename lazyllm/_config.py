@@ -43,6 +43,13 @@ def _parse_bool(v: Any) -> bool:
     raise ValueError(f'{v!r} is not a boolean (use true/false, 1/0, yes/no, on/off)')
 
 
+def threads_only(v: Any) -> bool:
+    """``parallel_multiprocessing``: LazyLLM code reads it; only false is true to what runs."""
+    if _parse_bool(v):
+        raise ValueError('flow branches run in threads here; multiprocessing is not supported')
+    return False
+
+
 _PARSERS: dict[type, Callable[[Any], Any]] = {bool: _parse_bool, int: int, float: float, str: str}
 
 
@@ -203,7 +210,11 @@ config.add('timeout', 600.0, float,
 config.add('connect_timeout', 5.0, float, 'seconds to wait for a TCP connection to an endpoint')
 config.add('max_retries', 3, int,
            'retries on connect errors, 429 and 5xx before the first byte of an answer')
-config.add('max_workers', 8, int, 'threads used by parallel, warp and start() of a tree')
+config.add('max_workers', 8, int,
+           'threads used by parallel, warp, diverter, graph and start() of a tree')
+config.add('parallel_multiprocessing', False, threads_only,
+           'always false: parallel, warp and diverter run branches in threads (LazyLLM code '
+           'reads this setting)')
 config.add('default_launcher', 'local', str,
            'where engines and jobs run when no launcher is given: local, slurm or ray')
 config.add('ray_bin', 'ray', str, 'the `ray` command lazyllm.launchers.ray(start_local=True) '

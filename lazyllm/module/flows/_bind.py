@@ -4,29 +4,34 @@ Inside a pipeline, a step normally receives the previous step's output. ``bind``
 some arguments of a step, and can route values from elsewhere in the pipeline::
 
     with pipeline() as p:
-        p.retrieve = retriever
-        p.answer = bind(llm_with_context, p.input, _0)        # the pipeline's input, then
-                                                               # this step's own input
-        p.cite = bind(cite, question=p.input, answer=_0, docs=p.output('retrieve'))
+        p.f1 = retrieve
+        p.f2 = rerank
+        p.f3 = answer | bind(question=p.input, docs=p.f1)   # f1's OUTPUT, not f1 itself
+        p.f4 = bind(cite, p.input, _0, docs=p.output('f1'))
 
-- ``_0``, ``_1``, … stand for the positional inputs the bound step receives.
-- ``p.input`` is the input of the enclosing run of pipeline ``p`` (``p.input[1]`` its second
-  positional value); ``p.output('name')`` or ``p.output(index)`` the output of an earlier
-  step of that run. They are resolved at call time from the running pipeline, so nested and
-  concurrent runs each see their own values.
-- With no positional arguments, ``bind(f, k=v)`` passes its inputs through positionally and
-  only binds keywords.
+- ``bind(f, *args, **kwargs)`` and ``f | bind(*args, **kwargs)`` are the same. When the
+  ``bind`` on the right already has a function, ``f`` comes first and that function becomes
+  the first argument: ``f | bind(g, x) == bind(f, g, x)``.
+- ``_0``, ``_1``, … stand for the positional inputs the bound step receives. With no
+  positional arguments bound, the inputs pass through positionally and only keywords are
+  bound.
+- ``p.input``, ``p.kwargs['k']``, ``p.output(step)`` (a name, an index or the step object)
+  are values of the running pipeline ``p``; see ``_refs``. ``p.output(step, unpack=True)``
+  spreads a package output into separate arguments.
+- A step object of a running pipeline given as an argument (``docs=p.f1``) stands for that
+  step's output in the current run, as in LazyLLM.
+- A class given as the function is instantiated with no arguments, like a flow step.
 """
 from __future__ import annotations
 
-import contextvars
 from typing import Any, Callable
 
 from ...errors import InputError
-from .._base import ModuleBase
-from ._package import as_args
+from .._base import ModuleBase, _callable_name
+from ._refs import Ref, Spread, running_frames
+from ._steps import as_step
 
-__all__ = ['bind', 'Bind', 'Placeholder', 'Ref', 'run_frame', 'placeholders']
+__all__ = ['bind', 'Bind', 'Placeholder', 'placeholders']
 
 
 class Placeholder:
@@ -48,63 +53,54 @@ class Placeholder:
 
 placeholders = tuple(Placeholder(i) for i in range(10))
 
-
-class _Frame:
-    """What one run of a pipeline has seen so far."""
-    __slots__ = ('flow', 'input', 'outputs')
-
-    def __init__(self, flow: Any, value: Any):
-        self.flow, self.input, self.outputs = flow, value, {}
+_NO_FUNC = object()
 
 
-_frames: contextvars.ContextVar[tuple[_Frame, ...]] = contextvars.ContextVar(
-    'lazyllm_flow_frames', default=())
+class Bind(ModuleBase):
+    """A step with some arguments fixed; see the module docstring."""
 
+    def __init__(self, func: Callable = _NO_FUNC, *args: Any, **kwargs: Any):
+        super().__init__()
+        if func is not _NO_FUNC and not callable(func):
+            # `x | bind(p.input, _0)`: no function yet, all arguments; `x` will be the function
+            func, args = _NO_FUNC, (func,) + args
+        self._func = func if func is _NO_FUNC else as_step(func, 'the function of bind()')
+        self._args, self._kwargs = args, kwargs
 
-class run_frame:  # noqa: N801 - used as a context manager, reads like a function
-    """Make a pipeline run's frame visible to ``Ref``s for the duration of a block."""
+    def __ror__(self, func: Callable) -> 'Bind':
+        """``func | bind(...)``: a new bind of ``func`` (this bind's function, if any,
+        becomes its first argument)."""
+        args = self._args if self._func is _NO_FUNC else (self._func,) + self._args
+        return Bind(as_step(func, 'the left side of "| bind(...)"'), *args, **self._kwargs)
 
-    def __init__(self, flow: Any, value: Any):
-        self.frame = _Frame(flow, value)
+    def forward(self, *inputs: Any, **call_kwargs: Any) -> Any:
+        if self._func is _NO_FUNC:
+            first = f' (its first argument, a {type(self._args[0]).__name__}, is not callable)' \
+                if self._args else ''
+            raise InputError(f'this bind(...) has no function to call{first}: write '
+                             'f | bind(...) or bind(f, ...).')
+        args = _spread(_resolve(a, inputs) for a in self._args) if self._args else inputs
+        kwargs = {k: _resolve(v, inputs) for k, v in self._kwargs.items()}
+        if any(isinstance(v, Spread) for v in kwargs.values()):
+            raise InputError('output(..., unpack=True) spreads into positional arguments; '
+                             'bind it positionally, not as a keyword.')
+        clash = sorted(set(kwargs) & set(call_kwargs))
+        if clash:
+            raise InputError(f'keyword(s) {clash} are already bound by bind(): do not pass '
+                             'them again when calling the bound step.')
+        return self._func(*args, **kwargs, **call_kwargs)
 
-    def __enter__(self) -> _Frame:
-        self._saved = _frames.get()
-        _frames.set(self._saved + (self.frame,))
-        return self.frame
+    def submodules(self) -> list[ModuleBase]:
+        return [self._func] if isinstance(self._func, ModuleBase) else []
 
-    def __exit__(self, *exc: Any) -> None:
-        _frames.set(self._saved)   # by value, so it also works inside generators
+    def _repr_head(self) -> str:
+        parts = [] if self._func is _NO_FUNC else [_callable_name(self._func)]
+        parts += [repr(a) for a in self._args]
+        parts += [f'{k}={v!r}' for k, v in self._kwargs.items()]
+        return f'bind({", ".join(parts)})'
 
-
-class Ref:
-    """A value of a running pipeline: its input or an earlier step's output."""
-    __slots__ = ('flow', 'key', 'path')
-
-    def __init__(self, flow: Any, key: Any = None, path: tuple = ()):
-        self.flow, self.key, self.path = flow, key, path   # key None: the input
-
-    def __getitem__(self, index: Any) -> 'Ref':
-        return Ref(self.flow, self.key, self.path + (index,))
-
-    def resolve(self) -> Any:
-        frame = next((f for f in reversed(_frames.get()) if f.flow is self.flow), None)
-        if frame is None:
-            raise InputError(f'{self!r} is used outside a run of its pipeline: bind it only '
-                             'in steps of that pipeline (or of flows nested inside it).')
-        if self.key is None:
-            value = frame.input
-        elif self.key in frame.outputs:
-            value = frame.outputs[self.key]
-        else:
-            raise InputError(f'{self!r} is not available yet: only steps that ran before '
-                             'the bound step can be referenced.')
-        for index in self.path:
-            value = as_args(value)[index] if isinstance(index, int) else value[index]
-        return value
-
-    def __repr__(self) -> str:
-        what = 'input' if self.key is None else f'output({self.key!r})'
-        return f'{self.flow.name}.{what}' + ''.join(f'[{i!r}]' for i in self.path)
+    def _repr_children(self) -> list:
+        return []
 
 
 def _resolve(value: Any, inputs: tuple) -> Any:
@@ -112,34 +108,34 @@ def _resolve(value: Any, inputs: tuple) -> Any:
         return value.resolve(inputs)
     if isinstance(value, Ref):
         return value.resolve()
+    if callable(value):
+        return _step_output(value)
     return value
 
 
-class Bind(ModuleBase):
-    """A step with some arguments fixed; see the module docstring."""
+def _step_output(value: Any) -> Any:
+    """``value`` itself, unless it is a step of a running pipeline: then that step's
+    output in the current run (the innermost pipeline holding it wins)."""
+    for frame in reversed(running_frames()):
+        index = frame.flow.step_index(value)
+        if index is None:
+            continue
+        if index not in frame.outputs:
+            raise InputError(f'bind() got step {index} of {frame.flow.name} (standing for its '
+                             'output), but that step has not run yet: only steps before the '
+                             'bound step can be referenced.')
+        return frame.outputs[index]
+    return value
 
-    def __init__(self, func: Callable, *args: Any, **kwargs: Any):
-        super().__init__()
-        if not callable(func):
-            raise InputError(f'bind() needs a callable first, got {type(func).__name__}.')
-        self._func, self._args, self._kwargs = func, args, kwargs
 
-    def forward(self, *inputs: Any, **call_kwargs: Any) -> Any:
-        args = tuple(_resolve(a, inputs) for a in self._args) if self._args else inputs
-        kwargs = {k: _resolve(v, inputs) for k, v in self._kwargs.items()}
-        return self._func(*args, **kwargs, **call_kwargs)
-
-    def submodules(self) -> list[ModuleBase]:
-        return [self._func] if isinstance(self._func, ModuleBase) else []
-
-    def _repr_head(self) -> str:
-        from .._base import _callable_name
-        parts = [_callable_name(self._func)] + [repr(a) for a in self._args]
-        parts += [f'{k}={v!r}' for k, v in self._kwargs.items()]
-        return f'bind({", ".join(parts)})'
-
-    def _repr_children(self) -> list:
-        return []
+def _spread(values: Any) -> tuple:
+    out: list = []
+    for v in values:
+        if isinstance(v, Spread):
+            out.extend(v)
+        else:
+            out.append(v)
+    return tuple(out)
 
 
 bind = Bind

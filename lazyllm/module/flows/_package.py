@@ -1,28 +1,12 @@
-"""``package``: several positional values travelling between flow steps as one.
-
-A step that returns a ``package`` makes the next step get its items as separate positional
-arguments; any other value (a plain tuple or list included) is passed as one argument.
-"""
+"""Flow-side helpers for ``package`` (defined in ``lazyllm/_package.py``): how a value
+becomes a step's positional arguments, and how a call's arguments become one value."""
 from __future__ import annotations
 
 from typing import Any, Callable
 
-__all__ = ['package', 'call_with']
+from ..._package import package
 
-
-class package(tuple):  # noqa: N801 - lower case like LazyLLM's, it reads as a value
-    """A tuple that flows unpack into positional arguments."""
-
-    def __new__(cls, *items: Any) -> 'package':
-        if len(items) == 1 and isinstance(items[0], (list, tuple)) and \
-                not isinstance(items[0], package):
-            items = tuple(items[0])
-        elif len(items) == 1 and isinstance(items[0], package):
-            items = tuple(items[0])
-        return super().__new__(cls, items)
-
-    def __repr__(self) -> str:
-        return 'package' + super().__repr__()
+__all__ = ['package', 'call_with', 'as_args', 'pack']
 
 
 def as_args(value: Any) -> tuple:

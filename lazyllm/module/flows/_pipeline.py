@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from ...errors import InputError
 from .._base import ModuleBase
 from ._base import FlowBase
-from ._bind import Ref, run_frame
-from ._package import as_args, call_with, pack
+from ._package import as_args, pack
+from ._refs import Ref, run_frame
+from ._steps import unwrap
 
 __all__ = ['Pipeline', 'pipeline']
 
@@ -16,43 +18,61 @@ class Pipeline(FlowBase):
     next step's positional arguments. Keyword arguments go to the first step. An empty
     pipeline returns its input.
 
-    ``p.input`` and ``p.output(name)`` refer to values of the running pipeline (see
-    ``bind``)."""
+    ``p.input``, ``p.kwargs`` and ``p.output(step)`` refer to values of the running
+    pipeline (see ``bind``). ``save_result=`` is accepted for LazyLLM compatibility and
+    changes nothing: references always work."""
+
+    _options = ('save_result',)
+
+    def __init__(self, *steps: Any, save_result: bool | None = None, **named: Any):
+        if save_result is not None and not isinstance(save_result, bool):
+            raise InputError(f'save_result takes True or False, got {save_result!r}.')
+        super().__init__(*steps, **named)
 
     @property
     def input(self) -> Ref:
         return Ref(self)
 
-    def output(self, step: str | int) -> Ref:
-        return Ref(self, step)
+    @property
+    def kwargs(self) -> Ref:
+        return Ref(self, 'kwargs')
 
-    def _run(self, steps: list, args: tuple, kwargs: dict, frame: Any) -> Any:
+    def output(self, step: Any, unpack: bool = False) -> Ref:
+        """The output of ``step`` (its name, its index, or the step object) in the running
+        call; ``unpack=True`` spreads a package output into separate arguments."""
+        if not (isinstance(step, (str, int)) or callable(step)) or isinstance(step, bool):
+            raise InputError(f'output() takes a step name, an index or the step object, got '
+                             f'{type(step).__name__}.')
+        if not isinstance(unpack, bool):
+            raise InputError(f'output(unpack=) takes True or False, got {unpack!r}.')
+        return Ref(self, 'output', step, unpack=unpack)
+
+    def _run(self, count: int, args: tuple, kwargs: dict, frame: Any) -> Any:
+        """Run the first ``count`` steps on the call's arguments."""
         value = pack(args)
-        for i, step in enumerate(steps):
-            value = step(*args, **kwargs) if i == 0 else call_with(step, value)
+        for i in range(count):
+            value = self._run_step(i, *args, **kwargs) if i == 0 else \
+                self._run_step(i, *as_args(value))
             frame.outputs[i] = value
-            label = self.step_label(i)
-            if label:
-                frame.outputs[label] = value
         return value
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if not self._steps:
             return pack(args)
-        with run_frame(self, pack(args)) as frame:
-            return self._run(self._steps, args, kwargs, frame)
+        with run_frame(self, pack(args), kwargs) as frame:
+            return self._run(len(self._steps), args, kwargs, frame)
 
     def stream_forward(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         """Run every step but the last, then stream the last one (when it is a module)."""
-        last = self._steps[-1] if self._steps else None
+        last = unwrap(self._steps[-1]) if self._steps else None
         if not isinstance(last, ModuleBase):
             yield self.forward(*args, **kwargs)
             return
-        with run_frame(self, pack(args)) as frame:
+        with run_frame(self, pack(args), kwargs) as frame:
             if len(self._steps) == 1:
                 yield from last.stream(*args, **kwargs)
                 return
-            value = self._run(self._steps[:-1], args, kwargs, frame)
+            value = self._run(len(self._steps) - 1, args, kwargs, frame)
             yield from last.stream(*as_args(value))
 
 
