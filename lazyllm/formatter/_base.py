@@ -1,15 +1,25 @@
 """FormatterBase and composition.
 
-The protocol is tiny: a formatter is any callable that takes the model's output (a str, or
-an already-parsed object) and returns what the user wants. FormatterBase adds only two
-things: ``f | g`` (apply ``f`` then ``g``) and a readable repr. A plain function works
-wherever a formatter does, and on either side of ``|``.
+A formatter turns a model's output into what the user wants. The protocol is tiny: a
+formatter is any callable ``output -> value``. FormatterBase adds LazyLLM's calling rules and
+``|`` composition:
+
+- ``format(output)``: a chat message is read as its text (see ``_message``), a str goes
+  through ``_load`` (parsing), then ``_parse_py_data_by_formatter`` (selection). A subclass
+  overrides ``format`` itself, or LazyLLM's two steps.
+- ``formatter(a, b)``: called with several values, a formatter formats them as one
+  ``lazyllm.package``, as LazyLLM's do (so a formatter can follow a flow step that returns
+  several values).
+- ``f | g``: apply ``f``, then ``g``; either side may be a plain function. A formatter piped
+  after a pipeline is appended to it in place (see ``ModuleBase.__or__``).
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..errors import FormatError, InputError
+from ..errors import InputError
+from ._message import answer_text, is_chat_message
+from ._package import call_unpacked, pack
 
 
 def _name(step: Callable) -> str:
@@ -19,16 +29,29 @@ def _name(step: Callable) -> str:
 
 
 class FormatterBase:
-    """Base of the built-in formatters: subclasses implement ``format(output)``.
+    """Base of the formatters. Formatters hold no per-call state, so one instance can serve
+    many threads."""
 
-    Formatters hold no per-call state, so one instance can serve many threads.
-    """
+    def _load(self, text: str) -> Any:
+        """Parse the model's text into data (the text itself, by default)."""
+        return text
+
+    def _parse_py_data_by_formatter(self, data: Any) -> Any:
+        raise NotImplementedError(f'{type(self).__name__} must override format(output), or '
+                                  '_load(text) and _parse_py_data_by_formatter(data)')
 
     def format(self, output: Any) -> Any:
-        raise NotImplementedError
+        if is_chat_message(output):
+            output = answer_text(output, type(self).__name__)
+        if isinstance(output, str):
+            output = self._load(output)
+        return self._parse_py_data_by_formatter(output)
 
-    def __call__(self, output: Any) -> Any:
-        return self.format(output)
+    def __call__(self, *output: Any) -> Any:
+        if not output:
+            raise InputError(f'{type(self).__name__}() was called with nothing to format: '
+                             'pass the output, e.g. formatter(text)')
+        return self.format(pack(output))
 
     def __or__(self, other: Callable) -> PipeFormatter:
         if not callable(other):
@@ -50,7 +73,11 @@ class FormatterBase:
 
 class PipeFormatter(FormatterBase):
     """Apply ``steps`` in order, each on the previous result. ``f | g | h`` builds one flat
-    PipeFormatter of three steps; the operands are never changed."""
+    PipeFormatter of three steps; the operands are never changed.
+
+    The first step gets the arguments the pipe was called with (so ``(lambda x, y: ...) |
+    formatter`` takes two); a step that returns a package gives the next step its items as
+    separate arguments, as in a flow."""
 
     def __init__(self, *steps: Callable):
         flat: list[Callable] = []
@@ -59,57 +86,31 @@ class PipeFormatter(FormatterBase):
                 raise InputError(f'cannot compose {step!r}: every step of a formatter must be a '
                                  'callable output -> value (a formatter or a function)')
             flat += step.steps if isinstance(step, PipeFormatter) else [step]
+        if not flat:
+            raise InputError('PipeFormatter needs at least one step: pass formatters or '
+                             'functions, e.g. PipeFormatter(JsonFormatter(), str)')
         self.steps = tuple(flat)
 
+    def __call__(self, *output: Any) -> Any:
+        if not output:
+            raise InputError('a formatter pipe was called with nothing to format: pass the '
+                             'output, e.g. (f | g)(text)')
+        value = self.steps[0](*output)
+        for step in self.steps[1:]:
+            value = call_unpacked(step, value)
+        return value
+
     def format(self, output: Any) -> Any:
-        for step in self.steps:
-            output = step(output)
-        return output
+        return self(output)
 
     def __repr__(self) -> str:
         return ' | '.join(_name(s) for s in self.steps)
 
 
-class SelectingFormatter(FormatterBase):
-    """A formatter that parses text into data, then applies an optional selection
-    expression (see ``_slicing``). Subclasses implement ``_load(text)``; input that is
-    already a dict or list skips parsing."""
-
-    def __init__(self, expr: str | None = None):
-        from ._slicing import Selection
-        self._expr = expr
-        self._selection = Selection(expr) if expr else None
-
-    def format(self, output: Any) -> Any:
-        if isinstance(output, (dict, list)):
-            data = self._wrap(output)
-        else:
-            if isinstance(output, (bytes, bytearray)):
-                output = output.decode('utf-8', errors='replace')
-            if not isinstance(output, str):
-                raise FormatError(f'{type(self).__name__} got a {type(output).__name__}: it '
-                                  'parses the model\'s text output (a str), or a dict/list')
-            data = self._load(output)
-        return self._selection(data) if self._selection else self._unwrap(data)
-
-    def _load(self, text: str) -> Any:
-        raise NotImplementedError
-
-    def _wrap(self, data: Any) -> Any:
-        """How already-parsed input enters the selection (as is, by default)."""
-        return data
-
-    def _unwrap(self, data: Any) -> Any:
-        """The result when there is no expression (the data, by default)."""
-        return data
-
-    def _args(self) -> str:
-        return '' if self._expr is None else repr(self._expr)
+LazyLLMFormatterBase = FormatterBase   # LazyLLM's name for the same base
+PipelineFormatter = PipeFormatter      # LazyLLM's name for a composed formatter
 
 
 def excerpt(text: str, limit: int = 200) -> str:
     """The start of a model output, for error messages."""
     return repr(text[:limit] + ('...' if len(text) > limit else ''))
-
-
-LazyLLMFormatterBase = FormatterBase   # LazyLLM's name for the same base

@@ -1,28 +1,29 @@
-"""YamlFormatter: parse a YAML document from a model's output.
-
-PyYAML is imported at the first call, not at import, to keep ``import lazyllm`` cheap.
-"""
+"""YamlFormatter: parse YAML output (optionally in a ```yaml fence), then select from it."""
 from __future__ import annotations
 
 import re
 from typing import Any
 
 from ..errors import FormatError
-from ._base import SelectingFormatter, excerpt
+from ._base import excerpt
+from ._jsonlike import JsonLikeFormatter
+from ._message import without_reasoning
 
-_FENCE = re.compile(r'```[ \t]*(?:yaml|yml)?[ \t]*\n(.*?)```', re.DOTALL | re.IGNORECASE)
+_FENCE = re.compile(r'```[ \t]*(?:ya?ml)?[ \t]*\n(.*?)```', re.DOTALL | re.IGNORECASE)
 
 
-class YamlFormatter(SelectingFormatter):
-    """Parse YAML, then optionally select from it (same language as JsonFormatter).
+class YamlFormatter(JsonLikeFormatter):
+    """Parse a model's YAML output, then apply the selection ``formatter``.
 
-    The document is the first ```yaml (or bare ```) fenced block when there is one, else the
-    whole text; it is read with ``yaml.safe_load`` and the parsed root is where selection
-    starts. Note that YAML reads most plain prose as one string.
+    The first fenced block (```yaml, ```yml or a bare ```) is read if there is one, else the
+    whole text (reasoning in ``<think>...</think>`` skipped); it is read with
+    ``yaml.safe_load`` and the parsed root is where selection starts. Note that YAML reads
+    most plain prose as one string. PyYAML is imported at the first call.
     """
 
     def _load(self, text: str) -> Any:
         import yaml
+        text = without_reasoning(text)
         fence = _FENCE.search(text)
         try:
             return yaml.safe_load(fence.group(1) if fence else text)

@@ -130,9 +130,18 @@ class ModuleBase:
     def __or__(self, formatter: Callable[[Any], Any]) -> 'ModuleBase':
         """``module | formatter``: a view of this module whose output goes through
         ``formatter`` too. The view shares the module's submodules and lifecycle; the
-        original module is not changed."""
+        original module is not changed.
+
+        A pipeline piped into a formatter (a ``FormatterBase``) is the exception, as in
+        LazyLLM: the formatter becomes the pipeline's last step, in place, and the pipeline
+        itself is returned (so ``p | formatter`` also works inside ``with pipeline() as p``)."""
         if isinstance(formatter, ModuleBase) or not callable(formatter):
             return NotImplemented
+        from ..formatter import FormatterBase
+        from .flows._pipeline import Pipeline
+        if isinstance(self, Pipeline) and isinstance(formatter, FormatterBase):
+            self._add_step(None, formatter)
+            return self
         view = copy.copy(self)
         old = self._formatter
         view._formatter = formatter if old is None else (lambda out: formatter(old(out)))
