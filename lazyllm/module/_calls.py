@@ -10,13 +10,10 @@ import copy
 from typing import Any, Callable
 
 from ..errors import InputError
-from ..prompt import ChatPrompter, PrompterBase
+from ..prompt import ChatPrompter, EmptyPrompter, Prompter, PrompterBase
 
-__all__ = ['as_prompter', 'check_sampling', 'share_view', 'llm_request', 'embed_texts',
-           'rerank_args', 'embed_call', 'rerank_call', 'json_mode', 'answer_of']
-
-_DEFAULT_PROMPTER = ChatPrompter()
-
+__all__ = ['as_prompter', 'default_prompter', 'check_sampling', 'share_view', 'llm_request',
+           'embed_texts', 'rerank_args', 'embed_call', 'rerank_call', 'json_mode', 'answer_of']
 
 def then(value: Any, shape: Callable[[Any], Any]) -> Any:
     """``shape(value)``, or, when ``value`` is awaitable (an AsyncClient call), an awaitable
@@ -28,13 +25,33 @@ def then(value: Any, shape: Callable[[Any], Any]) -> Any:
     return shape(value)
 
 
-def as_prompter(prompt: Any) -> PrompterBase | None:
-    """The prompter of a module's ``prompt=``: a str or dict becomes a ChatPrompter."""
-    if prompt is None or isinstance(prompt, PrompterBase):
+def default_prompter() -> PrompterBase:
+    """The prompter of a chat module built without ``prompt=``: a ChatPrompter with no
+    instruction, as in LazyLLM (but with no system prompt of its own), so the input is the
+    user message and a dict input's one key is its text."""
+    return ChatPrompter()
+
+
+def as_prompter(prompt: Any, history: Any = None) -> PrompterBase:
+    """What ``module.prompt(prompt, history)`` sets, with LazyLLM's meaning: ``None`` is an
+    EmptyPrompter (no system text, the input passed through as the user message); a str or
+    dict is ``ChatPrompter(prompt, history=history)``; a prompter is used as is."""
+    if history is not None and not isinstance(prompt, (str, dict)):
+        raise InputError('history= goes into a ChatPrompter built from a str or dict prompt: '
+                         'pass prompt as a str or dict, or give your prompter the history '
+                         '(ChatPrompter(..., history=[...]))')
+    if prompt is None:
+        return EmptyPrompter()
+    if isinstance(prompt, PrompterBase):
         return prompt
     if isinstance(prompt, (str, dict)):
-        return ChatPrompter(prompt)
-    raise InputError(f'prompt must be a str, a dict or a prompter, got {type(prompt).__name__}.')
+        return ChatPrompter(prompt, history=history)
+    if isinstance(prompt, Prompter):
+        raise InputError('lazyllm.Prompter builds one text string (finetuning data, raw '
+                         'completion), not chat messages: give the module a ChatPrompter or '
+                         'AlpacaPrompter, or a str/dict instruction')
+    raise InputError(f'prompt must be None, a str, a dict or a prompter (ChatPrompter, '
+                     f'AlpacaPrompter, EmptyPrompter), got {type(prompt).__name__}.')
 
 
 def check_sampling(values: dict, allowed: frozenset, elsewhere: str = '') -> dict:
@@ -89,9 +106,10 @@ def json_mode(params: dict, formatter: Any) -> dict:
     return params
 
 
-def llm_request(prompter: PrompterBase | None, input: Any, history: list,
+def llm_request(prompter: PrompterBase, input: Any, history: list,
                 params: dict) -> tuple[list, dict]:
-    """OpenAI messages and request parameters for one LLM call."""
+    """OpenAI messages and request parameters for one LLM call: what ``prompter`` makes of
+    ``input`` and ``history`` in ``format='openai'``."""
     after_tools = input is None and history and isinstance(history[-1], dict) and \
         history[-1].get('role') == 'tool'   # continue after tool results: no new user turn
     if not after_tools and (input is None or (isinstance(input, str) and not input.strip())):
@@ -100,11 +118,21 @@ def llm_request(prompter: PrompterBase | None, input: Any, history: list,
                          'that ends with tool results may be sent without a new prompt.')
     if not after_tools and not isinstance(input, (str, dict)):
         raise InputError(f'an LLM takes a str or a dict, got {type(input).__name__}.')
-    request = (prompter or _DEFAULT_PROMPTER).generate_prompt(
+    request = prompter.generate_prompt(
         input, history or None, params.pop('tools', None), format='openai')
     if request.get('tools'):
         params['tools'] = request['tools']
-    return request['messages'], params
+    return _trim_system(request['messages']), params
+
+
+def _trim_system(messages: list[dict]) -> list[dict]:
+    """``messages`` without the blank lines LazyLLM's layout ends an instruction with
+    (``'You are a poet.\\n\\n'``): a model is sent the system text itself, so the same
+    prompt gives the same answer whether it came from a str or a prompter."""
+    if messages and messages[0]['role'] == 'system' and isinstance(messages[0]['content'], str):
+        text = messages[0]['content'].rstrip('\n')
+        return ([{**messages[0], 'content': text}] if text else []) + messages[1:]
+    return messages
 
 
 def embed_texts(input: Any) -> tuple[list[str], bool]:

@@ -26,6 +26,7 @@ from ._calls import (
     answer_of,
     as_prompter,
     check_sampling,
+    default_prompter,
     embed_call,
     json_mode,
     llm_request,
@@ -64,7 +65,7 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         self._base_model, self._target_path, self._source = base_model, target_path, source
         self._deployment = Deployment(base_model, engine=_auto, url=url, launcher=launcher,
                                       type=type, trust_remote_code=trust_remote_code)
-        self._prompter: PrompterBase | None = None
+        self._prompter: PrompterBase = default_prompter()
         self._history: list = []
         self._sampling: dict = {}
         self._adapter: str | None = None
@@ -86,8 +87,12 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
                       api_key=api_key)
         return self
 
-    def prompt(self, prompt: Any) -> 'TrainableModule':
-        self._prompter = as_prompter(prompt)
+    def prompt(self, prompt: Any = None, history: list | None = None) -> 'TrainableModule':
+        """Set the prompter, as LazyLLM: a str or dict is a ChatPrompter (with ``history``
+        as its few-shot turns), a prompter is used as is, ``None`` is an EmptyPrompter (no
+        system text; the input is the user message). Without a call to ``prompt()`` the
+        module has a ChatPrompter with no instruction."""
+        self._prompter = as_prompter(prompt, history)
         return self
 
     def formatter(self, formatter: Callable[[Any], Any] | None) -> 'TrainableModule':

@@ -6,8 +6,7 @@ reaches an endpoint with a malformed message fails far from the code that built 
 from __future__ import annotations
 
 import copy
-import json
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import PromptError
 
@@ -87,11 +86,12 @@ def normalize_tools(tools: Any, source: str) -> list[dict]:
 
 
 def content_text(msg: Mapping) -> str:
-    """The text of a message, for layouts without a chat template. Image or audio parts
-    cannot be written as text, so they are an error rather than silently dropped."""
+    """The text of a message, for text layouts. Image or audio parts cannot be written as
+    text, so they are an error rather than silently dropped. A turn that only calls tools
+    has no text (its calls are laid out apart)."""
     content = msg.get('content')
     if content is None:
-        return json.dumps(msg.get('tool_calls', []), ensure_ascii=False)
+        return ''
     if isinstance(content, str):
         return content
     texts = []
@@ -101,12 +101,3 @@ def content_text(msg: Mapping) -> str:
                               "plain text cannot hold: use format='openai' or a chat_template")
         texts.append(str(part.get('text', '')))
     return '\n'.join(texts)
-
-
-def render_text(head: Iterable[str], messages: Iterable[Mapping], labels: Mapping[str, str],
-                cue: str) -> str:
-    """Join ``head`` blocks, one block per message (``labels[role] + text``) and the ``cue``
-    that invites the model to answer, with blank lines between blocks."""
-    blocks = [b for b in head if b]
-    blocks += [labels[m['role']] + content_text(m) for m in messages]
-    return '\n\n'.join(blocks + [cue])

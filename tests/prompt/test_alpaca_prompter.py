@@ -3,57 +3,54 @@ import pytest
 from lazyllm.errors import PromptError
 from lazyllm.prompt import AlpacaPrompter
 
-WITH_INPUT = ('Below is an instruction that describes a task, paired with an input that provides '
-              'further context. Write a response that appropriately completes the request.\n\n')
-NO_INPUT = ('Below is an instruction that describes a task. Write a response that '
-            'appropriately completes the request.\n\n')
+PRE = ('Below is an instruction that describes a task, paired with extra messages such as '
+       'input that provides further context if possible. Write a response that appropriately '
+       'completes the request.\n\n### Instruction:\n')
 
 
-def test_classic_alpaca_text_with_input():
-    p = AlpacaPrompter('Translate to {lang}.')
-    got = p.generate_prompt({'lang': 'French', 'input': 'cat'}, format=None)
-    assert got == (WITH_INPUT + '### Instruction:\nTranslate to French.\n\n'
-                   '### Input:\ncat\n\n### Response:\n')
+def test_the_one_placeholder_is_filled_and_the_user_turn_is_empty():
+    p = AlpacaPrompter('Add: {instruction}')
+    assert p.generate_prompt('a+b') == PRE + 'Add: a+b\n\n\n\n### Response:\n'
+    assert p.generate_prompt('a+b', format='openai') == {'messages': [
+        {'role': 'system', 'content': PRE + 'Add: a+b\n\n'}, {'role': 'user', 'content': ''}]}
 
 
-def test_classic_alpaca_text_without_input():
-    got = AlpacaPrompter('Name a colour.').generate_prompt(format=None)
-    assert got == NO_INPUT + '### Instruction:\nName a colour.\n\n### Response:\n'
+def test_extra_keys_follow_the_instruction():
+    p = AlpacaPrompter('Add.', extra_keys='input')
+    assert p.generate_prompt('a+b') == (
+        PRE + 'Add.\n\nHere are some extra messages you can referred to:\n\n### input:\na+b'
+        '\n\n\n\n### Response:\n')
 
 
-def test_openai_format_is_instruction_as_system_and_input_as_user():
-    p = AlpacaPrompter('Summarize for {who}.', extra_keys=['context'])
-    got = p.generate_prompt({'who': 'kids', 'context': 'ctx', 'input': 'long text'})
-    assert got == {'messages': [
-        {'role': 'system', 'content': 'Summarize for kids.\n\n### context:\nctx'},
-        {'role': 'user', 'content': 'long text'}]}
+def test_user_part_of_a_dict_instruction_goes_before_the_response_cue():
+    p = AlpacaPrompter({'system': 'Add.', 'user': 'Numbers: {instruction}'})
+    assert p.generate_prompt('1+2') == PRE + 'Add.\n\nNumbers: 1+2### Response:\n'
+    assert p.generate_prompt('1+2', format='openai')['messages'] == [
+        {'role': 'system', 'content': PRE + 'Add.'}, {'role': 'user', 'content': 'Numbers: 1+2'}]
 
 
-def test_input_placeholder_and_extra_keys_in_text_layout():
-    p = AlpacaPrompter('Answer: {input}', extra_keys=['context'])
-    got = p.generate_prompt({'input': 'why?', 'context': 'sky'}, format=None)
-    assert got == (NO_INPUT + '### Instruction:\nAnswer: why?\n\n### context:\nsky\n\n'
-                   '### Response:\n')
+def test_system_keyword_comes_first():
+    p = AlpacaPrompter('Do {x}.', system='Be exact.')
+    assert p.generate_prompt('it').startswith('Be exact.\n' + PRE + 'Do it.')
+    assert p.generate_prompt('it', format='openai')['messages'][0]['content'].startswith(
+        'Be exact.\n' + PRE)
 
 
-def test_system_keyword_replaces_the_preamble_in_text_and_leads_in_openai():
-    p = AlpacaPrompter('Do it.', system='Custom preamble.')
-    assert p.generate_prompt('x', format=None) == (
-        'Custom preamble.\n\n### Instruction:\nDo it.\n\n### Input:\nx\n\n### Response:\n')
-    assert p.generate_prompt('x')['messages'][0] == {
-        'role': 'system', 'content': 'Custom preamble.\n\nDo it.'}
+def test_placeholders_and_extra_keys_from_a_dict():
+    p = AlpacaPrompter({'user': 'Context {context}, question {input}'})
+    got = p.generate_prompt({'context': 'rain', 'input': 'umbrella?'})
+    assert got == PRE + '\n\nContext rain, question umbrella?### Response:\n'
 
 
-def test_history_becomes_earlier_input_response_blocks():
-    p = AlpacaPrompter('Add.', history=[['1+1', '2']])
-    assert p.generate_prompt('2+2', format=None) == (
-        WITH_INPUT + '### Instruction:\nAdd.\n\n### Input:\n1+1\n\n### Response:\n2\n\n'
-        '### Input:\n2+2\n\n### Response:\n')
+def test_a_loose_input_or_history_has_no_place():
+    with pytest.raises(PromptError, match=r"no place for an input .* extra_keys=\['input'\]"):
+        AlpacaPrompter('Name a colour.').generate_prompt('x')
+    with pytest.raises(PromptError, match='takes no history'):
+        AlpacaPrompter('Add {x}').generate_prompt('1', history=[['a', 'b']])
+    with pytest.raises(PromptError, match='takes no history'):
+        AlpacaPrompter('Add {x}', history=[['a', 'b']]).generate_prompt('1', format='openai')
 
 
-def test_user_template_and_missing_placeholder():
-    p = AlpacaPrompter({'system': 'Classify.', 'user': 'Text: {input}'})
-    assert p.generate_prompt('good', format=None).endswith(
-        '### Input:\nText: good\n\n### Response:\n')
-    with pytest.raises(PromptError, match="placeholder {lang} in the instruction has no value"):
-        AlpacaPrompter('Translate to {lang}').generate_prompt('x')
+def test_get_response_splits_on_the_response_cue():
+    p = AlpacaPrompter('x')
+    assert p.get_response('prompt ### Response:\n the answer') == '\n the answer'

@@ -7,113 +7,147 @@ from lazyllm.errors import InputError, PromptError
 from lazyllm.prompt import ChatPrompter
 
 
-def test_issue_example_exactly():
-    p = ChatPrompter('You are a {role}.', extra_keys=['context'])
-    got = p.generate_prompt({'role': 'poet', 'input': 'hi', 'context': 'rain'}, format='openai')
-    assert got == {'messages': [
-        {'role': 'system', 'content': 'You are a poet.\n\n### context:\nrain'},
-        {'role': 'user', 'content': 'hi'}]}
+def msgs(prompter, *args, **kw):
+    return prompter.generate_prompt(*args, format='openai', **kw)['messages']
 
 
-def test_no_instruction_gives_only_the_user_message():
-    assert ChatPrompter().generate_prompt('hello') == {
-        'messages': [{'role': 'user', 'content': 'hello'}]}
+def test_the_default_result_is_a_string_and_openai_gives_messages():
+    p = ChatPrompter('Be brief.')
+    assert isinstance(p.generate_prompt('why?'), str)
+    assert p.generate_prompt('why?', format='openai') == {'messages': [
+        {'role': 'system', 'content': 'Be brief.\n\n'}, {'role': 'user', 'content': 'why?'}]}
 
 
-def test_str_input_is_the_user_message_when_no_input_placeholder():
-    got = ChatPrompter('Be brief.').generate_prompt('why?')
-    assert got['messages'] == [{'role': 'system', 'content': 'Be brief.'},
-                               {'role': 'user', 'content': 'why?'}]
+def test_return_dict_is_lazyllms_name_for_openai():
+    p = ChatPrompter('Sum {x}')
+    assert p.generate_prompt('1+1', return_dict=True) == p.generate_prompt('1+1', format='openai')
+    with pytest.raises(InputError, match="pass only one"):
+        p.generate_prompt('1+1', return_dict=True, format='text')
+    with pytest.raises(InputError, match='return_dict=1'):
+        p.generate_prompt('1+1', return_dict=1)
 
 
-def test_str_input_fills_the_input_placeholder_instead_of_a_user_message():
-    got = ChatPrompter('Translate to French: {input}').generate_prompt('cat')
-    assert got['messages'] == [{'role': 'system', 'content': 'Translate to French: cat'}]
+def test_a_str_fills_the_only_placeholder_whatever_its_name():
+    p = ChatPrompter('Add these: {instruction}')
+    assert msgs(p, 'a+b') == [{'role': 'system', 'content': 'Add these: a+b\n\n'},
+                              {'role': 'user', 'content': ''}]
+    assert p.generate_prompt('a+b') == 'Add these: a+b\n\n\n\n\n\n\n\n'
 
 
-def test_user_template_from_instruction_dict():
-    p = ChatPrompter({'system': 'You answer about {topic}.', 'user': 'Question: {input}'})
-    got = p.generate_prompt({'topic': 'cats', 'input': 'do they purr?'})
-    assert got['messages'] == [
-        {'role': 'system', 'content': 'You answer about cats.'},
-        {'role': 'user', 'content': 'Question: do they purr?'}]
-    assert p.placeholders == ('topic', 'input')
+def test_a_str_is_the_user_input_when_there_is_no_placeholder():
+    assert msgs(ChatPrompter(), 'hello') == [{'role': 'user', 'content': 'hello'}]
+    assert ChatPrompter().generate_prompt('hello') == '\n\n\n\nhello\n\n'
 
 
-def test_user_template_without_input_placeholder_rejects_an_input_text():
-    p = ChatPrompter({'user': 'Say hello'})
-    assert p.generate_prompt()['messages'] == [{'role': 'user', 'content': 'Say hello'}]
-    with pytest.raises(PromptError, match=r"instruction\['user'\] has no \{input\}; add"):
-        p.generate_prompt('hi')
+def test_an_int_input_is_written_as_text():
+    assert msgs(ChatPrompter('n={n}'), 3)[0]['content'] == 'n=3\n\n'
 
 
-def test_system_keyword_comes_before_the_instruction_and_is_a_template():
-    p = ChatPrompter('Task: {task}', system='You are {name}.')
-    got = p.generate_prompt({'task': 'sum', 'name': 'Ada', 'input': '1+1'})
-    assert got['messages'][0] == {'role': 'system', 'content': 'You are Ada.\n\nTask: sum'}
+def test_a_str_cannot_fill_several_keys():
+    with pytest.raises(PromptError, match=r"has 2 \(\{a\}, \{b\}\): pass a dict input with keys "
+                                          r"'a', 'b'"):
+        ChatPrompter('{a} and {b}').generate_prompt('x')
+    with pytest.raises(PromptError, match=r"\{role\}, \{context\}"):
+        ChatPrompter('You are a {role}.', extra_keys='context').generate_prompt('x')
+    p = ChatPrompter('You are a {role}.', extra_keys='context')
+    assert p.keys == ('role', 'context') and p.placeholders == ('role',)
+    assert p.extra_keys == ('context',)
 
 
-def test_extra_keys_keep_the_given_order_and_render_dicts_as_json():
-    p = ChatPrompter('Hi', extra_keys=['b', 'a'])
-    got = p.generate_prompt({'a': {'x': 1}, 'b': [1, 2], 'input': 'q'})
-    assert got['messages'][0]['content'] == 'Hi\n\n### b:\n[1, 2]\n\n### a:\n{"x": 1}'
+def test_extra_keys_as_a_str_or_a_list_follow_the_instruction():
+    one = ChatPrompter('Add.', extra_keys='input')
+    assert msgs(one, 'a+b')[0]['content'] == (
+        'Add.\nHere are some extra messages you can referred to:\n\n### input:\na+b\n\n\n')
+    two = ChatPrompter('Answer.', extra_keys=['b', 'a'])
+    got = msgs(two, {'a': {'x': 1}, 'b': [1, 2], 'query': 'q'})
+    assert got == [
+        {'role': 'system', 'content': 'Answer.\nHere are some extra messages you can referred '
+                                      'to:\n\n### b:\n[1, 2]\n\n### a:\n{"x": 1}\n\n\n'},
+        {'role': 'user', 'content': 'q'}]
 
 
-def test_extra_keys_without_instruction_make_the_system_message():
-    got = ChatPrompter(extra_keys=['context']).generate_prompt({'context': 'c', 'input': 'q'})
-    assert got['messages'][0] == {'role': 'system', 'content': '### context:\nc'}
+def test_the_one_leftover_dict_key_is_the_user_input_whatever_its_name():
+    # LazyLLM's RAG idiom: dict(context_str=..., query=...) with extra_keys=['context_str']
+    p = ChatPrompter('Use the context.', extra_keys=['context_str'])
+    got = msgs(p, {'context_str': 'sky is blue', 'query': 'what colour?'})
+    assert got[-1] == {'role': 'user', 'content': 'what colour?'}
+    assert msgs(ChatPrompter('You are a {role}.'), {'role': 'poet'})[-1] == {
+        'role': 'user', 'content': ''}
 
 
-def test_missing_placeholder_with_str_input_says_to_pass_a_dict():
+def test_two_leftover_keys_are_an_error_not_a_guess():
+    with pytest.raises(PromptError, match=r"keys 'query', 'qeury' that fill no placeholder"):
+        ChatPrompter('x').generate_prompt({'query': 'a', 'qeury': 'b'})
+
+
+def test_a_missing_key_is_an_error_naming_the_dict_other_keys():
     with pytest.raises(PromptError) as e:
-        ChatPrompter('You are a {role}.').generate_prompt('hi')
+        ChatPrompter('You are a {role}.').generate_prompt({'rol': 'poet', 'input': 'hi'})
     msg = str(e.value)
     assert "placeholder {role} in the instruction has no value" in msg
-    assert "pass a dict input with key 'role'" in msg
-    assert 'remove {role} from the instruction' in msg
+    assert "(the dict's other keys: 'rol', 'input')" in msg
+    assert "add key 'role' to the input dict" in msg
+    with pytest.raises(PromptError, match=r"extra key\(s\) 'context' have no value"):
+        ChatPrompter('x', extra_keys=['context']).generate_prompt({'input': 'hi'})
 
 
-def test_missing_placeholders_with_dict_input_are_all_named():
-    with pytest.raises(PromptError, match=r"\{a\}, \{b\} .* add keys 'a', 'b' to the input"):
-        ChatPrompter('{a} and {b}').generate_prompt({'input': 'x'})
+def test_none_input_gives_no_user_turn_and_needs_no_keys():
+    p = ChatPrompter('S', history=[{'role': 'tool', 'tool_call_id': 'c', 'content': '4'}])
+    assert msgs(p) == [{'role': 'system', 'content': 'S\n\n'},
+                       {'role': 'tool', 'tool_call_id': 'c', 'content': '4'}]
+    with pytest.raises(PromptError, match=r'\{x\} in the instruction has no value: pass a dict'):
+        ChatPrompter('{x}').generate_prompt()
 
 
-def test_missing_extra_key_is_an_error():
-    with pytest.raises(PromptError, match="extra key.*'context'.*pass a dict input"):
-        ChatPrompter('x', extra_keys=['context']).generate_prompt('hi')
+def test_a_dict_instruction_puts_its_user_text_before_the_input():
+    p = ChatPrompter({'system': 'Add numbers.', 'user': 'Numbers: {instruction}'})
+    assert msgs(p, '1+2') == [{'role': 'system', 'content': 'Add numbers.'},
+                              {'role': 'user', 'content': 'Numbers: 1+2'}]
+    prefix = ChatPrompter({'user': 'Question: '})
+    assert msgs(prefix, 'why?') == [{'role': 'user', 'content': 'Question: why?'}]
+    assert p.placeholders == ('instruction',)
 
 
-def test_unknown_dict_key_is_reported_as_a_typo():
-    p = ChatPrompter('You are a {role}.')
-    with pytest.raises(PromptError) as e:
-        p.generate_prompt({'rol': 'poet', 'input': 'hi'})
-    assert "unknown key(s) 'rol'" in str(e.value)
-    assert "'input', 'role'" in str(e.value)
+def test_a_dict_instruction_keeps_its_extra_keys():
+    p = ChatPrompter({'system': 'Sys.', 'user': 'Q: '}, extra_keys=['ctx'])
+    assert msgs(p, {'ctx': 'c', 'q': 'why'}) == [
+        {'role': 'system', 'content': 'Sys.\nHere are some extra messages you can referred '
+                                      'to:\n\n### ctx:\nc\n\n'},
+        {'role': 'user', 'content': 'Q: why'}]
 
 
-def test_input_of_a_wrong_type():
-    with pytest.raises(PromptError, match='input is a int: pass a str'):
-        ChatPrompter().generate_prompt(3)
+def test_system_keyword_is_a_template_put_before_the_instruction():
+    p = ChatPrompter('Task: {task}', system='You are {name}.')
+    got = msgs(p, {'task': 'sum', 'name': 'Ada', 'input': '1+1'})
+    assert got[0] == {'role': 'system', 'content': 'You are Ada.\nTask: sum\n\n'}
+    assert msgs(ChatPrompter(system='Only me.'), 'hi')[0] == {'role': 'system',
+                                                               'content': 'Only me.'}
+
+
+def test_no_vendor_system_prompt_and_no_empty_system_message():
+    assert msgs(ChatPrompter(''), 'x') == msgs(ChatPrompter(None), 'x') == [
+        {'role': 'user', 'content': 'x'}]
 
 
 def test_multimodal_user_content_is_kept_as_parts():
     parts = [{'type': 'text', 'text': 'what is this?'},
              {'type': 'image_url', 'image_url': {'url': 'data:image/png;base64,AA=='}}]
-    got = ChatPrompter().generate_prompt({'input': parts})
-    assert got['messages'] == [{'role': 'user', 'content': parts}]
+    assert msgs(ChatPrompter(), {'input': parts}) == [{'role': 'user', 'content': parts}]
+    got = msgs(ChatPrompter({'user': 'Look: '}), {'input': parts})
+    assert got[0]['content'][0] == {'type': 'text', 'text': 'Look: '}
     with pytest.raises(PromptError, match="'image_url' part.*format='openai'"):
-        ChatPrompter().generate_prompt({'input': parts}, format=None)
+        ChatPrompter().generate_prompt({'input': parts})
 
 
-def test_tools_are_added_only_when_given():
+def test_tools_come_with_the_messages_and_a_call_may_replace_them():
     tool = {'type': 'function', 'function': {'name': 'add', 'parameters': {'type': 'object'}}}
     p = ChatPrompter('Use tools.', tools=[tool])
-    assert p.generate_prompt('1+1')['tools'] == [tool]
-    assert 'tools' not in ChatPrompter().generate_prompt('1+1')
+    assert p.generate_prompt('1+1', format='openai')['tools'] == [tool]
+    assert 'tools' not in ChatPrompter().generate_prompt('1+1', format='openai')
     other = {'function': {'name': 'mul'}}
-    assert p.generate_prompt('2*2', tools=[other])['tools'] == [
+    assert p.generate_prompt('2*2', tools=[other], format='openai')['tools'] == [
         {'type': 'function', 'function': {'name': 'mul'}}]
-    assert 'tools' not in p.generate_prompt('x', tools=[])
+    assert 'tools' not in p.generate_prompt('x', tools=[], format='openai')
 
 
 @pytest.mark.parametrize('tools', ['add', [{'type': 'function'}], [{'function': {'name': ''}}],
@@ -123,35 +157,11 @@ def test_bad_tools(tools):
         ChatPrompter().generate_prompt('x', tools=tools)
 
 
-def test_text_format_layout():
-    p = ChatPrompter('Be kind.', history=[['hi', 'hello']])
-    text = p.generate_prompt('how are you?', format=None)
-    assert text == ('Be kind.\n\nUser: hi\n\nAssistant: hello\n\n'
-                    'User: how are you?\n\nAssistant:')
-    assert p.generate_prompt('how are you?', format='text') == text
-
-
-def test_text_format_uses_a_chat_template_callable():
-    seen = []
-
-    def template(messages, **kw):
-        seen.append((messages, kw))
-        return '|'.join(m['role'] + '=' + m['content'] for m in messages)
-
-    p = ChatPrompter('S')
-    assert p.generate_prompt('u', format=None, chat_template=template) == 'system=S|user=u'
-    tool = {'type': 'function', 'function': {'name': 'f'}}
-    p.generate_prompt('u', tools=[tool], format=None, chat_template=template)
-    assert seen[-1][1] == {'tools': [tool]}
-
-
-def test_text_format_errors():
-    with pytest.raises(PromptError, match='cannot show tools'):
-        ChatPrompter().generate_prompt('x', tools=[{'function': {'name': 'f'}}], format=None)
-    with pytest.raises(InputError, match='chat_template returned a list'):
-        ChatPrompter().generate_prompt('x', format=None, chat_template=lambda m: [1])
-    with pytest.raises(InputError, match="only used with format=None or 'text'"):
-        ChatPrompter().generate_prompt('x', chat_template=lambda m: '')
+def test_input_of_a_wrong_type():
+    with pytest.raises(PromptError, match='input is a float: pass a str'):
+        ChatPrompter().generate_prompt(3.5)
+    with pytest.raises(PromptError, match='input is a bool'):
+        ChatPrompter('{x}').generate_prompt(True)
 
 
 def test_unknown_format_lists_the_valid_ones():
@@ -163,29 +173,49 @@ def test_unknown_format_lists_the_valid_ones():
     ({'instruction': 3}, 'instruction is a int'),
     ({'instruction': {'sys': 'x'}}, "key\\(s\\) 'sys': use only 'system'"),
     ({'instruction': {'user': 5}}, r"instruction\['user'\] is a int"),
-    ({'instruction': 'x', 'extra_keys': 'context'}, 'pass a list of non-empty str'),
-    ({'instruction': 'x', 'extra_keys': [1]}, 'pass a list of non-empty str'),
-    ({'instruction': '{a}', 'extra_keys': ['a']}, 'repeat a placeholder'),
-    ({'instruction': 'x', 'extra_keys': ['c', 'c']}, 'list each extra key once'),
+    ({'instruction': 'x', 'extra_keys': 5}, 'pass a str or a list of distinct'),
+    ({'instruction': 'x', 'extra_keys': [1]}, 'pass a str or a list of distinct'),
+    ({'instruction': 'x', 'extra_keys': ['c', 'c']}, 'pass a str or a list of distinct'),
+    ({'instruction': '{a}', 'extra_keys': ['a']}, "extra_keys 'a' are also"),
     ({'instruction': 'x', 'system': ['s']}, 'the system text is a list'),
+    ({'instruction': 'x', 'show': 'yes'}, "show='yes'"),
 ])
 def test_bad_constructor_arguments(kwargs, match):
     with pytest.raises(InputError, match=match):
         ChatPrompter(**kwargs)
 
 
+def test_lazyllm_positional_order_instruction_extra_keys_show_tools_history():
+    tool = {'function': {'name': 'f'}}
+    p = ChatPrompter('S', ['k'], False, [tool], [['q', 'a']])
+    got = p.generate_prompt({'k': 'v', 'input': 'u'}, format='openai')
+    assert got['tools'][0]['function'] == {'name': 'f'}
+    assert got['messages'][1:3] == [{'role': 'user', 'content': 'q'},
+                                    {'role': 'assistant', 'content': 'a'}]
+
+
+def test_show_logs_the_prompt(caplog):
+    with caplog.at_level('INFO', logger='lazyllm'):
+        ChatPrompter('S').generate_prompt('hi', show=True)
+        ChatPrompter('T', show=True).generate_prompt('yo')
+    assert "prompt: 'S\\n\\n" in caplog.text and "prompt: 'T\\n\\n" in caplog.text
+
+
 def test_prompter_is_immutable_and_its_outputs_are_independent():
     p = ChatPrompter('S', history=[{'role': 'user', 'content': 'a'}])
     with pytest.raises(AttributeError, match='immutable'):
         p.instruction = 'other'
-    first = p.generate_prompt('x')
-    first['messages'][1]['content'] = 'changed'
-    assert p.generate_prompt('x')['messages'][1] == {'role': 'user', 'content': 'a'}
+    first = msgs(p, 'x')
+    first[1]['content'] = 'changed'
+    assert msgs(p, 'x')[1] == {'role': 'user', 'content': 'a'}
     instruction = {'system': 's'}
     q = ChatPrompter(instruction)
     instruction['system'] = 'changed'
-    assert q.generate_prompt()['messages'] == [{'role': 'system', 'content': 's'}]
+    assert msgs(q) == [{'role': 'system', 'content': 's'}]
     assert repr(q) == "ChatPrompter({'system': 's'})"
+    given = {'x': ['a']}
+    ChatPrompter('{x}').generate_prompt(given)
+    assert given == {'x': ['a']}
 
 
 def test_thread_safety():
@@ -194,9 +224,9 @@ def test_thread_safety():
 
     def work(i):
         try:
-            results.append(p.generate_prompt({'who': f'n{i}', 'input': str(i)}) == {
-                'messages': [{'role': 'system', 'content': f'You are n{i}.'},
-                             {'role': 'user', 'content': str(i)}]})
+            results.append(msgs(p, {'who': f'n{i}', 'input': str(i)}) == [
+                {'role': 'system', 'content': f'You are n{i}.\n\n'},
+                {'role': 'user', 'content': str(i)}])
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -210,4 +240,6 @@ def test_thread_safety():
 
 def test_package_exports():
     assert lazyllm.prompt.__all__ == ['PrompterBase', 'ChatPrompter', 'AlpacaPrompter',
-                                      'CHAT_TEMPLATES', 'chat_template', 'render']
+                                      'EmptyPrompter', 'Prompter', 'CHAT_TEMPLATES',
+                                      'chat_template', 'render']
+    assert lazyllm.Prompter is lazyllm.prompt.Prompter

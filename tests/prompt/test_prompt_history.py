@@ -5,11 +5,11 @@ from lazyllm.prompt import ChatPrompter
 
 
 def messages(prompter, *args, **kw):
-    return prompter.generate_prompt(*args, **kw)['messages']
+    return prompter.generate_prompt(*args, format='openai', **kw)['messages']
 
 
-def test_pairs_and_message_dicts_are_accepted_and_constructor_history_comes_first():
-    p = ChatPrompter('S', history=[['q1', 'a1']])
+def test_pairs_and_message_dicts_are_accepted_and_prompter_history_comes_first():
+    p = ChatPrompter({'system': 'S'}, history=[['q1', 'a1']])
     call = [{'role': 'user', 'content': 'q2'}, ('a2-user', 'a2')]
     assert messages(p, 'q3', call) == [
         {'role': 'system', 'content': 'S'},
@@ -17,6 +17,13 @@ def test_pairs_and_message_dicts_are_accepted_and_constructor_history_comes_firs
         {'role': 'user', 'content': 'q2'},
         {'role': 'user', 'content': 'a2-user'}, {'role': 'assistant', 'content': 'a2'},
         {'role': 'user', 'content': 'q3'}]
+
+
+def test_in_text_both_histories_come_between_instruction_and_input():
+    p = ChatPrompter({'system': 'S'}, history=[['q1', 'a1']])
+    got = p.generate_prompt('q3', [{'role': 'user', 'content': 'q2'},
+                                   {'role': 'assistant', 'content': 'a2'}])
+    assert got == 'S\n\nq1a1q2a2\n\nq3\n\n'
 
 
 def test_tool_turns_and_parts_and_extra_message_keys_are_kept():
@@ -30,9 +37,8 @@ def test_tool_turns_and_parts_and_extra_message_keys_are_kept():
     got = messages(ChatPrompter(), 'ok', history)
     assert got[:3] == history
     assert got[0] is not history[0]
-    text = ChatPrompter().generate_prompt('ok', history, format=None)
-    assert text == ('Assistant: [{"id": "c1", "type": "function", "function": {"name": "f", '
-                    '"arguments": "{}"}}]\n\nTool: 42\n\nUser: thanks\n\nUser: ok\n\nAssistant:')
+    text = ChatPrompter().generate_prompt('ok', history)
+    assert text == '\n\n\n{"name": "f", "arguments": "{}"}\n42thanks\n\nok\n\n'
 
 
 @pytest.mark.parametrize('history, match', [

@@ -5,7 +5,10 @@ from lazyllm.prompt._template import Template, to_text
 
 
 def system_of(prompter, values):
-    return prompter.generate_prompt(values)['messages'][0]['content']
+    """The filled instruction (without the two newlines LazyLLM's layout puts after it)."""
+    content = prompter.generate_prompt(values, format='openai')['messages'][0]['content']
+    assert content.endswith('\n\n')
+    return content[:-2]
 
 
 def test_json_examples_in_a_prompt_are_left_alone():
@@ -16,7 +19,7 @@ def test_json_examples_in_a_prompt_are_left_alone():
 
 def test_raw_nested_json_keeps_its_closing_braces():
     p = ChatPrompter('Reply like {"a": {"b": [1, {"c": 2}]}}')
-    assert system_of(p, 'q') == 'Reply like {"a": {"b": [1, {"c": 2}]}}'
+    assert system_of(p, {'input': 'q'}) == 'Reply like {"a": {"b": [1, {"c": 2}]}}'
 
 
 def test_double_braces_escape_like_str_format():

@@ -17,7 +17,14 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 from ...client import ChatDelta, ChatResult
 from ...errors import InputError
-from .._calls import answer_of, as_prompter, check_sampling, llm_request, share_view
+from .._calls import (
+    answer_of,
+    as_prompter,
+    check_sampling,
+    default_prompter,
+    llm_request,
+    share_view,
+)
 from .._generation import ChatCapabilities
 from . import _anthropic, _dashscope, _openai
 from ._base import OnlineBase
@@ -62,14 +69,18 @@ class OnlineChatModule(OnlineBase, ChatCapabilities):
         if self._stream.enabled and not self.supports_streaming:
             raise InputError(f'{self.source} cannot stream chat answers: pass stream=False')
         self._protocol = CHAT_PROTOCOLS[self._supplier.protocol(self._type)]
-        self._prompter = as_prompter(prompt)
+        self._prompter = default_prompter() if prompt is None else as_prompter(prompt)
         self._history = list(history or [])
         self._sampling = _check_sampling(dict(sampling))
         self._context_length: int | None = None
 
     # -- builders ---------------------------------------------------------------------------
-    def prompt(self, prompt: Any) -> OnlineChatModule:
-        self._prompter = as_prompter(prompt)
+    def prompt(self, prompt: Any = None, history: list | None = None) -> OnlineChatModule:
+        """Set the prompter, as LazyLLM: a str or dict is a ChatPrompter (with ``history``
+        as its few-shot turns), a prompter is used as is, ``None`` is an EmptyPrompter (no
+        system text; the input is the user message). Without ``prompt=`` or a call to
+        ``prompt()`` the module has a ChatPrompter with no instruction."""
+        self._prompter = as_prompter(prompt, history)
         return self
 
     def share(self, prompt: Any = None, format: Callable | None = None,
