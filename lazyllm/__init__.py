@@ -13,17 +13,34 @@ from . import errors, formatter, prompt
 from ._config import config
 from ._version import __version__
 from .errors import LazyLLMError
-from .module import Hook, ModuleBase, listen_stream
-from .module.flows import bind, ifs, loop, package, parallel, pipeline, placeholders, switch, warp
-from .prompt import AlpacaPrompter, ChatPrompter
+from .module import ActionModule, Hook, ModuleBase, listen_stream
+from .module.flows import (
+    barrier,
+    bind,
+    diverter,
+    graph,
+    ifs,
+    loop,
+    package,
+    parallel,
+    pipeline,
+    placeholders,
+    save_pipeline_result,
+    switch,
+    warp,
+)
+from .prompt import AlpacaPrompter, ChatPrompter, EmptyPrompter, Prompter
 
 _0, _1, _2, _3, _4, _5, _6, _7, _8, _9 = placeholders  # bind's positional placeholders
 
 __all__ = [
     '__version__', 'config', 'errors', 'LazyLLMError',
-    'ModuleBase', 'Hook', 'listen_stream', 'TrainableModule', 'deploy', 'launchers', 'hub',
-    'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind', 'package',
-    'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
+    'ModuleBase', 'ActionModule', 'Hook', 'listen_stream', 'TrainableModule', 'deploy',
+    'launchers', 'hub',
+    'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind', 'package', 'diverter',
+    'graph', 'barrier', 'save_pipeline_result',
+    'Prompter', 'ChatPrompter', 'AlpacaPrompter', 'EmptyPrompter', 'prompt', 'formatter',
+    'client',
     'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
     'online', 'AutoModel', 'finetune', 'connect', 'deployments', 'Conversation', 'unload',
     'switch_device',

@@ -37,7 +37,9 @@ def test_public_names():
         '__version__', 'config', 'errors', 'LazyLLMError', 'ModuleBase', 'Hook',
         'listen_stream', 'TrainableModule', 'deploy', 'launchers', 'hub',
         'pipeline', 'parallel', 'warp', 'switch', 'ifs', 'loop', 'bind',
-        'package', 'ChatPrompter', 'AlpacaPrompter', 'prompt', 'formatter', 'client',
+        'package', 'diverter', 'graph', 'barrier', 'save_pipeline_result', 'ActionModule',
+        'Prompter', 'ChatPrompter', 'AlpacaPrompter', 'EmptyPrompter', 'prompt', 'formatter',
+        'client',
         'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
         'online', 'AutoModel', 'finetune', 'connect', 'deployments', 'Conversation',
         'unload', 'switch_device'])

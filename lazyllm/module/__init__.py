@@ -1,10 +1,11 @@
 """Modules: callables with a lifecycle (ModuleBase), hooks, streaming, and flows."""
+from ._action import ActionModule
 from ._base import ModuleBase
 from ._generation import BatchItem, ChatCapabilities
 from ._hooks import Hook
 from ._stream import StreamOptions, listen_stream
 
-__all__ = ['ModuleBase', 'Hook', 'StreamOptions', 'listen_stream', 'Deployment',
+__all__ = ['ModuleBase', 'ActionModule', 'Hook', 'StreamOptions', 'listen_stream', 'Deployment',
            'TrainableModule', 'BatchItem', 'ChatCapabilities']
 
 
