@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ._redact import mask
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 
-__all__ = ['Config', 'Setting', 'config']
+__all__ = ['Config', 'Setting', 'config', 'expand_user']
 
 _UNSET = object()
 _TRUE = {'1', 'true', 'yes', 'on'}
@@ -48,6 +48,33 @@ def threads_only(v: Any) -> bool:
     if _parse_bool(v):
         raise ValueError('flow branches run in threads here; multiprocessing is not supported')
     return False
+
+
+def expand_user(path: str | os.PathLike, what: str, *,
+                error: type[Exception] = InputError) -> Path:
+    """``Path(path).expanduser()``, with pathlib's failures as a lazyllm error naming
+    ``what`` (the argument or setting the path came from).
+
+    pathlib raises ``RuntimeError: Could not determine home directory`` for ``~nosuchuser/x``
+    (and for ``~`` when neither $HOME nor the password database knows the user), and a NUL
+    byte makes every later file call raise ``ValueError``; ``os.path.expanduser`` would keep
+    the ``~`` and give a confusing "not found" later. ``error`` is InputError for an
+    argument, ConfigError for a setting.
+    """
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise error(f'{what} must be a str path, not {type(text).__name__}: pass e.g. '
+                    f'"/models/name"')
+    if '\0' in text:
+        raise error(f'{what} {text!r} holds a NUL character, which no path can: remove it')
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        user = text[1:].split('/', 1)[0]
+        who = f'the user {user!r}' if user else 'the current user'
+        raise error(f'{what} {text!r} starts with ~{user}, but the home folder of {who} '
+                    f'is unknown on this machine: write the full path (e.g. /home/...), or '
+                    f'use ~/ for your own home') from None
 
 
 _PARSERS: dict[type, Callable[[Any], Any]] = {bool: _parse_bool, int: int, float: float, str: str}
@@ -163,7 +190,8 @@ class Config:
     @staticmethod
     def home() -> Path:
         """``$LAZYLLM_HOME`` or ``~/.lazyllm``. Read each time, never created here."""
-        return Path(os.environ.get('LAZYLLM_HOME') or '~/.lazyllm').expanduser()
+        return expand_user(os.environ.get('LAZYLLM_HOME') or '~/.lazyllm', 'LAZYLLM_HOME',
+                           error=ConfigError)
 
     def file_path(self) -> Path:
         return self.home() / 'config.yaml'

@@ -16,6 +16,7 @@ from .._redact import mask, redact
 from .._version import __version__
 from ..errors import InputError
 from ._call import Call, raw_body
+from ._headers import check_api_key, check_headers, is_secret_header
 from ._multipart import encode_multipart
 from ._parse import (
     chat_delta,
@@ -39,7 +40,6 @@ from ._urls import is_loopback, normalize_base_url
 
 __all__ = ['ClientBase']
 
-_SECRET_HEADER_WORDS = ('key', 'token', 'auth', 'secret', 'cookie')
 _METHODS = frozenset({'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'})
 
 
@@ -73,7 +73,7 @@ class ClientBase:
         self._auth_fix = auth_fix
         root, sep, query = self.base_url.partition('?')
         self._root, self._query = root, sep + query
-        self._origin = str(httpx.URL(root).copy_with(path='/'))[:-1]
+        self._origin = str(self._parse_url(root, what='base URL').copy_with(path='/'))[:-1]
         self.timeout = _positive('timeout', config.resolve('timeout', timeout))
         self.connect_timeout = _positive('connect_timeout',
                                          config.resolve('connect_timeout', connect_timeout))
@@ -82,13 +82,9 @@ class ClientBase:
             raise InputError(f'max_retries must be an int >= 0, not {retries!r}: pass '
                              f'max_retries= or set LAZYLLM_MAX_RETRIES (0 disables retries)')
         self.max_retries = retries
-        if api_key is not None and not isinstance(api_key, str):
-            raise InputError(f'api_key must be a str or None, not {type(api_key).__name__}: '
-                             f'pass the key text')
-        self._api_key = api_key or None
+        self._api_key = check_api_key(api_key, auth_fix)
         self._headers = self._build_headers(headers)
-        secrets = [self._api_key] + [v for k, v in self._headers.items()
-                                     if any(w in k.lower() for w in _SECRET_HEADER_WORDS)]
+        secrets = [self._api_key] + [v for k, v in self._headers.items() if is_secret_header(k)]
         self._secrets = tuple(s for s in secrets if s)
         self._urls: dict[str, httpx.URL] = {}
         self._open()
@@ -101,12 +97,7 @@ class ClientBase:
         headers = {'User-Agent': f'lazyllm/{__version__}', 'Content-Type': 'application/json'}
         if self._api_key:
             headers['Authorization'] = f'Bearer {self._api_key}'
-        if extra is not None:
-            if not isinstance(extra, Mapping) or not all(
-                    isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
-                raise InputError('headers must be a dict of str to str: pass e.g. '
-                                 "{'X-Trace': 'abc'}")
-            headers.update(extra)
+        headers.update(check_headers(extra, self._auth_fix))
         return headers
 
     def _http_options(self) -> dict[str, Any]:
@@ -128,14 +119,20 @@ class ClientBase:
                 text = self._origin + path
             else:
                 text = self._root + path + ('' if '?' in path else self._query)
-            try:
-                url = httpx.URL(text)
-            except httpx.InvalidURL as e:
-                raise InputError(f'{redact(text, self._secrets)!r} is not a valid URL ({e}): '
-                                 f'pass a path such as "models" or "/health"') from e
+            url = self._parse_url(text, 'pass a path such as "models" or "/health"')
             if len(self._urls) < 64:
                 self._urls[path] = url
         return url
+
+    def _parse_url(self, text: str, fix: str = 'pass a URL such as '
+                   '"http://127.0.0.1:8000/v1/"', what: str = 'URL') -> httpx.URL:
+        """``httpx.URL(text)``, its refusals (a bad IDNA host, a control character, a lone
+        surrogate that UTF-8 cannot encode) as InputError."""
+        try:
+            return httpx.URL(text)
+        except (httpx.InvalidURL, UnicodeError) as e:
+            shown = redact(text, getattr(self, '_secrets', ()))
+            raise InputError(f'{what} {shown!r} is not valid ({e}): {fix}') from e
 
     # -- calls --------------------------------------------------------------------------------
     def _call(self, method: str, path: str, payload: Any, parse: Callable[[Any], Any], *,
@@ -194,10 +191,7 @@ class ClientBase:
                              f'"models" (under the base URL) or "/health" (from the root)')
         if parse is not None and not callable(parse):
             raise InputError('parse must be a callable (decoded JSON -> result) or None')
-        if headers is not None and not (isinstance(headers, Mapping) and all(
-                isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
-            raise InputError("headers must be a dict of str to str, e.g. {'X-Trace': 'abc'}")
-        headers = dict(headers or {})
+        headers = check_headers(headers)
         body = None
         if form is not None or files is not None:
             if json is not None:

@@ -34,6 +34,11 @@ def normalize_base_url(url: str) -> str:
         raise InputError(f'base URL {_shown(url)} is empty: pass the URL of an OpenAI-compatible '
                          f'endpoint, e.g. "http://127.0.0.1:8000/v1/"')
     text = url.strip()
+    bad = next((c for c in text if ord(c) < 32 or ord(c) == 127 or c.isspace()
+                or 0xD800 <= ord(c) <= 0xDFFF), None)
+    if bad is not None:
+        raise InputError(f'base URL {_shown(url)} holds {_what(bad)}, which a URL cannot: '
+                         f'remove it (copied along with the URL?) or percent-encode it')
     if '://' not in text:
         text = 'http://' + text
     try:
@@ -49,11 +54,25 @@ def normalize_base_url(url: str) -> str:
     if not parts.hostname:
         raise InputError(f'base URL {_shown(url)} has no host: pass a URL such as '
                          f'"http://127.0.0.1:8000/v1/"')
+    host = parts.hostname
+    if host.isascii() and ':' not in host:   # httpx encodes non-ASCII hosts (IDNA) itself
+        try:
+            host.encode('idna')   # what the socket layer does at the first call
+        except UnicodeError:
+            raise InputError(f'base URL {_shown(url)} has the host name {host!r}, which has an '
+                             f'empty part or a part longer than 63 characters: fix the host '
+                             f'name') from None
     return urlunsplit((scheme, parts.netloc, _base_path(parts.path), parts.query, ''))
 
 
 def _shown(url: object) -> str:
     return redact(repr(url))  # a pasted URL may carry ?key=…
+
+
+def _what(c: str) -> str:
+    kind = 'whitespace' if c.isspace() else 'a lone surrogate' if ord(c) > 127 else \
+        'a control character'
+    return f'{kind} (U+{ord(c):04X})'
 
 
 def _base_path(path: str) -> str:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._config import config
+from .._config import config, expand_user
 from .._log import get_logger
 from .._names import safe_name
 from ..errors import FinetuneError
@@ -32,8 +32,8 @@ _RUN_NAME = re.compile(r'^[A-Za-z0-9._-]+-\d{8}-\d{6}(-\d+)?$')
 
 
 def runs_root(target_path: str | os.PathLike | None = None) -> Path:
-    return Path(target_path or config['finetune_dir'] or config.home() / 'finetuned') \
-        .expanduser()
+    return expand_user(target_path or config['finetune_dir'] or config.home() / 'finetuned',
+                       'target_path (or LAZYLLM_FINETUNE_DIR)')
 
 
 def latest_run(root: Path, base_name: str) -> Path | None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from .._config import expand_user
 from .._names import safe_name
 from ..errors import InputError
 
@@ -69,7 +70,7 @@ class Trainset:
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write the records as JSON lines (UTF-8); the parent folder is created if needed."""
-        path = Path(path).expanduser()
+        path = expand_user(path, 'the trainset file')
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, 'w', encoding='utf-8', newline='\n') as f:
             for record in self.records:
@@ -93,7 +94,7 @@ def load_trainset(data: Any, task: str) -> Trainset:
         items = ((f'record #{i} of the trainset list', r) for i, r in enumerate(data, 1))
         empty_where = 'the trainset list'
     elif isinstance(data, (str, os.PathLike)):
-        path = Path(data).expanduser()
+        path = expand_user(data, 'trainset')
         files = _files(path)
         name = path.resolve().name if path.is_dir() else path.stem
         sources = [str(f) for f in files]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .._config import config
+from .._config import config, expand_user
 from ..errors import ConfigError
 from ._types import ModelType
 
@@ -55,7 +55,7 @@ def catalog() -> dict[str, CatalogEntry]:
     table = dict(_builtin())
     extra = config['catalog']
     if extra:
-        path = Path(extra).expanduser()
+        path = expand_user(extra, 'LAZYLLM_CATALOG', error=ConfigError)
         try:
             raw = json.loads(path.read_text(encoding='utf-8'))
         except (OSError, ValueError) as e:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .._config import expand_user
 from .._log import get_logger
+from ..errors import ConfigError
 from ._verify import RemoteFile
 
 __all__ = ['endpoint', 'cached', 'list_files', 'fetch_file']
@@ -26,8 +28,9 @@ def endpoint() -> str:
 
 def _cache_dir() -> Path:
     if os.environ.get('HF_HUB_CACHE'):
-        return Path(os.environ['HF_HUB_CACHE']).expanduser()
-    return Path(os.environ.get('HF_HOME', '~/.cache/huggingface')).expanduser() / 'hub'
+        return expand_user(os.environ['HF_HUB_CACHE'], 'HF_HUB_CACHE', error=ConfigError)
+    home = os.environ.get('HF_HOME', '~/.cache/huggingface')
+    return expand_user(home, 'HF_HOME', error=ConfigError) / 'hub'
 
 
 def cached(repo: str, revision: str | None) -> Path | None:

@@ -14,7 +14,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import DownloadError
+from .._config import expand_user
+from ..errors import ConfigError, DownloadError
 from ._verify import RemoteFile
 
 __all__ = ['endpoint', 'cached', 'client', 'list_files', 'fetch']
@@ -27,7 +28,8 @@ def endpoint() -> str:
 
 
 def cached(repo: str, has_weights) -> Path | None:
-    root = Path(os.environ.get('MODELSCOPE_CACHE', '~/.cache/modelscope/hub')).expanduser()
+    root = expand_user(os.environ.get('MODELSCOPE_CACHE', '~/.cache/modelscope/hub'),
+                       'MODELSCOPE_CACHE', error=ConfigError)
     return next((c for c in (root / 'models' / repo, root / repo)
                  if c.is_dir() and has_weights(c)), None)
 

@@ -16,12 +16,14 @@ every place looked at, why each source failed, and close catalog names.
 """
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+from typing import Any
 
-from .._config import config
+from .._config import config, expand_user
 from .._log import get_logger
-from ..errors import DownloadError, InputError, ModelNotFoundError
+from ..errors import ConfigError, DownloadError, InputError, ModelNotFoundError
 from ._catalog import CatalogEntry, lookup, suggest
 
 __all__ = ['resolve_model', 'has_weights', 'cache_dir', 'offline']
@@ -43,7 +45,9 @@ def has_weights(folder: Path) -> bool:
 
 
 def cache_dir() -> Path:
-    return Path(config['model_cache_dir'] or config.home() / 'models').expanduser()
+    if config['model_cache_dir']:
+        return expand_user(config['model_cache_dir'], 'LAZYLLM_MODEL_CACHE_DIR', error=ConfigError)
+    return config.home() / 'models'
 
 
 def offline() -> bool:
@@ -58,7 +62,8 @@ def _names(name: str, entry: CatalogEntry | None) -> list[str]:
 
 
 def _candidates(name: str, entry: CatalogEntry | None = None) -> list[Path]:
-    roots = [Path(r).expanduser() for r in config['model_path'].split(os.pathsep) if r]
+    roots = [expand_user(r, 'LAZYLLM_MODEL_PATH', error=ConfigError)
+             for r in config['model_path'].split(os.pathsep) if r]
     roots.append(cache_dir())
     return [root / tail for root in roots for tail in _names(name, entry)]
 
@@ -99,15 +104,20 @@ def _download(text: str, entry: CatalogEntry | None, source: str | None,
                         'the model folder under LAZYLLM_MODEL_PATH.')
 
 
-def resolve_model(name: str | os.PathLike, *, source: str | None = None,
-                  revision: str | None = None) -> Path:
-    """The folder holding the weights of ``name``; may download. Raises ModelNotFoundError."""
-    if not name or not isinstance(name, (str, os.PathLike)):
-        raise InputError('a model name or path is required, e.g. '
-                         "TrainableModule('/models/SmolLM2-135M-Instruct').")
-    log = get_logger()
-    text = os.fspath(name)
-    direct = Path(text).expanduser()
+def _os_error(text: str, e: OSError) -> Exception:
+    """A file-system refusal met while looking ``text`` up, as a lazyllm error."""
+    shown = text if len(text) <= 80 else text[:77] + '...'
+    if e.errno == errno.ENAMETOOLONG:
+        return InputError(f'model {shown!r} is too long to be a file name on this system: pass '
+                          f'a shorter path, a catalog name or a repo id (org/name)')
+    return ModelNotFoundError(f'model {shown!r} cannot be looked up: {e.filename}: {e.strerror}.'
+                              f' Fix the permissions of that folder or pass another path.')
+
+
+def _look_locally(text: str, direct: Path, log: Any, revision: str | None
+                  ) -> tuple[Path | None, list[Path], bool, CatalogEntry | None]:
+    """Steps 1-4 of the module docstring: (the folder or None, the places looked at, whether
+    ``text`` is a path, its catalog entry)."""
     looked: list[Path] = []
     is_path = direct.is_absolute() or text.startswith(('./', '../', '~')) or direct.exists()
     entry = None if is_path else lookup(text)
@@ -119,15 +129,32 @@ def resolve_model(name: str | os.PathLike, *, source: str | None = None,
                     f'{candidate} has no model weights (no *.safetensors, *.bin, *.gguf…): '
                     'point to the folder that holds the weight files.')
             log.debug('model %s resolved to %s', text, candidate)
-            return candidate.resolve()
+            return candidate.resolve(), looked, is_path, entry
         log.debug('model %s: not at %s', text, candidate)
+    found = None if is_path else _hub_caches(text, entry, revision)
+    if found:
+        log.debug('model %s found in a hub cache: %s (reused, no download)', text, found)
+    return found, looked, is_path, entry
+
+
+def resolve_model(name: str | os.PathLike, *, source: str | None = None,
+                  revision: str | None = None) -> Path:
+    """The folder holding the weights of ``name``; may download. Raises ModelNotFoundError."""
+    if not name or not isinstance(name, (str, os.PathLike)):
+        raise InputError('a model name or path is required, e.g. '
+                         "TrainableModule('/models/SmolLM2-135M-Instruct').")
+    log = get_logger()
+    text = os.fspath(name)
+    direct = expand_user(text, 'the model path')
+    try:
+        found, looked, is_path, entry = _look_locally(text, direct, log, revision)
+    except OSError as e:
+        raise _os_error(text, e) from e
+    if found:
+        return found
     places = ''.join(f'\n  {p}' for p in looked)
     if is_path:
         raise ModelNotFoundError(f'model path {text!r} does not exist. Looked at:{places}')
-    found = _hub_caches(text, entry, revision)
-    if found:
-        log.debug('model %s found in a hub cache: %s (reused, no download)', text, found)
-        return found
     if offline() and (entry is not None or '/' in text):   # something a hub could give
         raise ModelNotFoundError(
             f'model {text!r} was not found in any cache, and offline mode is on '

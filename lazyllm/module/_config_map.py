@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._config import config
+from .._config import config, expand_user
 from ..errors import ConfigError, InputError
 
 __all__ = ['ENTRY_KEYS', 'Entry', 'map_path', 'load_map', 'select', 'expand_env', 'keywords',
@@ -79,9 +79,10 @@ def map_path(config_arg: Any) -> Path | None:
         return None
     if config_arg is True:
         value = config['auto_model_config_map_path']
-        return Path(value).expanduser() if value else None
+        return expand_user(value, 'LAZYLLM_AUTO_MODEL_CONFIG_MAP_PATH', error=ConfigError) \
+            if value else None
     if isinstance(config_arg, (str, os.PathLike)):
-        return Path(config_arg).expanduser()
+        return expand_user(config_arg, 'config=')
     raise InputError(f'config= takes True (the file of LAZYLLM_AUTO_MODEL_CONFIG_MAP_PATH), a '
                      f'path to a YAML file, or False; got {type(config_arg).__name__}')
 

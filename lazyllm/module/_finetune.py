@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .._config import expand_user
 from .._log import get_logger
 from ..errors import InputError
 
@@ -92,7 +93,7 @@ class FinetuneMixin:
     def set_specific_finetuned_model(self, path: str | os.PathLike) -> Any:
         """Serve the weights in ``path`` (a run folder of an earlier ``update()``, or any
         model folder) from the next start, without training."""
-        folder = Path(path).expanduser()
+        folder = expand_user(path, 'set_specific_finetuned_model path')
         if not folder.is_dir():
             raise InputError(f'{folder} is not a folder: pass the folder of a finetuned model '
                              f'(see finetuned_model_path).')

@@ -29,6 +29,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from ..._config import expand_user
 from ...errors import DeployError, InputError
 
 MIX = 'combined'
@@ -66,7 +67,8 @@ def check_options(adapters: Any) -> dict[str, tuple[str, float]]:
             raise InputError(f'transformers option adapters: the weight of {name!r} must be a '
                              f'finite number, e.g. ({os.fspath(path)!r}, 0.5); got {weight!r}.')
         # absolute: the engine process may run elsewhere (another cwd, no shell for '~')
-        out[name] = (os.path.abspath(os.path.expanduser(os.fspath(path))), float(weight))
+        out[name] = (os.path.abspath(expand_user(path, f'the path of adapter {name!r}')),
+                     float(weight))
     return out
 
 
