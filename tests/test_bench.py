@@ -40,3 +40,10 @@ def test_bench_structured_runs_quick(tiny_llm_path):
     for line in ('answers valid against the schema', 'generated tokens/s',
                  'first grammar of the engine', 'a new schema compiled'):
         assert line in text
+
+
+def test_bench_faults_runs_quick(tiny_llm_path):
+    pytest.importorskip('psutil')
+    text = run('bench/bench_faults.py', '--quick')
+    for row in ('SIGKILL, 8 callers', 'ps while the engine is busy', 'deploy --detach returns'):
+        assert row in text

@@ -3,16 +3,21 @@
 ``TrainableModule(MODEL).deploy_method(engine, port=, **options).start(name=, detach=True)``:
 it waits until the engine answers, registers it under NAME (``lazyllm ps``) and returns; a
 deployment of the same model and options that is already running is reused. ``--detach``
-returns at once: the same command runs in a background session and ``lazyllm ps`` shows the
-deployment once it is ready. Also ``lazyllm pull NAME``, the short form of ``models pull``.
+returns at once: the same command runs in a background session, and a ``starting`` row is in
+the registry before it returns, so that ``lazyllm ps`` shows it and ``lazyllm stop`` ends it
+(ending that deploy process, which stops the engine it was launching) from the first moment.
+A deploy process ended by SIGTERM stops the engine it was launching before it exits.
+Also ``lazyllm pull NAME``, the short form of ``models pull``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -134,13 +139,23 @@ def _launcher(args: argparse.Namespace):
 
 def _detach(args: argparse.Namespace, name: str) -> int:
     from .._config import config
+    from ..registry import Record, Registry, check_name
+    check_name(name)
     logs = config.home() / 'logs'
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f'deploy-{name}-{time.strftime("%Y%m%d-%H%M%S")}.log'
+    reg = Registry()
+    existing = reg.get(name)
     with open(log, 'ab') as out:
         proc = subprocess.Popen([sys.executable, '-m', 'lazyllm', *_child_argv(args, name)],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+    # a row now, before returning: `ps` shows it and `stop` ends the deploy process (which
+    # stops its engine); a live deployment of that name is left as it is (the child reuses
+    # it, or refuses another configuration in its log)
+    if existing is None or existing.status not in ('running', 'starting'):
+        reg.put(Record(name=name, model=args.model, engine=args.engine, owner_pid=proc.pid,
+                       detached=True, status='starting', log_path=str(log)))
     if args.json:
         print_json({'name': name, 'model': args.model, 'engine': args.engine,
                     'status': 'starting', 'deploy_pid': proc.pid, 'deploy_log': str(log)})
@@ -150,11 +165,27 @@ def _detach(args: argparse.Namespace, name: str) -> int:
     return 0
 
 
+def _stop_on_sigterm(holder: dict) -> None:
+    """SIGTERM (``lazyllm stop`` of a deployment this process is launching): the launch in
+    progress gives up and stops the engine it launched (it runs in a worker thread, so the
+    signal cancels it rather than interrupting the main thread); before a module exists,
+    there is nothing to stop and the process just ends."""
+    def on_sigterm(signum: int, frame: Any) -> None:
+        module = holder.get('module')
+        if module is None:
+            raise KeyboardInterrupt
+        module.deployment.cancel_start()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def _run(args: argparse.Namespace) -> int:
     name = args.name or default_name(args.model)
     if args.detach:
         return _detach(args, name)
-    module = _from_file(args) if args.config else _from_flags(args)
+    holder: dict = {}
+    _stop_on_sigterm(holder)
+    module = holder['module'] = _from_file(args) if args.config else _from_flags(args)
     module.start(name=name, detach=True)
     record = find(name)
     job = job_label(record)

@@ -57,6 +57,7 @@ def as_dict(record: Any) -> dict:
         data = record._asdict()
     else:
         data = dict(vars(record))
+    data.pop('token', None)       # a secret (the engine's launch token)
     return {k: getattr(v, 'value', v) for k, v in data.items()}
 
 
@@ -93,7 +94,7 @@ def row(record: Any, now: float | None = None) -> tuple:
 
 # -- ps ---------------------------------------------------------------------------------------
 def _ps_arguments(parser: argparse.ArgumentParser) -> None:
-    set_example(parser, '  lazyllm ps            # running deployments\n'
+    set_example(parser, '  lazyllm ps            # running and starting deployments\n'
                         '  lazyllm ps --all --json')
     parser.add_argument('--all', '-a', action='store_true',
                         help='also list stopped and failed deployments')
@@ -101,8 +102,11 @@ def _ps_arguments(parser: argparse.ArgumentParser) -> None:
                         help='print the records (every field) as JSON, for scripts')
 
 
+LIVE = ('running', 'starting')   # what `ps` lists and `stop --all` ends by default
+
+
 def _ps(args: argparse.Namespace) -> int:
-    shown = [r for r in records() if args.all or r.status == 'running']
+    shown = [r for r in records() if args.all or r.status in LIVE]
     shown.sort(key=lambda r: r.created or 0)
     if args.json:
         print_json([as_dict(r) for r in shown])
@@ -120,18 +124,20 @@ def _stop_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    """Ends each engine through its job (a local one by process group): no HTTP, so no API
+    key is needed, and a busy engine stops too. Statuses are the ones read just now."""
     if not args.names and not args.all:
         raise InputError('name the deployments to stop (see `lazyllm ps`), or pass --all.')
-    import lazyllm
+    from ..module._named import end_deployment
     found = records()
     chosen = [find(n, found) for n in dict.fromkeys(args.names)]   # all known, or none stops
     if args.all:
-        chosen += [r for r in found if r.status == 'running' and r not in chosen]
+        chosen += [r for r in found if r.status in LIVE and r not in chosen]
     for record in chosen:
-        if record.status != 'running':
+        if record.status not in LIVE:
             print(f'{record.name} is not running ({record.status})')
             continue
-        lazyllm.connect(record.name).stop(force=True)
+        end_deployment(record.name)
         print(f'stopped {record.name}')
     return 0
 

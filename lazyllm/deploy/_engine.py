@@ -37,6 +37,9 @@ class Engine:
         return model_type in self.types
 
     api_key_env: str = 'LAZYLLM_ENGINE_API_KEY'   # where the engine reads its API key
+    # answers with the launch token lazyllm gives it, so an impostor on its port is refused
+    # (deploy/_identity.py); an engine that cannot is trusted on its /health alone
+    reports_identity: bool = False
 
     def default_python(self) -> str:
         """The interpreter this engine runs under unless the caller names one ('' = ours)."""

@@ -46,10 +46,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._config import config
+from .._config import config, expand_user
 from ..errors import DeployError, InputError
 from ..hub import ModelType
 from ._engine import Engine, Option, register_engine
+from ._identity import PLUGINS_DIR
 
 __all__ = ['VllmEngine', 'vllm']
 
@@ -118,9 +119,13 @@ def _check_lora(lora: dict) -> None:
                              f'got {path!r}.')
 
 
+_IDENTITY_MIDDLEWARE = 'lazyllm_engine_identity.report_token'   # in PLUGINS_DIR
+
+
 @dataclass(frozen=True, repr=False)
 class VllmEngine(Engine):
     """vLLM's OpenAI server: see the module docstring."""
+    reports_identity: bool = True     # through our --middleware (deploy/_plugins/)
 
     def validate(self, options: dict) -> dict:
         options = super().validate(options)
@@ -185,7 +190,8 @@ class VllmEngine(Engine):
             if alias and alias not in names:
                 names.append(alias)
         argv = [python, '-m', 'vllm.entrypoints.openai.api_server', '--model', str(model_dir),
-                '--host', host, '--port', str(port), '--served-model-name', *names]
+                '--host', host, '--port', str(port), '--served-model-name', *names,
+                '--middleware', _IDENTITY_MIDDLEWARE]
         options = dict(options)
         embed = _is_embed(model_dir)
         if not embed:
@@ -204,8 +210,10 @@ class VllmEngine(Engine):
         return argv
 
     def env(self, options: dict) -> dict:
-        """vLLM's CPU settings as environment variables for the engine process."""
-        out = {}
+        """vLLM's CPU settings as environment variables for the engine process, and the
+        path of the identity middleware (see deploy/_identity.py)."""
+        path = os.environ.get('PYTHONPATH')
+        out = {'PYTHONPATH': os.pathsep.join(filter(None, (str(PLUGINS_DIR), path)))}
         bind = options.get('cpu_threads_bind') or _cpus_bind()
         if bind:
             out['VLLM_CPU_OMP_THREADS_BIND'] = bind
@@ -277,7 +285,7 @@ def _check_chat_template(template: str) -> str:
 def _check_file(name: str, value: str, fix: str = '') -> str:
     """``value`` as an absolute path (the engine's working folder may differ) if it is a
     file; else an InputError."""
-    path = Path(value).expanduser()
+    path = expand_user(value, f'vllm option {name}')
     if not path.is_file():
         raise InputError(f'vllm option {name}={value!r}: no such file.' + (' ' + fix if fix
                                                                              else ''))

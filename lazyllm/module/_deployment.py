@@ -5,9 +5,16 @@ check the engine, launch it through a launcher, wait until ``/health`` answers) 
 to a URL someone else runs (normalize it, probe it once). Both end with a URL that speaks
 the OpenAI protocol, and a client for it. ``start()`` is idempotent and locked, so any number
 of shares starting at once launch one engine. The constructor does no I/O.
+
+Each launch or attach is a new *generation*. A call leases the sync client of the generation
+it started on (``lease()``); a restart retires that client, which is closed only when its last
+call ends, so a restart by one caller never closes the connection pool under another caller's
+retry (``engine_lost()`` tells a caller whether its failure was the engine dying, so that it
+restarts and retries once: see ``TrainableModule``).
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import sys
@@ -15,13 +22,15 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .._config import config
 from .._log import get_logger
 from ..deploy import AutoEngine, Engine, get_engine, pick_engine
-from ..errors import DeployError, EndpointError, InputError
+from ..deploy._identity import TOKEN_ENV, new_token
+from ..errors import DeployError, EndpointError, InputError, OnlineAPIError
 from ..hub import ModelType, catalog_type, infer_type, resolve_model, type_from_name
+from ._readiness import check_identity, wait_ready
 
 __all__ = ['Deployment']
 
@@ -30,6 +39,7 @@ config.add('engine_api_key', None, str,
            'API key the built-in engines require and lazyllm sends to them', secret=True)
 
 _PROBE_TIMEOUT = 1.5
+_EXIT_NOTICE = 3.0   # seconds a failed call waits for its engine's job to be seen ended
 
 
 class Deployment:
@@ -48,8 +58,12 @@ class Deployment:
         self._context: tuple = (None, None)   # (url, context length) read from that engine
         self.named: Any = None            # the registry row it stands for (_named.Named)
         self.deploy_name: str | None = None   # served as this model id (folder name: alias)
+        self.on_launch: Any = None        # called with the job once launched, before ready
+        self._cancel = threading.Event()  # cancel_start(): the launch in progress gives up
         self._lock = threading.RLock()
-        self._client = None
+        self.generation = 0               # +1 at each launch or attach that became ready
+        self.token: str | None = None     # the launch token its engine answers with
+        self._client: _Leased | None = None
         self._aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.configure(**how)
 
@@ -75,6 +89,7 @@ class Deployment:
                                  'first.')
             self.engine, self.options = engine, options
             self.given_url, self.launcher, self.port = url, launcher, port
+            self.token = None                 # a token belongs to one engine
             self.python, self._api_key = python, api_key
         return self
 
@@ -149,6 +164,18 @@ class Deployment:
             self._close_clients()
             self.state, self.url = 'stopped', None
 
+    def cancel_start(self) -> None:
+        """Make the launch in progress (in another thread, or the next one) fail now with a
+        DeployError, stopping the engine it launched: ``lazyllm deploy`` ended by SIGTERM
+        stops its engine at once instead of when it has loaded."""
+        self._cancel.set()
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            self._cancel.clear()
+            raise DeployError(f'the start of {self.model} was cancelled (the deploying process '
+                              'was asked to stop); the engine it launched was stopped.')
+
     def evict(self) -> None:
         """Stop the engine to free its memory; the module's next call starts it again."""
         with self._lock:
@@ -160,18 +187,23 @@ class Deployment:
         return self._api_key or config['engine_api_key']
 
     # -- attaching to a URL ---------------------------------------------------------------
-    def attach_url(self, url: str) -> None:
-        """Attach to ``url`` for this start only (a named deployment found in the registry);
-        the next start decides again."""
+    def attach_url(self, url: str, token: str | None = None) -> None:
+        """Attach to ``url`` for this start only (a named deployment found in the registry,
+        whose engine must answer with its launch ``token``); the next start decides again."""
         with self._lock:
+            self.token = token or None
             self._attach(url)
 
     def _attach(self, url: str | None = None) -> None:
+        """Probe the URL once (its model card); with a known launch token (a named
+        deployment), the engine must answer with it."""
         from ..client import Client, normalize_base_url
         base = normalize_base_url(url or self.given_url)
         probe = Client(base, self.api_key, timeout=_PROBE_TIMEOUT, max_retries=0)
         try:
             cards = probe.request('GET', 'models').get('data') or []
+            if self.token:
+                check_identity(base, self.token)
         except EndpointError as e:
             raise EndpointError(f'cannot attach to {base}: GET {base}models failed '
                                 f'({e}). Check that the engine runs and the URL is right.',
@@ -186,6 +218,7 @@ class Deployment:
             self.type = ModelType.parse(kind) if kind else (catalog_type(name) or
                                                             type_from_name(name))
         self.url, self.state = base, 'attached'
+        self.generation += 1
         get_logger().info('attached to %s (model %s)', base, self.served_name)
 
     # -- launching an engine --------------------------------------------------------------
@@ -235,61 +268,26 @@ class Deployment:
         env = dict(engine.env(options))
         if self.api_key:
             env[engine.api_key_env] = self.api_key
+        token = self.token = new_token() if engine.reports_identity else None
+        if token:
+            env[TOKEN_ENV] = token
         get_logger().info('starting the %s engine for %s (%s launcher)', engine.name, folder,
                           launcher.name)
+        self._check_cancel()
         self.job = launcher.launch(argv, env=env, name=f'{engine.name}-{folder.name}',
                                    detach=detach)
         try:
-            root = self._wait_ready(engine)
+            if self.on_launch is not None:    # e.g. record the job: stoppable while loading
+                self.on_launch(self.job)
+            root = wait_ready(self.job, engine, token, what=self.model,
+                              check_cancel=self._check_cancel)
         except BaseException:
             self.job.stop()
-            self.job, self.state = None, 'failed'
+            self.job, self.state, self.token = None, 'failed', None
             raise
         self.url, self.state, self.evicted = root + '/v1/', 'running', False
+        self.generation += 1
         pool.add(self)
-
-    def _wait_ready(self, engine: Engine) -> str:
-        """Wait until the job has an address and its health path answers 200 (its root URL);
-        fail fast when the job ends. Shows a progress line with the job's state or the
-        engine's latest log line (a spinner on a terminal, a log line every 10 s otherwise):
-        vLLM on a CPU takes ~40 s, and a cluster job may wait in a queue first."""
-        import httpx
-        started = time.monotonic()
-        deadline = started + config['deploy_timeout']
-        shown = logged = started      # the job is asked once a second, not every poll
-        job = self.job
-        with httpx.Client(timeout=_PROBE_TIMEOUT) as http, _Progress(engine.name) as progress:
-            while True:
-                if job.ended:
-                    raise DeployError(self._failure(engine, 'exited before it was ready'))
-                root = job.url
-                try:
-                    if root and http.get(root + engine.health_path).status_code == 200:
-                        return root
-                except httpx.HTTPError:
-                    pass
-                now = time.monotonic()
-                if now > deadline:
-                    raise DeployError(self._failure(
-                        engine, f'was not ready after {config["deploy_timeout"]:.0f}s (raise '
-                        'LAZYLLM_DEPLOY_TIMEOUT if the model is just slow to load)'))
-                if now - shown >= 1:
-                    shown, log = now, now - logged >= 10
-                    logged = now if log else logged
-                    progress.update(now - started, _latest(job), log=log)
-                time.sleep(0.2)
-
-    def _failure(self, engine: Engine, what: str) -> str:
-        """The DeployError text: the engine's own reason (read from its log by the engine,
-        which knows how it reports one), then the last log lines."""
-        log = self.job.logs(2000)
-        tail = '\n'.join(log.rstrip().splitlines()[-30:])
-        code = f' (exit code {self.job.returncode})' if self.job.returncode is not None else ''
-        head = f'the {engine.name} engine for {self.model} {what}{code}.'
-        why = engine.failure_reason(log)
-        if why:
-            head += '\n' + why
-        return f'{head}\nLast log lines:\n{tail}\nFull log: {self.job.log_path}'
 
     def context_length(self) -> int | None:
         """Tokens the model takes: the running engine's ``max_model_len`` (its /v1/models
@@ -312,15 +310,54 @@ class Deployment:
 
     # -- clients --------------------------------------------------------------------------
     def client(self) -> Any:
-        """The pooled sync client for this deployment's URL."""
+        """The pooled sync client for this deployment's URL. A caller that may outlive a
+        restart (any call of the engine) takes it through ``lease()`` instead."""
         with self._lock:
             if self.url is None:
                 raise DeployError('the deployment is not started: call start() first.')
             _touch(self)
             if self._client is None:
                 from ..client import Client
-                self._client = Client(self.url, self.api_key)
-            return self._client
+                self._client = _Leased(Client(self.url, self.api_key))
+            return self._client.client
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[tuple[Any, int]]:
+        """``(client, generation)`` for one call. The client stays open until the call ends,
+        even if a restart replaces it meanwhile (it is closed when its last call ends).
+        Waits while another caller restarts the engine (the lock is held by the launch)."""
+        with self._lock:
+            self.client()
+            held, generation = self._client, self.generation
+            held.users += 1
+        try:
+            yield held.client, generation
+        finally:
+            with self._lock:
+                held.users -= 1
+                if held.retired and not held.users:
+                    held.client.close()
+
+    def engine_lost(self, generation: int, error: BaseException) -> bool:
+        """Whether ``error``, raised by a call leased at ``generation``, means the engine of
+        that generation is gone (so a restart, then one retry, can answer it): the engine has
+        been replaced since, or the error is not an HTTP answer and its job has ended (waited
+        for a moment: a watchdog notices its engine's death within half a second)."""
+        if not isinstance(error, EndpointError) or isinstance(error, OnlineAPIError):
+            return False        # the engine answered (4xx/5xx): it lives
+        deadline = time.monotonic() + _EXIT_NOTICE
+        while True:
+            with self._lock:
+                if self.generation != generation:
+                    return True
+                job = self.job
+                if job is None:     # stopped on purpose, or attached: nothing to restart
+                    return False
+                if job.ended:
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
     def aclient(self) -> Any:
         """An async client for the running event loop (httpx pools are per loop)."""
@@ -337,15 +374,26 @@ class Deployment:
             return client
 
     def _close_clients(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Retire the sync client: closed now if no call uses it, else by its last call."""
+        held, self._client = self._client, None
+        if held is not None:
+            held.retired = True
+            if not held.users:
+                held.client.close()
         self._aclients.clear()   # their loops close their sockets
 
     def __repr__(self) -> str:
         engine = getattr(self.engine, 'name', 'auto')
         where = self.url or self.given_url or '-'
         return f'<Deployment {self.model or "(url)"} engine={engine} {self.state} {where}>'
+
+
+class _Leased:
+    """A sync client, how many calls use it, and whether a restart has replaced it."""
+    __slots__ = ('client', 'users', 'retired')
+
+    def __init__(self, client: Any):
+        self.client, self.users, self.retired = client, 0, False
 
 
 def _touch(dep: Deployment) -> None:
@@ -366,37 +414,3 @@ def _config_context(model: str) -> int | None:
         if isinstance(cfg.get(key), int) and cfg[key] > 0:
             return cfg[key]
     return None
-
-
-def _latest(job: Any) -> str:
-    """What a waiting user wants to see: the queue state, else the last log line."""
-    status = job.status
-    if status == 'pending':
-        why = job.reason
-        return f'queued as job {job.job_id}' + (f' ({why})' if why else '')
-    return (job.logs(1).strip().splitlines() or [''])[-1][-80:]
-
-
-class _Progress:
-    """Waiting-for-the-engine feedback: a tqdm line on a terminal, log lines elsewhere."""
-
-    def __init__(self, engine: str):
-        self.engine, self.bar = engine, None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-            self.bar = tqdm(desc=f'starting {engine}', bar_format='{desc} {elapsed} {postfix}',
-                            leave=False)
-
-    def update(self, elapsed: float, last_line: str, log: bool) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(last_line)
-        elif log:
-            get_logger().info('waiting for the %s engine (%.0fs): %s', self.engine, elapsed,
-                              last_line)
-
-    def __enter__(self) -> '_Progress':
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.close()

@@ -13,24 +13,35 @@ row (process gone or URL dead), launches, and registers the new engine. A deploy
 with ``detach=True`` keeps running after its starter exits. ``stop()`` ends the engine this
 process launched (a detached one is left running), detaches an attached module, and
 ``stop(force=True)`` ends the engine either way.
+
+The registry tells the truth about each row when it is read (``deployments()``): the status
+comes from the job's liveness (a process group, a Slurm or Ray job), never from a single
+probe, so a busy engine whose ``/health`` is slow is still running, and ``failed`` is checked
+again at every read. ``end_deployment(name)`` stops a row's engine through its job (a local
+one by process group: no HTTP, no API key), and first the ``lazyllm deploy --detach`` process
+still launching it, if any.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from .._config import config
 from .._log import get_logger
-from ..errors import DeployError, EndpointError, InputError
+from ..errors import DeployError, EndpointError, InputError, LazyLLMError
 from . import _deployment  # noqa: F401 - registers engine_api_key, read by alive()
 
-__all__ = ['Named', 'start_named', 'stop_named', 'connect', 'deployments', 'config_hash']
+__all__ = ['Named', 'start_named', 'stop_named', 'connect', 'deployments', 'config_hash',
+           'observe', 'end_deployment']
 
 _PROBE_TIMEOUT = 2.0
+_HEALTH_TRIES = (0.5, 1.0, 2.0)   # per-try timeouts of the health probe (backoff between)
+_STARTER_GRACE = 30.0             # seconds a deploy process gets to stop what it launched
 
 
 @dataclass
@@ -116,6 +127,8 @@ def start_named(dep: Any, name: str | None, *, detach: bool) -> None:
     """Attach ``dep`` to the live deployment called ``name``, or launch and register it.
     ``name=None`` (``start(reuse=True)``): attach to any live deployment of the same
     configuration, else launch one registered under the model folder's name."""
+    import dataclasses
+
     from ..registry import Record, check_name
     if name is not None:
         check_name(name)
@@ -131,32 +144,50 @@ def start_named(dep: Any, name: str | None, *, detach: bool) -> None:
         name = next((r.name for r in same if alive(r)), None) or _free_name(reg, folder, digest)
     with reg.lock(name):
         rec = reg.get(name)
-        if rec is not None and rec.status in ('running', 'starting') and alive(rec):
-            if rec.config_hash != digest:
-                raise DeployError(f'{name!r} already runs {rec.model} ({rec.engine}) with '
-                                  f'another configuration: stop it first (`lazyllm stop '
-                                  f'{name}`) or pick another name.')
-            dep.attach_url(rec.url)
-            dep.named = Named.of(rec)
-            reg.update(name, last_seen=time.time())
-            get_logger().info('attached to the deployment %r at %s', name, rec.url)
-            return
-        if rec is not None:
+        mine = rec is not None and rec.owner_pid == os.getpid() and job_of(rec) is None
+        status = observe(rec) if rec is not None and not mine else None
+        if status in ('running', 'starting'):
+            if alive(rec):
+                if rec.config_hash != digest:
+                    raise DeployError(f'{name!r} already runs {rec.model} ({rec.engine}) with '
+                                      f'another configuration: stop it first (`lazyllm stop '
+                                      f'{name}`) or pick another name.')
+                dep.attach_url(rec.url, rec.token)
+                dep.named = Named.of(rec)
+                reg.update(name, last_seen=time.time())
+                get_logger().info('attached to the deployment %r at %s', name, rec.url)
+                return
+            if _job_runs(rec):     # busy or still loading: never end a live engine here
+                raise DeployError(f'the deployment {name!r} runs ({job_label(rec)}) but did not '
+                                  f'answer in time: it may be busy or still loading. Retry '
+                                  f'later, or end it with `lazyllm stop {name}`.')
+        if rec is not None and not mine:
             if rec.status in ('running', 'starting'):
                 get_logger().warning('the deployment %r is gone (%s): launching it again',
                                      name, rec.url or 'no URL')
-            job = job_of(rec)
-            if job is not None:
-                job.stop()            # a job that runs but does not answer
         dep.deploy_name = name
-        dep.start(detach=detach)
-        job, launcher = dep.job, dep.launched_by.ref
-        rec = Record(name=name, model=dep.model, path=str(folder), type=str(dep.type),
+        row = Record(name=name, model=dep.model, path=str(folder), type=str(dep.type or ''),
                      engine=engine.name, options=json.loads(json.dumps(options, default=str)),
-                     config_hash=digest, url=dep.url, pid=job.pid, job_id=job.job_id,
-                     launcher=launcher, log_path=str(job.log_path), owner_pid=os.getpid(),
-                     detached=detach, status='running')
-        reg.put(rec)
+                     config_hash=digest, owner_pid=os.getpid(), detached=detach,
+                     status='starting', created=time.time())
+
+        def launched(job: Any) -> None:   # the job is known before it is ready: stoppable
+            reg.put(dataclasses.replace(row, pid=job.pid, job_id=job.job_id,
+                                        launcher=dep.launched_by.ref, log_path=str(job.log_path),
+                                        token=dep.token or ''))
+        dep.on_launch = launched
+        try:
+            dep.start(detach=detach)
+        except BaseException:
+            reg.update(name, status='failed')
+            raise
+        finally:
+            dep.on_launch = None
+        job = dep.job
+        rec = reg.put(dataclasses.replace(row, type=str(dep.type), url=dep.url, pid=job.pid,
+                                          job_id=job.job_id, launcher=dep.launched_by.ref,
+                                          log_path=str(job.log_path), status='running',
+                                          token=dep.token or ''))
         dep.named = Named.of(rec, owner=True)
 
 
@@ -184,17 +215,137 @@ def connect(name: str) -> Any:
                          f"MODEL --name {name}`.")
     m = TrainableModule(url=rec.url, type=rec.type or None, name=name)
     m.deployment.named = Named.of(rec)
+    m.deployment.token = rec.token or None     # the engine must answer with it
     return m.start()
 
 
 def deployments() -> list:
-    """Every registered deployment, with its status checked now (process and URL)."""
+    """Every registered deployment, with its status checked now (see ``observe``)."""
     reg, out = _registry(), []
     for rec in reg.all():
-        if rec.status in ('running', 'starting'):
-            ok = alive(rec, deep=False)
-            status = 'running' if ok else 'failed'
-            rec = reg.update(rec.name, status=status, **({'last_seen': time.time()} if ok
-                                                          else {})) or rec
+        status = observe(rec)
+        if status != rec.status or status == 'running':
+            rec = reg.update(rec.name, status=status, **({} if status == 'running' else
+                                                        {'last_seen': rec.last_seen})) or rec
         out.append(rec)
     return out
+
+
+def observe(rec: Any) -> str:
+    """The status of a registry row now. A row with a job: 'failed' once the job has ended
+    (unless it was stopped), 'starting' while it is queued, and while it runs 'running' when
+    it was running (a busy engine is slow to answer, not failed) or when its URL answers a
+    health probe with backoff, else 'starting'. A row without a job yet (``lazyllm deploy
+    --detach`` wrote it before launching): 'starting' while its deploy process runs."""
+    try:
+        job = job_of(rec)
+        state = job.status if job is not None else None
+    except LazyLLMError:                        # the scheduler cannot be asked: probe only
+        return 'running' if rec.url and _answers(rec.url) else 'failed'
+    if state is None:
+        if rec.status != 'starting':
+            return rec.status if rec.status in ('stopped', 'failed') else 'failed'
+        return 'starting' if _starter(rec) else 'failed'
+    if state in ('exited', 'failed', 'stopped'):
+        return 'stopped' if rec.status == 'stopped' else 'failed'
+    if state == 'pending':
+        return 'starting'
+    if rec.status != 'starting' and rec.url:    # its process lives: running, however busy
+        return 'running'
+    return 'running' if rec.url and _answers(rec.url) else 'starting'
+
+
+def end_deployment(name: str) -> bool:
+    """Stop the engine of the row ``name`` through its job (a local one by process group: no
+    HTTP, no API key) and mark the row stopped. A ``lazyllm deploy`` process still launching
+    it is ended first (it stops what it launched). False when nothing was running."""
+    reg = _registry()
+    rec = reg.get(name)
+    if rec is None:
+        raise InputError(f'no deployment is named {name!r}: see `lazyllm ps --all`.')
+    ended = False
+    starter = _starter(rec) if rec.status == 'starting' else None
+    if starter is not None:
+        _terminate(starter)
+        ended = True
+        rec = reg.get(name) or rec               # it may have registered its job meanwhile
+    job = job_of(rec)
+    if job is not None and not job.ended:
+        job.stop()
+        ended = True
+    reg.update(name, status='stopped')
+    return ended
+
+
+def job_label(rec: Any) -> str:
+    job = rec.job_id or rec.pid
+    return f'{rec.launcher.partition(":")[0]} job {job}' if job else 'no job'
+
+
+def _job_runs(rec: Any) -> bool:
+    try:
+        job = job_of(rec)
+        return job is not None and not job.ended
+    except LazyLLMError:
+        return False
+
+
+def _answers(url: str) -> bool:
+    """Whether the engine at ``url`` (…/v1/) answers ``/health`` at all (any HTTP status:
+    a 401 answers too), tried with growing timeouts and a pause between tries."""
+    import httpx
+    root = url.rstrip('/')
+    root = root[:-len('/v1')] if root.endswith('/v1') else root
+    for i, timeout in enumerate(_HEALTH_TRIES):
+        try:
+            httpx.get(root + '/health', timeout=timeout)
+            return True
+        except httpx.HTTPError:
+            if i + 1 < len(_HEALTH_TRIES):
+                time.sleep(0.1 * 2 ** i)
+    return False
+
+
+def _starter(rec: Any) -> int | None:
+    """The pid of the ``lazyllm deploy`` process that is launching ``rec`` (its owner, while
+    it runs and its command line is a deploy of this name), else None. Never a user's own
+    interpreter: only a deploy command is ever signalled."""
+    pid = rec.owner_pid
+    if not pid or pid == os.getpid():
+        return None
+    try:
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            argv = f.read().split(b'\0')
+        with open(f'/proc/{pid}/stat', 'rb') as f:
+            if f.read().rsplit(b')', 1)[-1].split()[0] == b'Z':
+                return None
+    except (OSError, IndexError):
+        return None
+    want = (b'lazyllm', b'deploy', rec.name.encode())
+    return pid if all(w in argv for w in want) else None
+
+
+def _terminate(pid: int) -> None:
+    """SIGTERM a deploy process (it stops the engine it launched and exits), SIGKILL after
+    ``_STARTER_GRACE`` seconds."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + _STARTER_GRACE
+    while time.monotonic() < deadline:
+        if not _runs(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _runs(pid: int) -> bool:
+    try:
+        with open(f'/proc/{pid}/stat', 'rb') as f:
+            return f.read().rsplit(b')', 1)[-1].split()[0] != b'Z'
+    except (OSError, IndexError):
+        return False

@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Callable, Iterator
 from .._log import get_logger
 from ..client import ChatDelta, ChatResult
 from ..deploy import auto as _auto
-from ..errors import InputError
+from ..errors import EndpointError, InputError
 from ..hub import ModelType, infer_type, type_from_name
 from ..prompt import PrompterBase
 from ._base import ModuleBase
@@ -173,20 +173,59 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         self._deployment.stop()
 
     def _ready(self) -> Deployment:
+        """The deployment, started if it is not: the first caller starts it (one warning)
+        while the others wait on the lifecycle lock and then find it running."""
         dep = self._deployment
-        if dep.state not in ('running', 'attached'):
-            job = dep.job
-            if dep.evicted:
-                get_logger().info('%s was stopped to make room: starting it again', self.name)
-            elif job is not None:   # launched, then the engine exited by itself
-                get_logger().warning('the engine of %s exited (code %s, log: %s): starting it '
-                                     'again', self.name, job.returncode, job.log_path)
-            else:
-                get_logger().warning('%s was not started: starting it on first call', self.name)
-            self._ensure_started()
-            if dep.state not in ('running', 'attached'):   # stopped by a share meanwhile
-                dep.start()
+        if dep.state in ('running', 'attached'):
+            return dep
+        with self._life.lock:
+            if dep.state not in ('running', 'attached'):
+                job = dep.job
+                if dep.evicted:
+                    get_logger().info('%s was stopped to make room: starting it again',
+                                      self.name)
+                elif job is not None and job.ended:   # launched, then it exited by itself
+                    _warn_exited(self.name, job)
+                elif job is None:                     # else: another caller is launching it
+                    get_logger().warning('%s was not started: starting it on first call',
+                                         self.name)
+                self._restart_self()
         return dep
+
+    def _restart_self(self) -> None:
+        """Start again under the lifecycle lock (held by the caller)."""
+        dep, life = self._deployment, self._life
+        self._start_self()
+        if dep.state not in ('running', 'attached'):   # stopped by a share meanwhile
+            dep.start()
+        life.started = True
+        life.stopped.clear()
+
+    def _recover(self, dep: Deployment, generation: int) -> None:
+        """After a call leased at ``generation`` found its engine dead: restart it, once for
+        every caller that saw it die. The first caller restarts (one warning, naming the dead
+        engine's log); the others wait on the lock and find a newer generation running."""
+        with self._life.lock:
+            if dep.generation != generation and dep.state in ('running', 'attached'):
+                return
+            job = dep.job
+            if job is not None and job.ended:
+                _warn_exited(self.name, job)
+            self._restart_self()
+
+    def _engine_call(self, call: Callable[[Deployment, Any], Any]) -> Any:
+        """``call(dep, client)``; when the engine died under it, restart and retry once (a
+        non-streamed call has given the caller nothing yet, so it is safe to send again)."""
+        dep = self._ready()
+        with dep.lease() as (client, generation):
+            try:
+                return call(dep, client)
+            except EndpointError as e:
+                if not dep.engine_lost(generation, e):
+                    raise
+        self._recover(dep, generation)
+        with dep.lease() as (client, _):
+            return call(dep, client)
 
     # -- calls ----------------------------------------------------------------------------
     # -- capabilities (see _generation.py) --------------------------------------------------
@@ -217,7 +256,8 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
             raise InputError(f'chat() is for LLMs; this is a {dep.type} model: call the module '
                              f'itself, e.g. m(texts).')
         messages, params = self._llm_args(input, kw)
-        return dep.client().chat(messages, model=self._model_name(dep), **params)
+        return self._engine_call(lambda dep, client: client.chat(
+            messages, model=self._model_name(dep), **params))
 
     def _llm_args(self, input: Any, kw: dict) -> tuple[list, dict]:
         files = kw.pop('lazyllm_files', None)   # images (path, bytes, PIL, URL) for a VLM
@@ -233,9 +273,10 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         dep = self._ready()
         call = _typed_call(dep, args, kw)
         if call is not None:
-            return call(dep.client())
+            return self._engine_call(lambda dep, client: call(client))
         messages, params = self._llm_args(_single(args), kw)
-        return answer_of(dep.client().chat(messages, model=self._model_name(dep), **params))
+        return self._engine_call(lambda dep, client: answer_of(client.chat(
+            messages, model=self._model_name(dep), **params)))
 
     def stream_forward(self, *args: Any, **kw: Any) -> Iterator[str]:
         dep = self._ready()
@@ -243,11 +284,22 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
             yield self.forward(*args, **kw)
             return
         messages, params = self._llm_args(_single(args), kw)
-        fragments: list = []    # tool-call deltas: one assistant message dict at the end
-        for delta in dep.client().stream_chat(messages, model=self._model_name(dep), **params):
-            if delta.content:
-                yield delta.content
-            fragments += delta.tool_calls
+        for attempt in (1, 2):  # a stream that died before its first output is sent again
+            fragments: list = []    # tool-call deltas: one assistant message dict at the end
+            began = False
+            with dep.lease() as (client, generation):
+                try:
+                    for delta in client.stream_chat(messages, model=self._model_name(dep),
+                                                    **params):
+                        if delta.content:
+                            began = True
+                            yield delta.content
+                        fragments += delta.tool_calls
+                    break
+                except EndpointError as e:    # after output began: StreamInterrupted
+                    if began or attempt == 2 or not dep.engine_lost(generation, e):
+                        raise
+            self._recover(dep, generation)
         if fragments:
             yield answer_of(ChatResult.from_deltas([ChatDelta(tool_calls=fragments)]))
 
@@ -281,6 +333,11 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         model = os.fspath(self._base_model) or self._deployment.given_url or ''
         parts = [repr(model)] + ([base] if base else [])
         return f'TrainableModule({", ".join(parts)}) [{self._deployment.state}]'
+
+
+def _warn_exited(name: str, job: Any) -> None:
+    get_logger().warning('the engine of %s exited (code %s, log: %s): starting it again',
+                         name, job.returncode, job.log_path)
 
 
 def _stt_call(client: Any, model: str | None, *args: Any, **kw: Any) -> Any:

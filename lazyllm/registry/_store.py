@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
-from .._config import Config
+from .._config import Config, expand_user
 from ..errors import ConfigError, DeployError, InputError
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ['Record', 'Registry', 'check_name', 'RECORD_STATUSES', 'SCHEMA_VERSION']
 
 RECORD_STATUSES: tuple[str, ...] = ('starting', 'running', 'stopped', 'failed')
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2                # 2: the engine's launch token
 BUSY_TIMEOUT = 30.0  # seconds a call waits for another process's write to finish
 _NAME = re.compile(r'[A-Za-z0-9._-]{1,64}')
 _T = TypeVar('_T')
@@ -72,6 +72,9 @@ class Record:
     status: str = 'starting'         # starting | running | stopped | failed
     created: float = 0.0             # time.time()
     last_seen: float = 0.0
+    # the launch token the engine answers with (deploy/_identity.py): attaching by name
+    # checks it, so a process that took over the URL is refused. A secret: never shown.
+    token: str = field(default='', repr=False)
 
 
 _FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Record))
@@ -93,8 +96,10 @@ CREATE TABLE IF NOT EXISTS deployments (
     detached    INTEGER NOT NULL DEFAULT 0,
     status      TEXT NOT NULL DEFAULT 'starting',
     created     REAL NOT NULL DEFAULT 0,
-    last_seen   REAL NOT NULL DEFAULT 0
+    last_seen   REAL NOT NULL DEFAULT 0,
+    token       TEXT NOT NULL DEFAULT ''
 )'''
+_MIGRATIONS = {1: "ALTER TABLE deployments ADD COLUMN token TEXT NOT NULL DEFAULT ''"}
 
 
 def _is_int(v: Any) -> bool:
@@ -145,7 +150,7 @@ class Registry:
     ``<lazyllm home>/registry.db``, resolved at each call). Thread- and process-safe."""
 
     def __init__(self, path: str | os.PathLike | None = None):
-        self._explicit = Path(path).expanduser() if path is not None else None
+        self._explicit = expand_user(path, 'the registry path') if path is not None else None
         self._ready: set[Path] = set()   # files whose schema this instance has checked
         self._ready_lock = threading.Lock()
 
@@ -269,6 +274,9 @@ class Registry:
         except OSError as e:
             raise ConfigError(f'cannot create the folder of the registry {path}: {e}. Check '
                               f'the permissions of {path.parent} (or set LAZYLLM_HOME).') from e
+        if not path.exists():      # it holds launch tokens: readable by its owner only
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         # autocommit mode: transactions are begun and ended explicitly in _run
         db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
         db.execute(f'PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}')
@@ -288,6 +296,10 @@ class Registry:
                 version = db.execute('PRAGMA user_version').fetchone()[0]
                 if version == 0:
                     db.execute(_SCHEMA)
+                    db.execute(f'PRAGMA user_version = {SCHEMA_VERSION}')
+                elif version < SCHEMA_VERSION:
+                    for step in range(version, SCHEMA_VERSION):
+                        db.execute(_MIGRATIONS[step])
                     db.execute(f'PRAGMA user_version = {SCHEMA_VERSION}')
                 elif version > SCHEMA_VERSION:
                     raise ConfigError(f'the registry {path} has schema version {version}, made '

@@ -123,7 +123,7 @@ def test_wal_mode_and_schema_version(tmp_path):
     db = sqlite3.connect(path)
     try:
         assert db.execute('PRAGMA journal_mode').fetchone()[0] == 'wal'
-        assert db.execute('PRAGMA user_version').fetchone()[0] == 1
+        assert db.execute('PRAGMA user_version').fetchone()[0] == 2
     finally:
         db.close()
 
@@ -135,6 +135,41 @@ def test_a_corrupt_file_is_a_config_error_naming_the_file_and_the_fix(tmp_path):
         Registry(path).all()
     assert str(path) in str(e.value) and 'Move it away' in str(e.value)
     assert isinstance(e.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_a_version_1_registry_is_migrated_in_place(tmp_path):
+    """A registry written before launch tokens (schema 1) gains the column; its rows keep
+    their values and read back with an empty token."""
+    path = tmp_path / 'registry.db'
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE deployments (name TEXT PRIMARY KEY NOT NULL, model TEXT NOT NULL, "
+               "path TEXT NOT NULL DEFAULT '', type TEXT NOT NULL DEFAULT '', engine TEXT NOT "
+               "NULL DEFAULT '', options TEXT NOT NULL DEFAULT '{}', config_hash TEXT NOT NULL "
+               "DEFAULT '', url TEXT NOT NULL DEFAULT '', pid INTEGER, job_id TEXT NOT NULL "
+               "DEFAULT '', launcher TEXT NOT NULL DEFAULT 'local', log_path TEXT NOT NULL "
+               "DEFAULT '', owner_pid INTEGER, detached INTEGER NOT NULL DEFAULT 0, status TEXT "
+               "NOT NULL DEFAULT 'starting', created REAL NOT NULL DEFAULT 0, last_seen REAL NOT "
+               "NULL DEFAULT 0)")
+    db.execute("INSERT INTO deployments (name, model, url, status) VALUES "
+               "('old', '/models/m', 'http://127.0.0.1:9/v1/', 'running')")
+    db.execute('PRAGMA user_version = 1')
+    db.commit()
+    db.close()
+    reg = Registry(path)
+    old = reg.get('old')
+    assert (old.model, old.url, old.status, old.token) == ('/models/m',
+                                                          'http://127.0.0.1:9/v1/', 'running', '')
+    assert reg.update('old', token='t0k').token == 't0k'
+    db = sqlite3.connect(path)
+    assert db.execute('PRAGMA user_version').fetchone()[0] == 2
+    db.close()
+
+
+def test_a_new_registry_file_is_readable_by_its_owner_only(tmp_path):
+    import stat
+    reg = Registry(tmp_path / 'fresh.db')
+    reg.all()
+    assert stat.S_IMODE(reg.path.stat().st_mode) == 0o600
 
 
 def test_a_newer_schema_is_refused(tmp_path):

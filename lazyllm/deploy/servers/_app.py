@@ -26,6 +26,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from .._identity import TOKEN_ENV, TOKEN_HEADER
+
 API_KEY_ENV = 'LAZYLLM_ENGINE_API_KEY'   # passed by env, never argv (argv shows in `ps`)
 MAX_BODY_ENV = 'LAZYLLM_ENGINE_MAX_BODY_MB'
 DEFAULT_MAX_BODY = 4 << 20      # bytes; a 4 MiB JSON body is ~1M tokens of text
@@ -113,6 +115,14 @@ def create_app(*, served_name: str, kind: str, max_model_len: int | None = None,
                     return error_response(ApiError(
                         401, 'missing or wrong API key: send "Authorization: Bearer <key>"'))
             return await call_next(request)
+
+    token = os.environ.get(TOKEN_ENV)
+    if token:     # lazyllm launched us: say so on every response, 401s too (outermost)
+        @app.middleware('http')
+        async def report_token(request: Request, call_next: Any) -> Any:
+            response = await call_next(request)
+            response.headers[TOKEN_HEADER] = token
+            return response
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, e: ApiError) -> JSONResponse:
