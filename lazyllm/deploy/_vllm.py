@@ -119,7 +119,7 @@ def _check_lora(lora: dict) -> None:
                              f'got {path!r}.')
 
 
-_IDENTITY_MIDDLEWARE = 'lazyllm_engine_identity.report_token'   # in PLUGINS_DIR
+_IDENTITY_MIDDLEWARE = 'lazyllm_engine_identity.ReportToken'   # in PLUGINS_DIR
 
 
 @dataclass(frozen=True, repr=False)

@@ -13,7 +13,6 @@ official SDKs and LangChain read it. Nothing reaches a client as a plain-text 50
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .._identity import TOKEN_ENV, TOKEN_HEADER
+from ._middleware import ReportToken, RequireKey
 
 API_KEY_ENV = 'LAZYLLM_ENGINE_API_KEY'   # passed by env, never argv (argv shows in `ps`)
 MAX_BODY_ENV = 'LAZYLLM_ENGINE_MAX_BODY_MB'
@@ -105,24 +105,11 @@ def create_app(*, served_name: str, kind: str, max_model_len: int | None = None,
         or DEFAULT_MAX_BODY
 
     if api_key:
-        expected = f'Bearer {api_key}'.encode()
-
-        @app.middleware('http')
-        async def check_key(request: Request, call_next: Any) -> Any:
-            if request.url.path != '/health':
-                given = request.headers.get('authorization', '').encode()
-                if not hmac.compare_digest(given, expected):
-                    return error_response(ApiError(
-                        401, 'missing or wrong API key: send "Authorization: Bearer <key>"'))
-            return await call_next(request)
-
+        app.add_middleware(RequireKey, key=api_key, refuse=lambda: error_response(ApiError(
+            401, 'missing or wrong API key: send "Authorization: Bearer <key>"')))
     token = os.environ.get(TOKEN_ENV)
     if token:     # lazyllm launched us: say so on every response, 401s too (outermost)
-        @app.middleware('http')
-        async def report_token(request: Request, call_next: Any) -> Any:
-            response = await call_next(request)
-            response.headers[TOKEN_HEADER] = token
-            return response
+        app.add_middleware(ReportToken, header=TOKEN_HEADER, token=token)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, e: ApiError) -> JSONResponse:
