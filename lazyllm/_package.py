@@ -10,9 +10,9 @@ It lives at the bottom of the package because both flows (module/) and formatter
 from __future__ import annotations
 
 import types
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ['package']
+__all__ = ['package', 'as_args', 'call_with', 'pack']
 
 
 class package(tuple):  # noqa: N801 - lower case like LazyLLM's, it reads as a value
@@ -36,3 +36,18 @@ class package(tuple):  # noqa: N801 - lower case like LazyLLM's, it reads as a v
 
     def __repr__(self) -> str:
         return 'package' + super().__repr__()
+
+
+def as_args(value: Any) -> tuple:
+    """The positional arguments a step receives for ``value``."""
+    return tuple(value) if isinstance(value, package) else (value,)
+
+
+def call_with(step: Callable, value: Any, kwargs: dict | None = None) -> Any:
+    """Call ``step`` with ``value`` unpacked when it is a package."""
+    return step(*as_args(value), **(kwargs or {}))
+
+
+def pack(args: tuple) -> Any:
+    """The single value that stands for a call's positional arguments (LazyLLM's rule)."""
+    return args[0] if len(args) == 1 else package(args)

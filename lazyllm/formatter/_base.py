@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .._package import call_with, pack
 from ..errors import InputError
 from ._message import answer_text, is_chat_message
-from ._package import call_unpacked, pack
 
 
 def _name(step: Callable) -> str:
@@ -97,7 +97,7 @@ class PipeFormatter(FormatterBase):
                              'output, e.g. (f | g)(text)')
         value = self.steps[0](*output)
         for step in self.steps[1:]:
-            value = call_unpacked(step, value)
+            value = call_with(step, value)
         return value
 
     def format(self, output: Any) -> Any:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._package import package
 from ..errors import FormatError, InputError
 from ._base import FormatterBase
-from ._package import is_package, make_package
 from ._query_files import (
     decode_query_with_filepaths,
     encode_query_with_filepaths,
@@ -34,7 +34,7 @@ class FileFormatter(FormatterBase):
         if self._mode == 'merge':
             if isinstance(data, str):
                 return data
-            if not is_package(data):
+            if not isinstance(data, package):
                 raise FormatError(f"FileFormatter('merge') got a {type(data).__name__}: call "
                                   'it with the queries to merge, e.g. formatter(a, b)')
             bad = [type(q).__name__ for q in data if not isinstance(q, str)]
@@ -42,8 +42,8 @@ class FileFormatter(FormatterBase):
                 raise FormatError(f"FileFormatter('merge') merges str queries, got "
                                   f'{", ".join(bad)}')
             return lazyllm_merge_query(*data)
-        if is_package(data):
-            return make_package(self._parse_py_data_by_formatter(item) for item in data)
+        if isinstance(data, package):
+            return package(self._parse_py_data_by_formatter(item) for item in data)
         if self._mode == 'decode':
             return decode_query_with_filepaths(data) if isinstance(data, str) else data
         return self._encode(data)

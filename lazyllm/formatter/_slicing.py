@@ -29,8 +29,8 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
+from .._package import package
 from ..errors import FormatError, InputError
-from ._package import is_package, make_package
 
 _INT = re.compile(r'\s*[+-]?\d+\s*\Z')
 _HELP = ('selectors look like [0], [-1], [name], [0,2], [a,b], [1:3], [:], {name}, {a,b}, '
@@ -46,7 +46,7 @@ def _describe(data: Any) -> str:
         keys = ', '.join(repr(k) for k in list(data)[:20])
         return f'a dict with keys {keys}' if keys else 'an empty dict'
     if isinstance(data, (list, tuple)):
-        kind = 'package' if is_package(data) else type(data).__name__
+        kind = 'package' if isinstance(data, package) else type(data).__name__
         return f'a {kind} of {len(data)} item{"" if len(data) == 1 else "s"}'
     text = repr(data)
     return f'a {type(data).__name__} ({text[:60]}{"..." if len(text) > 60 else ""})'
@@ -71,8 +71,8 @@ def _key(data: Mapping, token: str) -> Any:
 
 def _same_kind(data: Sequence, items: list) -> Sequence:
     """``items`` in a sequence of ``data``'s type (a package stays a package)."""
-    if is_package(data):
-        return make_package(items)
+    if isinstance(data, package):
+        return package(items)
     if type(data) in (list, tuple):
         return type(data)(items)
     try:
@@ -226,10 +226,10 @@ class Selection:
         if sel.kind == 'items':
             if is_dict:
                 values = each((k, data[k]) for k in [_key(data, t) for t in sel.arg])
-                return make_package(values) if self._star else values
+                return package(values) if self._star else values
             if is_seq:
                 values = each((i, data[i]) for i in [_index(data, t) for t in sel.arg])
-                return make_package(values) if self._star else _same_kind(data, values)
+                return package(values) if self._star else _same_kind(data, values)
             raise _Miss(f'needs a list or a dict, but the data there is {_describe(data)}')
         # a slice
         if is_dict:
@@ -237,7 +237,7 @@ class Selection:
                 raise _Miss('slices a dict: only [:] applies to a dict (the list of its '
                             'values); use [a,b] or {a,b} to pick keys')
             values = each(data.items())
-            return make_package(values) if self._star else values
+            return package(values) if self._star else values
         if is_seq:
             indices = range(len(data))[sel.arg]
             return _same_kind(data, each((i, data[i]) for i in indices))

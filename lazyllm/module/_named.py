@@ -294,8 +294,9 @@ def _answers(url: str) -> bool:
     """Whether the engine at ``url`` (…/v1/) answers ``/health`` at all (any HTTP status:
     a 401 answers too), tried with growing timeouts and a pause between tries."""
     import httpx
-    root = url.rstrip('/')
-    root = root[:-len('/v1')] if root.endswith('/v1') else root
+
+    from ._readiness import engine_root
+    root = engine_root(url)
     for i, timeout in enumerate(_HEALTH_TRIES):
         try:
             httpx.get(root + '/health', timeout=timeout)

@@ -19,7 +19,7 @@ from ..deploy import Engine
 from ..deploy._identity import is_ours
 from ..errors import DeployError
 
-__all__ = ['wait_ready', 'check_identity', 'failure_text']
+__all__ = ['wait_ready', 'check_identity', 'failure_text', 'engine_root']
 
 _PROBE_TIMEOUT = 1.5
 
@@ -59,11 +59,16 @@ def wait_ready(job: Any, engine: Engine, token: str | None, *, what: str,
             time.sleep(0.2)
 
 
+def engine_root(base_url: str) -> str:
+    """The engine's root URL (where ``/health`` is) for its OpenAI base URL ``…/v1/``."""
+    root = base_url.rstrip('/')
+    return root[:-len('/v1')] if root.endswith('/v1') else root
+
+
 def check_identity(base_url: str, token: str) -> None:
     """DeployError unless the engine at ``base_url`` (…/v1/) answers with ``token``."""
     import httpx
-    root = base_url.rstrip('/')
-    root = root[:-len('/v1')] if root.endswith('/v1') else root
+    root = engine_root(base_url)
     try:
         headers = httpx.get(root + '/health', timeout=_PROBE_TIMEOUT * 4).headers
     except httpx.HTTPError:
