@@ -4,6 +4,10 @@
     python bench/bench_faults.py --quick    # shorter traffic (a smoke test)
 
 Prints one table:
+- a swap to other weights (``set_specific_finetuned_model`` on a running named module) while
+  4 threads call 3 shares: failed calls (goal 0), calls answered meanwhile, how long the
+  swap took, the longest call during it against the median call before it, and the gap a
+  stop-then-start (``restart()``) leaves instead;
 - SIGKILL of the engine's process group while N threads call one share: exceptions outside
   lazyllm's tree (goal 0), calls that failed with a lazyllm error, engine restarts (goal 1),
   restart warnings (goal 1), and the time from the kill until a call succeeds again and until
@@ -113,6 +117,69 @@ def bench_sigkill(path: Path, callers: int, traffic: float) -> None:
         f'{times[-1]:.2f}s' if len(times) == callers else 'never')
 
 
+def bench_swap(path: Path, traffic: float) -> None:
+    """4 threads calling 3 shares of a named deployment through a swap to other weights."""
+    other = Path(HOME) / 'other-weights'
+    _other_weights(path, other)
+    llm = lazyllm.TrainableModule(path).deploy_method(lazyllm.deploy.transformers,
+                                                      max_batch=8).start(name='bench-swap')
+    shares = [llm.share(temperature=0), llm.share(prompt='Answer briefly.'), llm.share()]
+    failed, foreign, times, lock = [0], [], [], threading.Lock()
+    swapping, stop = [0.0, 0.0], threading.Event()
+
+    def caller(i: int) -> None:
+        while not stop.is_set():
+            began = time.monotonic()
+            try:
+                shares[i % 3](f'caller {i}', max_tokens=4)
+            except LazyLLMError:
+                with lock:
+                    failed[0] += 1
+            except Exception as e:  # noqa: BLE001 - what the fault suite says never happens
+                foreign.append(f'{type(e).__name__}: {e}')
+            with lock:
+                times.append((began, time.monotonic() - began))
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(traffic)
+        swapping[0] = time.monotonic()
+        llm.set_specific_finetuned_model(other)
+        swapping[1] = time.monotonic()
+        time.sleep(traffic)
+        stop.set()
+        for t in threads:
+            t.join(60)
+        t0 = time.monotonic()
+        llm.restart()                      # the gap a stop-then-start leaves
+        gap = time.monotonic() - t0
+    finally:
+        stop.set()
+        llm.stop()
+    steady = sorted(d for b, d in times if b < swapping[0])
+    during = [d for b, d in times if swapping[0] <= b <= swapping[1]]
+    row('swap under traffic (4 threads, 3 shares): failed', str(failed[0] + len(foreign)), '0',
+        not failed[0] and not foreign)
+    row('  calls answered during the swap', str(len(during)))
+    row('  swap took (launch beside, switch, drain)', f'{swapping[1] - swapping[0]:.2f}s')
+    row('  longest call during the swap', f'{max(during, default=0):.2f}s')
+    row('  median call before it', f'{steady[len(steady) // 2]:.3f}s' if steady else '-')
+    row('  gap of a stop-then-start (restart())', f'{gap:.2f}s')
+
+
+def _other_weights(src: Path, dst: Path) -> None:
+    """A copy of ``src`` with other seeded weights (as tests/faults/test_swap.py)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    shutil.copytree(src, dst)
+    tensors = load_file(str(dst / 'model.safetensors'))
+    gen = torch.Generator().manual_seed(1)
+    save_file({k: (v + 0.5 * torch.randn(v.shape, generator=gen)).contiguous()
+               for k, v in tensors.items()}, str(dst / 'model.safetensors'),
+              metadata={'format': 'pt'})
+
+
 def cli(*args: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess, float]:
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, '-m', 'lazyllm', *args], capture_output=True,
@@ -183,6 +250,7 @@ def main() -> None:
     print(f'{"measure":<44}{"value":>14}   {"goal":<10}ok')
     try:
         bench_sigkill(path, args.callers, 1.0 if args.quick else 3.0)
+        bench_swap(path, 1.0 if args.quick else 3.0)
         bench_busy_ps(path)
         bench_detach(path)
     finally:

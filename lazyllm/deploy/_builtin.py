@@ -23,6 +23,7 @@ _BODY_ENV = 'LAZYLLM_ENGINE_MAX_BODY_MB'     # read by servers/_app.py
 class BuiltinEngine(Engine):
     kind: str = ''
     reports_identity: bool = True     # servers/_app.py sends the launch token
+    binds_own_port: bool = True       # servers/__main__.py binds port 0 and says which
 
     def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
              options: dict, python: str = sys.executable, aliases: tuple = ()) -> list[str]:

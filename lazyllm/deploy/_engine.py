@@ -40,6 +40,15 @@ class Engine:
     # answers with the launch token lazyllm gives it, so an impostor on its port is refused
     # (deploy/_identity.py); an engine that cannot is trusted on its /health alone
     reports_identity: bool = False
+    # given port 0, binds a free port itself and prints the launcher's endpoint line with it
+    # (launch/_node.py), so no other process can take a port picked for it in advance
+    binds_own_port: bool = False
+
+    def loads_adapters(self, options: dict) -> bool:
+        """Whether an engine launched with ``options`` loads and unloads LoRA adapters while
+        it runs (``POST /v1/load_lora_adapter``, ``/v1/unload_lora_adapter``): a new adapter
+        then needs no restart."""
+        return False
 
     def default_python(self) -> str:
         """The interpreter this engine runs under unless the caller names one ('' = ours)."""

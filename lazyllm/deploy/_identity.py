@@ -7,6 +7,9 @@ gets a random token, given to the engine in ``TOKEN_ENV``; an engine that
 ``reports_identity`` answers every response with it in ``TOKEN_HEADER``, and lazyllm
 accepts a ``/health`` only with the right token. The built-in servers read the variable in
 ``servers/_app.py``; vLLM loads the standalone middleware in ``_plugins/``.
+
+The launch also says, in ``DRAIN_ENV``, how many seconds the engine may take at SIGTERM to
+finish the calls it is answering (a blue-green swap stops the replaced engine that way).
 """
 from __future__ import annotations
 
@@ -15,10 +18,11 @@ import secrets
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ['TOKEN_ENV', 'TOKEN_HEADER', 'PLUGINS_DIR', 'new_token', 'is_ours']
+__all__ = ['DRAIN_ENV', 'TOKEN_ENV', 'TOKEN_HEADER', 'PLUGINS_DIR', 'new_token', 'is_ours']
 
 TOKEN_ENV = 'LAZYLLM_ENGINE_TOKEN'
 TOKEN_HEADER = 'x-lazyllm-engine-token'
+DRAIN_ENV = 'LAZYLLM_DRAIN_TIMEOUT'
 PLUGINS_DIR = Path(__file__).with_name('_plugins')   # importable without lazyllm installed
 
 

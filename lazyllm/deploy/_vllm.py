@@ -209,11 +209,19 @@ class VllmEngine(Engine):
         argv += list(options.get('extra_args') or ())
         return argv
 
+    def loads_adapters(self, options: dict) -> bool:
+        """An engine launched with LoRA enabled loads adapters at runtime (``env`` allows
+        it): ``update()`` of a LoRA run adds its adapter without a restart."""
+        return bool(options.get('lora') or options.get('enable_lora'))
+
     def env(self, options: dict) -> dict:
-        """vLLM's CPU settings as environment variables for the engine process, and the
-        path of the identity middleware (see deploy/_identity.py)."""
+        """vLLM's CPU settings as environment variables for the engine process, the path of
+        the identity middleware (see deploy/_identity.py), and, with LoRA enabled, vLLM's
+        permission to load and unload adapters while it runs."""
         path = os.environ.get('PYTHONPATH')
         out = {'PYTHONPATH': os.pathsep.join(filter(None, (str(PLUGINS_DIR), path)))}
+        if self.loads_adapters(options):
+            out['VLLM_ALLOW_RUNTIME_LORA_UPDATING'] = 'True'
         bind = options.get('cpu_threads_bind') or _cpus_bind()
         if bind:
             out['VLLM_CPU_OMP_THREADS_BIND'] = bind

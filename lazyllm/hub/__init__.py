@@ -5,9 +5,10 @@
 """
 from ._catalog import CatalogEntry, catalog, catalog_type, lookup, suggest
 from ._resolve import has_weights, resolve_model
-from ._types import ModelType, infer_type, type_from_name
+from ._types import ModelType, folder_context_length, infer_type, type_from_name
 
 pull = resolve_model
 
-__all__ = ['ModelType', 'infer_type', 'type_from_name', 'resolve_model', 'has_weights', 'pull',
-           'CatalogEntry', 'catalog', 'catalog_type', 'lookup', 'suggest']
+__all__ = ['ModelType', 'infer_type', 'type_from_name', 'folder_context_length',
+           'resolve_model', 'has_weights', 'pull', 'CatalogEntry', 'catalog', 'catalog_type',
+           'lookup', 'suggest']

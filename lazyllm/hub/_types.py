@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ['ModelType', 'infer_type', 'type_from_name']
+__all__ = ['ModelType', 'infer_type', 'type_from_name', 'folder_context_length']
 
 
 class ModelType(str, enum.Enum):
@@ -91,3 +91,14 @@ def infer_type(folder: Path) -> ModelType:
             'bert', 'xlm-roberta', 'roberta', 'mpnet', 'nomic_bert', 'new'):
         return ModelType.EMBED
     return type_from_name(folder.name)
+
+
+def folder_context_length(folder: str | Path) -> int | None:
+    """The context length a local model folder's config.json declares (None: no folder, or
+    it says nothing)."""
+    cfg = _read_json(Path(folder) / 'config.json')
+    cfg = cfg.get('text_config', cfg) if isinstance(cfg, dict) else {}
+    for key in ('max_position_embeddings', 'n_positions', 'max_seq_len', 'seq_length'):
+        if isinstance(cfg.get(key), int) and cfg[key] > 0:
+            return cfg[key]
+    return None

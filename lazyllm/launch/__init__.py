@@ -20,13 +20,25 @@ from typing import Any
 
 from .._config import config
 from ..errors import InputError
-from ._base import ENDED, HOST, PORT, STATUSES, Job, Launcher, Resources, Status, fill_endpoint
+from ._base import (
+    ENDED,
+    HOST,
+    OWN_PORT,
+    PORT,
+    STATUSES,
+    Job,
+    Launcher,
+    Resources,
+    Status,
+    fill_endpoint,
+)
 from ._local import LocalJob, LocalLauncher
 from ._ports import allocate_port, port_is_free
 from ._ray import RayJob, RayLauncher
 from ._slurm import SlurmJob, SlurmLauncher
 
 __all__ = ['Launcher', 'Job', 'Resources', 'Status', 'STATUSES', 'ENDED', 'HOST', 'PORT',
+           'OWN_PORT',
            'fill_endpoint', 'LocalLauncher', 'LocalJob', 'SlurmLauncher', 'SlurmJob',
            'RayLauncher', 'RayJob', 'LauncherRegistry', 'launchers', 'get_launcher',
            'launcher_from_ref', 'allocate_port', 'port_is_free']

@@ -28,9 +28,10 @@ from typing import Any, Literal, Mapping, Sequence
 from .._config import Config
 from .._names import safe_name
 from ..errors import InputError
-from ._node import HOST, PORT, fill_endpoint, parse_endpoint
+from ._node import HOST, OWN_PORT, PORT, fill_endpoint, parse_endpoint
 
 __all__ = ['Resources', 'Launcher', 'Job', 'Status', 'STATUSES', 'ENDED', 'HOST', 'PORT',
+           'OWN_PORT',
            'fill_endpoint', 'log_dir', 'merged_env', 'tail_file', 'stop_at_exit', 'forget_at_exit']
 
 Status = Literal['pending', 'running', 'exited', 'failed', 'stopped']
@@ -211,21 +212,25 @@ class Job(ABC):
         """The machine the job runs on, by the launcher's name for it."""
         return None
 
-    # cluster jobs learn host and port from the line the node script prints (``_node.py``)
+    # cluster jobs learn host and port from the line the node script prints (``_node.py``);
+    # a job launched with ``OWN_PORT`` from the line its program prints once it has bound
     announces_endpoint = False
+    awaits_port = False
 
     @property
     def endpoint(self) -> dict:
-        """What the node script announced (host, port, node, pid, cuda_visible_devices);
-        {} before it has, and for local jobs."""
+        """What the node script and the program announced (host, port, node, pid,
+        cuda_visible_devices); {} before they have, and for local jobs given a port."""
         return self._read_endpoint()
 
     def _read_endpoint(self) -> dict:
-        if not self._endpoint and self.announces_endpoint:
+        if self.port is None and (self.awaits_port or
+                                  self.announces_endpoint and not self._endpoint):
             head = self.read_output(0)[:8192].decode('utf-8', 'replace')
             self._endpoint = parse_endpoint(head) or {}
             if self._endpoint:
-                self.host, self.port = self._endpoint.get('host'), self._endpoint.get('port')
+                self.host = self._endpoint.get('host') or self.host
+                self.port = self._endpoint.get('port')
         return self._endpoint
 
     @property
@@ -358,7 +363,9 @@ class Launcher(ABC):
                detach: bool = False) -> Job:
         """Start ``argv`` and return its Job at once (readiness is the caller's business).
 
-        ``argv`` may hold the ``HOST`` and ``PORT`` placeholders. ``env`` is merged over the
+        ``argv`` may hold the ``HOST`` and ``PORT`` placeholders, or ``OWN_PORT`` for a
+        program that binds a free port itself and prints its endpoint line (``_node.py``) with
+        it: the job's ``port`` is then read from its output. ``env`` is merged over the
         job's environment (None unsets a variable); ``name`` (default: the program's name)
         labels the job and its log file. ``detach=True`` lets the job outlive the launching
         interpreter, even when it is killed: it runs until stopped, by this Job or by a
@@ -371,7 +378,9 @@ class Launcher(ABC):
             raise InputError(f'detach must be True or False, not {type(detach).__name__} '
                              f'{detach!r}.')
         resources = self.check_resources(Resources.of(resources).over(self.resources))
-        return self._start(argv, env=env, name=name, resources=resources, detach=detach)
+        job = self._start(argv, env=env, name=name, resources=resources, detach=detach)
+        job.awaits_port = any(OWN_PORT in a for a in argv)
+        return job
 
     @abstractmethod
     def _start(self, argv: list[str], *, env: dict[str, str | None], name: str,

@@ -10,7 +10,9 @@ the placeholders ``HOST`` and ``PORT`` instead, and this script, on the node:
    ``NodeAddr`` (the address the cluster's own configuration says reaches the node); else
    the local address that routes to ``--reach`` (the scheduler's head), which is an address
    the cluster can reach; loopback when the head is loopback;
-2. picks a free port on that address (only when the argv asks for one);
+2. picks a free port on that address (only when the argv asks for one with ``PORT``; a
+   program given ``OWN_PORT`` gets 0, binds a port itself and prints its own line with it,
+   which adds to this one);
 3. prints one line ``LAZYLLM_ENDPOINT {"host": …, "port": …, "node": …, "pid": …,
    "cuda_visible_devices": …}`` to its output, which the launcher's Job reads;
 4. replaces itself with the program (``exec``), so the scheduler's signals (scancel, Ray's
@@ -32,25 +34,31 @@ import sys
 
 HOST = '{lazyllm.host}'   # in an argv: the address the job's node binds
 PORT = '{lazyllm.port}'   # in an argv: a port free on that node
+OWN_PORT = '{lazyllm.own_port}'   # in an argv: 0, the program binds a port and announces it
 PREFIX = 'LAZYLLM_ENDPOINT '
 
 
 def fill_endpoint(argv: list[str], host: str, port: int | None) -> list[str]:
-    """``argv`` with the ``HOST`` and ``PORT`` placeholders replaced (inside items too, as
-    in ``--url=http://{lazyllm.host}:{lazyllm.port}``)."""
-    return [a.replace(HOST, host).replace(PORT, str(port)) for a in argv]
+    """``argv`` with the ``HOST``, ``PORT`` and ``OWN_PORT`` placeholders replaced (inside
+    items too, as in ``--url=http://{lazyllm.host}:{lazyllm.port}``)."""
+    return [a.replace(HOST, host).replace(PORT, str(port)).replace(OWN_PORT, '0')
+            for a in argv]
 
 
 def parse_endpoint(text: str) -> dict | None:
-    """The endpoint a job announced in its output, or None if it has not yet."""
+    """The endpoint a job announced in its output, or None if it has not yet. Several lines
+    add up (this script's, then the port an engine bound itself): a later value that is
+    not null wins."""
+    found: dict = {}
     for line in text.splitlines():
         if line.startswith(PREFIX):
             try:
-                found = json.loads(line[len(PREFIX):])
+                facts = json.loads(line[len(PREFIX):])
             except ValueError:
-                return None
-            return found if isinstance(found, dict) else None
-    return None
+                continue        # a line cut short: the rest is not written yet
+            if isinstance(facts, dict):
+                found.update({k: v for k, v in facts.items() if v is not None or k not in found})
+    return found or None
 
 
 def _is_loopback(host: str) -> bool:

@@ -180,6 +180,15 @@ class ModuleBase:
     def _update_self(self) -> None:
         """Produce new weights or state (finetune…) before the restart. Default: nothing."""
 
+    def _serve_update(self) -> None:
+        """Serve what ``_update_self`` produced. Default: restart this module."""
+        life = self._life
+        with life.lock:
+            if life.started:
+                life.started = False
+                self._stop_self()
+            self._ensure_started()
+
     def _ensure_started(self) -> None:
         life = self._life
         with life.lock:
@@ -224,9 +233,12 @@ class ModuleBase:
         return self.stop().start()
 
     def update(self) -> 'ModuleBase':
-        """Run every module's update step concurrently, then restart the tree."""
+        """Run every module's update step concurrently (finetune…), then have each serve
+        what it produced: a module serving an engine swaps it for a new one without a gap
+        (TrainableModule: blue-green, see _swap.py), the others restart."""
         _run_all(self.walk(), '_update_self')
-        return self.restart()
+        _run_all(self.walk(), '_serve_update')
+        return self
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until this module is stopped (or ``timeout`` seconds pass). Ctrl-C stops

@@ -6,35 +6,43 @@ to a URL someone else runs (normalize it, probe it once). Both end with a URL th
 the OpenAI protocol, and a client for it. ``start()`` is idempotent and locked, so any number
 of shares starting at once launch one engine. The constructor does no I/O.
 
-Each launch or attach is a new *generation*. A call leases the sync client of the generation
-it started on (``lease()``); a restart retires that client, which is closed only when its last
-call ends, so a restart by one caller never closes the connection pool under another caller's
-retry (``engine_lost()`` tells a caller whether its failure was the engine dying, so that it
-restarts and retries once: see ``TrainableModule``).
+Each launch or attach is a new *generation*; calls lease the client of theirs (``_leases``).
+``engine_lost()`` tells a caller whether its failure was the engine dying, so that it
+restarts and retries once (see ``TrainableModule``). ``launch_engine`` and ``take`` are the
+two halves of a launch, apart so that a blue-green swap (``_swap``) can launch while the old
+engine keeps serving.
 """
 from __future__ import annotations
 
-import contextlib
 import inspect
 import os
 import sys
 import threading
 import time
-import weakref
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .._config import config
 from .._log import get_logger
 from ..deploy import AutoEngine, Engine, get_engine, pick_engine
-from ..deploy._identity import TOKEN_ENV, new_token
+from ..deploy._identity import DRAIN_ENV, TOKEN_ENV, new_token
 from ..errors import DeployError, EndpointError, InputError, OnlineAPIError
-from ..hub import ModelType, catalog_type, infer_type, resolve_model, type_from_name
+from ..hub import (
+    ModelType,
+    catalog_type,
+    folder_context_length,
+    infer_type,
+    resolve_model,
+    type_from_name,
+)
+from ._leases import Clients, Lease
 from ._readiness import check_identity, wait_ready
 
-__all__ = ['Deployment']
+__all__ = ['Deployment', 'Launched', 'Lease']
 
 config.add('deploy_timeout', 900.0, float, 'seconds an engine may take to become ready')
+config.add('drain_timeout', 30.0, float,
+           'seconds an engine replaced by a swap gets to finish the calls it is answering')
 config.add('engine_api_key', None, str,
            'API key the built-in engines require and lazyllm sends to them', secret=True)
 
@@ -42,7 +50,7 @@ _PROBE_TIMEOUT = 1.5
 _EXIT_NOTICE = 3.0   # seconds a failed call waits for its engine's job to be seen ended
 
 
-class Deployment:
+class Deployment(Clients):
     """See the module docstring. ``state`` is 'stopped', 'running', 'attached' or 'failed'."""
 
     def __init__(self, model: str | os.PathLike | None = None, *, type: Any = None,
@@ -52,6 +60,7 @@ class Deployment:
         self.trust_remote_code = trust_remote_code
         self.state, self.url, self.served_name, self.job = 'stopped', None, None, None
         self.launched_by: Any = None      # the launcher of ``job``
+        self.served_by: Engine | None = None   # the engine row ``job`` runs
         self.evicted = False              # stopped to make room (_memory.py); restarts on use
         self.adapter: str | None = None   # a LoRA adapter served by name, called by default
         self._mix: str | None = None      # the engine's default adapter set by the last launch
@@ -61,10 +70,10 @@ class Deployment:
         self.on_launch: Any = None        # called with the job once launched, before ready
         self._cancel = threading.Event()  # cancel_start(): the launch in progress gives up
         self._lock = threading.RLock()
+        self.swap_lock = threading.Lock()  # one blue-green swap at a time (_swap.py)
         self.generation = 0               # +1 at each launch or attach that became ready
         self.token: str | None = None     # the launch token its engine answers with
-        self._client: _Leased | None = None
-        self._aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._init_clients()
         self.configure(**how)
 
     def configure(self, *, engine: 'str | Engine | AutoEngine | None' = None,
@@ -73,6 +82,19 @@ class Deployment:
                   api_key: str | None = None) -> 'Deployment':
         """Choose how to serve (engine, options, launcher, port…) or where to attach (url).
         Changes this object in place, so every share holding it follows."""
+        with self._lock:
+            if self.state in ('running', 'attached'):
+                raise InputError('cannot change how a started model is deployed: call stop() '
+                                 'first.')
+            return self.reconfigure(engine=engine, options=options, url=url,
+                                    launcher=launcher, port=port, python=python,
+                                    api_key=api_key)
+
+    def reconfigure(self, *, engine: Any, options: dict | None, url: str | None,
+                    launcher: Any, port: int | None, python: str | None,
+                    api_key: str | None) -> 'Deployment':
+        """``configure`` in any state: a swap (``_swap``) changes a running deployment this
+        way, then launches the engine of its new configuration."""
         if port is not None and (isinstance(port, bool) or not isinstance(port, int)
                                  or not 0 < port < 65536):
             raise InputError(f'port must be an int between 1 and 65535, got {port!r}.')
@@ -84,12 +106,10 @@ class Deployment:
             if self.trust_remote_code and 'trust_remote_code' in engine.options:
                 options['trust_remote_code'] = True
         with self._lock:
-            if self.state in ('running', 'attached'):
-                raise InputError('cannot change how a started model is deployed: call stop() '
-                                 'first.')
+            if self.state not in ('running', 'attached'):
+                self.token = None             # a token belongs to one engine
             self.engine, self.options = engine, options
             self.given_url, self.launcher, self.port = url, launcher, port
-            self.token = None                 # a token belongs to one engine
             self.python, self._api_key = python, api_key
         return self
 
@@ -105,6 +125,21 @@ class Deployment:
                 self.options = self.engine.validate(options) \
                     if isinstance(self.engine, Engine) else dict(options)
             self.adapter = adapter
+
+    # what a swap changes, and puts back when the new engine fails to start
+    _SETTINGS = ('model', 'type', 'engine', 'options', 'given_url', 'launcher', 'port',
+                 'python', '_api_key', 'adapter', '_mix')
+
+    def settings(self) -> dict:
+        """How this deployment serves (model, engine, options, adapter…), as ``restore``
+        takes it back."""
+        with self._lock:
+            return {k: getattr(self, k) for k in self._SETTINGS}
+
+    def restore(self, settings: dict) -> None:
+        with self._lock:
+            for k, v in settings.items():
+                setattr(self, k, v)
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -189,8 +224,11 @@ class Deployment:
     # -- attaching to a URL ---------------------------------------------------------------
     def attach_url(self, url: str, token: str | None = None) -> None:
         """Attach to ``url`` for this start only (a named deployment found in the registry,
-        whose engine must answer with its launch ``token``); the next start decides again."""
+        whose engine must answer with its launch ``token``); the next start decides again.
+        An engine this deployment had launched and that has ended is forgotten."""
         with self._lock:
+            if self.job is not None and self.job.ended:
+                self.job = None
             self.token = token or None
             self._attach(url)
 
@@ -217,6 +255,7 @@ class Deployment:
             name = self.served_name or ''
             self.type = ModelType.parse(kind) if kind else (catalog_type(name) or
                                                             type_from_name(name))
+        self._close_clients()                 # they call the engine attached before, if any
         self.url, self.state = base, 'attached'
         self.generation += 1
         get_logger().info('attached to %s (model %s)', base, self.served_name)
@@ -239,55 +278,89 @@ class Deployment:
         return folder, engine, engine.validate(self.options)
 
     def _launch(self, detach: bool = False) -> None:
-        from ..launch import HOST, PORT, get_launcher
+        try:
+            launched = self.launch_engine(detach)
+        except BaseException:
+            self.state, self.token = 'failed', None
+            raise
+        self.take(launched)
+
+    def launch_engine(self, detach: bool = False) -> 'Launched':
+        """Launch an engine for the current configuration and wait until it is ready, without
+        touching the engine this deployment serves from now (``take`` switches to it; a
+        blue-green swap launches while the old engine keeps answering). On failure the new
+        engine is stopped and a DeployError says why."""
+        from ..launch import HOST, OWN_PORT, PORT, get_launcher
         folder, engine, options = self.plan()
         python = (self.python or engine.default_python() or config['engine_python']
                   or sys.executable)
         engine.check_installed(python)
-        launcher = self.launched_by = get_launcher(self.launcher)
+        launcher = get_launcher(self.launcher)
         from ._memory import pool
         pool.make_room(self)
         if self.port is not None:
             launcher.check_port(self.port)
         # a named deployment answers to its name; the folder's name stays an alias
-        self.served_name = self.deploy_name or folder.name
+        served_name = self.deploy_name or folder.name
         # (an engine written before aliases existed still launches, answering to the name)
-        aliases = {'aliases': (folder.name,)} if self.served_name != folder.name and \
+        aliases = {'aliases': (folder.name,)} if served_name != folder.name and \
             'aliases' in inspect.signature(engine.argv).parameters else {}
         # where the engine runs (and so its address and a free port) is known only there:
         # the launcher fills in the placeholders (locally: now; on a cluster: on the node)
-        argv = engine.argv(str(folder), host=HOST, port=self.port or PORT,
-                           served_name=self.served_name, options=options, python=python,
+        # an engine that binds a free port itself is given 0 (no port to race for)
+        port = self.port or (OWN_PORT if engine.binds_own_port else PORT)
+        argv = engine.argv(str(folder), host=HOST, port=port,
+                           served_name=served_name, options=options, python=python,
                            **aliases)
-        # calls that name no adapter may go elsewhere than the base (deploy.transformers with
-        # adapters=: their weighted mix); the base stays reachable by its served name
-        mix = engine.default_adapter(options)
-        if self.adapter is None or self.adapter == self._mix:
-            self.adapter = mix
-        self._mix = mix
         env = dict(engine.env(options))
+        env[DRAIN_ENV] = str(config['drain_timeout'])   # how long it finishes calls at exit
         if self.api_key:
             env[engine.api_key_env] = self.api_key
-        token = self.token = new_token() if engine.reports_identity else None
+        token = new_token() if engine.reports_identity else None
         if token:
             env[TOKEN_ENV] = token
         get_logger().info('starting the %s engine for %s (%s launcher)', engine.name, folder,
                           launcher.name)
         self._check_cancel()
-        self.job = launcher.launch(argv, env=env, name=f'{engine.name}-{folder.name}',
-                                   detach=detach)
+        job = launcher.launch(argv, env=env, name=f'{engine.name}-{folder.name}', detach=detach)
+        # calls that name no adapter may go elsewhere than the base (deploy.transformers with
+        # adapters=: their weighted mix); the base stays reachable by its served name
+        launched = Launched(job, launcher, engine, token, served_name,
+                            engine.default_adapter(options))
         try:
             if self.on_launch is not None:    # e.g. record the job: stoppable while loading
-                self.on_launch(self.job)
-            root = wait_ready(self.job, engine, token, what=self.model,
-                              check_cancel=self._check_cancel)
+                self.on_launch(launched)
+            launched.url = wait_ready(job, engine, token, what=self.model,
+                                      check_cancel=self._check_cancel) + '/v1/'
         except BaseException:
-            self.job.stop()
-            self.job, self.state, self.token = None, 'failed', None
+            job.stop()
             raise
-        self.url, self.state, self.evicted = root + '/v1/', 'running', False
-        self.generation += 1
+        return launched
+
+    def take(self, launched: 'Launched', *, swapping: bool = False) -> tuple[Any, int]:
+        """Serve from the ready engine ``launched`` from now on: every new call goes to it
+        (shares hold this object), calls in flight finish on the engine they started on.
+        Returns the replaced engine's (job or None, generation), for ``drain``. A swap
+        (``swapping``) whose deployment was stopped meanwhile stops ``launched`` instead."""
+        from ._memory import pool
+        with self._lock:
+            if swapping and self.state not in ('running', 'attached'):
+                launched.job.stop()
+                raise DeployError(f'{self.model} was stopped while its new engine was '
+                                  'starting: the new engine was stopped too.')
+            replaced = (self.job, self.generation)
+            self.job, self.launched_by, self.token = launched.job, launched.launcher, \
+                launched.token
+            self.served_by = launched.engine
+            self.url, self.served_name, self.state, self.evicted = \
+                launched.url, launched.served_name, 'running', False
+            if self.adapter is None or self.adapter == self._mix:
+                self.adapter = launched.mix
+            self._mix = launched.mix
+            self._close_clients()
+            self.generation += 1
         pool.add(self)
+        return replaced
 
     def context_length(self) -> int | None:
         """Tokens the model takes: the running engine's ``max_model_len`` (its /v1/models
@@ -303,114 +376,52 @@ class Deployment:
                 cards = []
             length = next((int(c['max_model_len']) for c in cards
                            if isinstance(c, dict) and c.get('max_model_len')), None)
-        length = length or _config_context(self.model)
+        length = length or folder_context_length(self.model)
         if url is not None:
             self._context = (url, length)
         return length
-
-    # -- clients --------------------------------------------------------------------------
-    def client(self) -> Any:
-        """The pooled sync client for this deployment's URL. A caller that may outlive a
-        restart (any call of the engine) takes it through ``lease()`` instead."""
-        with self._lock:
-            if self.url is None:
-                raise DeployError('the deployment is not started: call start() first.')
-            _touch(self)
-            if self._client is None:
-                from ..client import Client
-                self._client = _Leased(Client(self.url, self.api_key))
-            return self._client.client
-
-    @contextlib.contextmanager
-    def lease(self) -> Iterator[tuple[Any, int]]:
-        """``(client, generation)`` for one call. The client stays open until the call ends,
-        even if a restart replaces it meanwhile (it is closed when its last call ends).
-        Waits while another caller restarts the engine (the lock is held by the launch)."""
-        with self._lock:
-            self.client()
-            held, generation = self._client, self.generation
-            held.users += 1
-        try:
-            yield held.client, generation
-        finally:
-            with self._lock:
-                held.users -= 1
-                if held.retired and not held.users:
-                    held.client.close()
 
     def engine_lost(self, generation: int, error: BaseException) -> bool:
         """Whether ``error``, raised by a call leased at ``generation``, means the engine of
         that generation is gone (so a restart, then one retry, can answer it): the engine has
         been replaced since, or the error is not an HTTP answer and its job has ended (waited
-        for a moment: a watchdog notices its engine's death within half a second)."""
+        for a moment: a watchdog notices its engine's death within half a second), or the
+        memory pool stopped it to make room, or, for a deployment attached by name, the
+        registry row has moved to another engine."""
         if not isinstance(error, EndpointError) or isinstance(error, OnlineAPIError):
             return False        # the engine answered (4xx/5xx): it lives
         deadline = time.monotonic() + _EXIT_NOTICE
         while True:
             with self._lock:
-                if self.generation != generation:
-                    return True
-                job = self.job
-                if job is None:     # stopped on purpose, or attached: nothing to restart
-                    return False
-                if job.ended:
-                    return True
+                if self.generation != generation or self.evicted:
+                    return True     # replaced, or stopped to make room: started again
+                job, named = self.job, self.named
+            if job is None:     # attached: the engine of a name may have been swapped
+                return named is not None and self._follow(generation)
+            if job.ended:
+                return True
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
 
-    def aclient(self) -> Any:
-        """An async client for the running event loop (httpx pools are per loop)."""
-        import asyncio
-        loop = asyncio.get_running_loop()
+    def _follow(self, generation: int) -> bool:
+        """Attach to the engine the registry now names for this (attached, named)
+        deployment, when a swap has moved the name since ``generation`` was leased."""
+        from ._named import follow
         with self._lock:
-            if self.url is None:
-                raise DeployError('the deployment is not started: call start() first.')
-            _touch(self)
-            client = self._aclients.get(loop)
-            if client is None:
-                from ..client import AsyncClient
-                client = self._aclients[loop] = AsyncClient(self.url, self.api_key)
-            return client
-
-    def _close_clients(self) -> None:
-        """Retire the sync client: closed now if no call uses it, else by its last call."""
-        held, self._client = self._client, None
-        if held is not None:
-            held.retired = True
-            if not held.users:
-                held.client.close()
-        self._aclients.clear()   # their loops close their sockets
-
+            return self.generation != generation or follow(self)
     def __repr__(self) -> str:
         engine = getattr(self.engine, 'name', 'auto')
         where = self.url or self.given_url or '-'
         return f'<Deployment {self.model or "(url)"} engine={engine} {self.state} {where}>'
 
+class Launched:
+    """An engine launched for a deployment (see ``Deployment.launch_engine``): its job, the
+    launcher that ran it, the engine row it runs, its launch token, the name it answers
+    to, its default adapter, and its URL once ready."""
+    __slots__ = ('job', 'launcher', 'engine', 'token', 'served_name', 'mix', 'url')
 
-class _Leased:
-    """A sync client, how many calls use it, and whether a restart has replaced it."""
-    __slots__ = ('client', 'users', 'retired')
-
-    def __init__(self, client: Any):
-        self.client, self.users, self.retired = client, 0, False
-
-
-def _touch(dep: Deployment) -> None:
-    from ._memory import pool
-    pool.touch(dep)
-
-
-def _config_context(model: str) -> int | None:
-    """The context length a local model folder's config.json declares."""
-    import json
-    try:
-        with open(Path(model) / 'config.json', encoding='utf-8') as f:
-            cfg = json.load(f)
-    except (OSError, ValueError):
-        return None
-    cfg = cfg.get('text_config', cfg) if isinstance(cfg, dict) else {}
-    for key in ('max_position_embeddings', 'n_positions', 'max_seq_len', 'seq_length'):
-        if isinstance(cfg.get(key), int) and cfg[key] > 0:
-            return cfg[key]
-    return None
+    def __init__(self, job: Any, launcher: Any, engine: Engine, token: str | None,
+                 served_name: str, mix: str | None):
+        self.job, self.launcher, self.engine, self.token = job, launcher, engine, token
+        self.served_name, self.mix, self.url = served_name, mix, ''

@@ -20,6 +20,7 @@ from typing import Any
 from .._config import expand_user
 from .._log import get_logger
 from ..errors import InputError
+from ._swap import load_adapter, swap, unload_adapter
 
 __all__ = ['FinetuneMixin']
 
@@ -92,7 +93,8 @@ class FinetuneMixin:
 
     def set_specific_finetuned_model(self, path: str | os.PathLike) -> Any:
         """Serve the weights in ``path`` (a run folder of an earlier ``update()``, or any
-        model folder) from the next start, without training."""
+        model folder), without training: from the next start, or now on a running module,
+        without a gap (a swap, or a LoRA adapter loaded into the running vLLM engine)."""
         folder = expand_user(path, 'set_specific_finetuned_model path')
         if not folder.is_dir():
             raise InputError(f'{folder} is not a folder: pass the folder of a finetuned model '
@@ -100,22 +102,44 @@ class FinetuneMixin:
         self._serve_run(folder)
         return self
 
-    def _serve_run(self, folder: Path) -> None:
-        """Point the deployment (shared with every share) at the weights in ``folder``."""
+    def load_adapter(self, name: str, path: str | os.PathLike) -> Any:
+        """Serve the LoRA adapter in ``path`` as the model ``name`` and call it by default:
+        loaded into a running vLLM engine that has LoRA enabled (no restart), else through
+        a swap on a running module, else from the next start."""
+        if not isinstance(name, str) or not name:
+            raise InputError(f'adapter name must be a non-empty str, got {name!r}.')
+        folder = expand_user(path, 'load_adapter path')
+        if not (folder / 'adapter_config.json').is_file():
+            raise InputError(f'{folder} holds no LoRA adapter (no adapter_config.json): pass '
+                             f'the folder peft saved, e.g. an update() run with merge=False.')
         dep = self._deployment
+        if not load_adapter(dep, name, str(folder)):
+            swap(dep, options={**dep.options, 'lora': {**(dep.options.get('lora') or {}),
+                                                       name: str(folder)}}, adapter=name)
+        return self
+
+    def unload_adapter(self, name: str) -> Any:
+        """Stop serving the LoRA adapter ``name`` (unloaded from a running vLLM engine
+        without a restart); calls that used it by default go to the base model."""
+        unload_adapter(self._deployment, name)
+        return self
+
+    def _serve_run(self, folder: Path) -> None:
+        """Serve the weights in ``folder`` on the deployment shared with every share: a
+        LoRA adapter beside the base model, or a model folder in the base's place."""
         if (folder / 'adapter_config.json').is_file():
-            options = dict(dep.options)
-            options['lora'] = {**(options.get('lora') or {}), folder.name: str(folder)}
-            dep.use(options=options, adapter=folder.name)
+            self.load_adapter(folder.name, folder)
         else:
-            dep.use(model=str(folder), adapter=None)
+            swap(self._deployment, model=str(folder), adapter=None)
         self._ft.last_run = folder
 
     # -- update -----------------------------------------------------------------------------
     def _update_self(self) -> None:
         plan = self._ft
         mode = plan.mode or ('finetune' if plan.method is not None else 'server')
-        if mode == 'server':
+        if mode == 'server':   # redeploy an engine it launched: a new one, without a gap
+            if self._deployment.state == 'running':
+                swap(self._deployment, fresh=True)
             return
         if plan.method is None:
             raise InputError("mode('finetune') needs a method: call .finetune_method("

@@ -126,10 +126,12 @@ def _free_name(reg: Any, folder: Any, digest: str) -> str:
 def start_named(dep: Any, name: str | None, *, detach: bool) -> None:
     """Attach ``dep`` to the live deployment called ``name``, or launch and register it.
     ``name=None`` (``start(reuse=True)``): attach to any live deployment of the same
-    configuration, else launch one registered under the model folder's name."""
-    import dataclasses
-
-    from ..registry import Record, check_name
+    configuration, else launch one registered under the model folder's name. A live
+    deployment of that name with another configuration is replaced blue-green (see
+    ``_swap``): the new engine is launched, the row moves to it once it is ready, and the
+    old engine is ended then; a ``dep`` that already stood for ``name`` (restarting after
+    its engine was replaced) follows the row instead."""
+    from ..registry import check_name
     if name is not None:
         check_name(name)
     if dep.given_url:
@@ -142,59 +144,117 @@ def start_named(dep: Any, name: str | None, *, detach: bool) -> None:
         same = [r for r in reg.all() if r.config_hash == digest
                 and r.status in ('running', 'starting')]
         name = next((r.name for r in same if alive(r)), None) or _free_name(reg, folder, digest)
+    following = dep.named is not None and dep.named.name == name
     with reg.lock(name):
         rec = reg.get(name)
         mine = rec is not None and rec.owner_pid == os.getpid() and job_of(rec) is None
         status = observe(rec) if rec is not None and not mine else None
+        replacing = None
         if status in ('running', 'starting'):
             if alive(rec):
-                if rec.config_hash != digest:
-                    raise DeployError(f'{name!r} already runs {rec.model} ({rec.engine}) with '
-                                      f'another configuration: stop it first (`lazyllm stop '
-                                      f'{name}`) or pick another name.')
-                dep.attach_url(rec.url, rec.token)
-                dep.named = Named.of(rec)
-                reg.update(name, last_seen=time.time())
-                get_logger().info('attached to the deployment %r at %s', name, rec.url)
-                return
-            if _job_runs(rec):     # busy or still loading: never end a live engine here
+                if rec.config_hash == digest or following:
+                    dep.attach_url(rec.url, rec.token)
+                    dep.named = Named.of(rec)
+                    reg.update(name, last_seen=time.time())
+                    get_logger().info('attached to the deployment %r at %s', name, rec.url)
+                    return
+                replacing = rec
+                get_logger().warning('%r runs %s (%s) with another configuration: launching '
+                                     'the new one beside it, then ending it', name, rec.model,
+                                     rec.engine)
+            elif _job_runs(rec):     # busy or still loading: never end a live engine here
                 raise DeployError(f'the deployment {name!r} runs ({job_label(rec)}) but did not '
                                   f'answer in time: it may be busy or still loading. Retry '
                                   f'later, or end it with `lazyllm stop {name}`.')
-        if rec is not None and not mine:
+        if rec is not None and not mine and replacing is None:
             if rec.status in ('running', 'starting'):
                 get_logger().warning('the deployment %r is gone (%s): launching it again',
                                      name, rec.url or 'no URL')
         dep.deploy_name = name
-        row = Record(name=name, model=dep.model, path=str(folder), type=str(dep.type or ''),
-                     engine=engine.name, options=json.loads(json.dumps(options, default=str)),
-                     config_hash=digest, owner_pid=os.getpid(), detached=detach,
-                     status='starting', created=time.time())
+        row = _row(dep, name, folder, engine, options, digest, detach)
 
-        def launched(job: Any) -> None:   # the job is known before it is ready: stoppable
-            reg.put(dataclasses.replace(row, pid=job.pid, job_id=job.job_id,
-                                        launcher=dep.launched_by.ref, log_path=str(job.log_path),
-                                        token=dep.token or ''))
-        dep.on_launch = launched
+        def launched(new: Any) -> None:   # the job is known before it is ready: stoppable
+            reg.put(_at(row, new.job, new.launcher, new.token, '', status='starting'))
+        # a row being replaced keeps naming the old engine until the new one is ready
+        dep.on_launch = launched if replacing is None else None
         try:
             dep.start(detach=detach)
         except BaseException:
-            reg.update(name, status='failed')
+            if replacing is None:
+                reg.update(name, status='failed')
             raise
         finally:
             dep.on_launch = None
-        job = dep.job
-        rec = reg.put(dataclasses.replace(row, type=str(dep.type), url=dep.url, pid=job.pid,
-                                          job_id=job.job_id, launcher=dep.launched_by.ref,
-                                          log_path=str(job.log_path), status='running',
-                                          token=dep.token or ''))
+        rec = reg.put(_at(row, dep.job, dep.launched_by, dep.token, dep.url,
+                          type=str(dep.type), status='running'))
         dep.named = Named.of(rec, owner=True)
+    if replacing is not None:
+        old = job_of(replacing)
+        if old is not None:
+            old.stop(timeout=config['drain_timeout'])   # SIGTERM: it finishes its calls
+
+
+def _row(dep: Any, name: str, folder: Any, engine: Any, options: dict, digest: str,
+         detach: bool) -> Any:
+    """The registry row of ``dep``'s configuration, without its engine (see ``_at``)."""
+    from ..registry import Record
+    return Record(name=name, model=dep.model, path=str(folder), type=str(dep.type or ''),
+                  engine=engine.name, options=json.loads(json.dumps(options, default=str)),
+                  config_hash=digest, owner_pid=os.getpid(), detached=detach,
+                  status='starting', created=time.time())
+
+
+def _at(row: Any, job: Any, launcher: Any, token: str | None, url: str | None,
+        **changes: Any) -> Any:
+    """``row`` naming an engine: its job, launcher, log, token and URL."""
+    import dataclasses
+    return dataclasses.replace(row, url=url or '', pid=job.pid, job_id=job.job_id,
+                               launcher=launcher.ref, log_path=str(job.log_path),
+                               token=token or '', **changes)
+
+
+def move_named(dep: Any) -> Any:
+    """Point the row of ``dep``'s name at the engine ``dep`` serves now, with its
+    configuration now, in one write (after a swap or a runtime adapter change; see
+    ``_swap``). Returns the row as it was."""
+    named = dep.named
+    folder, engine, options = dep.plan()
+    digest = config_hash(folder, engine, options, dep.type, dep.trust_remote_code)
+    reg = _registry()
+    with reg.lock(named.name):
+        old = reg.get(named.name)
+        row = _row(dep, named.name, folder, engine, options, digest, named.detached)
+        rec = reg.put(_at(row, dep.job, dep.launched_by, dep.token, dep.url, status='running'))
+    dep.named = Named.of(rec, owner=True)
+    return old
+
+
+def follow(dep: Any) -> bool:
+    """Attach ``dep`` (attached to a named deployment whose engine stopped answering) to the
+    engine its row names now, when a swap has moved it; False when the row names the same
+    engine, or none that answers."""
+    rec = _registry().get(dep.named.name)
+    if rec is None or rec.status != 'running' or not rec.url or \
+            (rec.url, rec.token or None) == (dep.url, dep.token):
+        return False
+    try:
+        dep.attach_url(rec.url, rec.token)
+    except EndpointError:
+        return False
+    dep.named = Named.of(rec)
+    get_logger().info('the deployment %r moved to %s: following it', rec.name, rec.url)
+    return True
 
 
 def stop_named(named: Named, *, ended: bool) -> None:
-    """Record in the registry that the engine of ``named`` ended (``ended``) or not."""
-    if ended:
-        _registry().update(named.name, status='stopped', last_seen=time.time())
+    """Record in the registry that the engine of ``named`` ended (``ended``) or not. A row
+    that names another engine by now (a swap moved it) is left as it is."""
+    if not ended:
+        return
+    reg = _registry()    # (not under the name's lock: a start holding it may stop first)
+    rec = reg.get(named.name)
+    if rec is not None and (rec.pid, rec.job_id) == (named.pid, named.job_id):
+        reg.update(named.name, status='stopped', last_seen=time.time())
 
 
 def end_engine(named: Named) -> None:

@@ -34,9 +34,10 @@ from ._calls import (
     share_view,
     then,
 )
-from ._deployment import Deployment
+from ._deployment import Deployment, Lease
 from ._finetune import FinetuneMixin
 from ._generation import ChatCapabilities
+from ._swap import swap, swappable
 
 __all__ = ['TrainableModule']
 
@@ -76,15 +77,21 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
     def deploy_method(self, engine: Any = _auto, *, url: str | None = None,
                       launcher: Any = None, port: int | None = None, python: str | None = None,
                       api_key: str | None = None, **options: Any) -> 'TrainableModule':
-        """Choose the engine and its options, or attach to ``url`` instead of launching."""
+        """Choose the engine and its options, or attach to ``url`` instead of launching.
+        On a module serving an engine, a changed method swaps it for a new engine without a
+        gap (blue-green: see _swap.py); the old one keeps serving if the new one fails."""
         dep = self._deployment
-        if dep.state in ('running', 'attached'):
-            raise InputError('deploy_method() on a started module: call stop() first.')
+        if dep.state == 'attached' and not swappable(dep):
+            raise InputError(f'deploy_method() on a module attached to {dep.url}: it runs no '
+                             'engine of its own; call stop() first.')
+        if url is not None and dep.state == 'running':
+            raise InputError('deploy_method(url=...) on a running module: call stop() first, '
+                             'then attach to the URL.')
         # a URL given before stays only for a module without a model of its own
         url = url or (None if self._base_model else dep.given_url)
-        dep.configure(engine=engine, options=options, url=url,
-                      launcher=launcher or dep.launcher, port=port, python=python,
-                      api_key=api_key)
+        swap(dep, how=dict(engine=engine, options=options, url=url,
+                           launcher=launcher or dep.launcher, port=port, python=python,
+                           api_key=api_key))
         return self
 
     def prompt(self, prompt: Any = None, history: list | None = None) -> 'TrainableModule':
@@ -132,8 +139,9 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
     def deployment(self) -> Deployment:
         return self._deployment
 
-    def _model_name(self, dep: Deployment) -> str | None:
-        return self._adapter or dep.adapter or dep.served_name
+    def _model_name(self, lease: Lease) -> str | None:
+        """The model id a chat names: this view's adapter, else the engine's default."""
+        return self._adapter or lease.adapter or lease.served_name
 
     def start(self, name: str | None = None, *, detach: bool = False,
               reuse: bool = False) -> 'TrainableModule':
@@ -171,6 +179,11 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
 
     def _stop_self(self) -> None:
         self._deployment.stop()
+
+    def _serve_update(self) -> None:
+        """``update()`` has swapped the engine already (``_update_self``): start it only if
+        it does not run."""
+        self._ensure_started()
 
     def _ready(self) -> Deployment:
         """The deployment, started if it is not: the first caller starts it (one warning)
@@ -213,19 +226,19 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
                 _warn_exited(self.name, job)
             self._restart_self()
 
-    def _engine_call(self, call: Callable[[Deployment, Any], Any]) -> Any:
-        """``call(dep, client)``; when the engine died under it, restart and retry once (a
+    def _engine_call(self, call: Callable[[Lease], Any]) -> Any:
+        """``call(lease)``; when the engine died under it, restart and retry once (a
         non-streamed call has given the caller nothing yet, so it is safe to send again)."""
         dep = self._ready()
-        with dep.lease() as (client, generation):
+        with dep.lease() as lease:
             try:
-                return call(dep, client)
+                return call(lease)
             except EndpointError as e:
-                if not dep.engine_lost(generation, e):
+                if not dep.engine_lost(lease.generation, e):
                     raise
-        self._recover(dep, generation)
-        with dep.lease() as (client, _):
-            return call(dep, client)
+        self._recover(dep, lease.generation)
+        with dep.lease() as lease:
+            return call(lease)
 
     # -- calls ----------------------------------------------------------------------------
     # -- capabilities (see _generation.py) --------------------------------------------------
@@ -256,8 +269,8 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
             raise InputError(f'chat() is for LLMs; this is a {dep.type} model: call the module '
                              f'itself, e.g. m(texts).')
         messages, params = self._llm_args(input, kw)
-        return self._engine_call(lambda dep, client: client.chat(
-            messages, model=self._model_name(dep), **params))
+        return self._engine_call(lambda lease: lease.client.chat(
+            messages, model=self._model_name(lease), **params))
 
     def _llm_args(self, input: Any, kw: dict) -> tuple[list, dict]:
         files = kw.pop('lazyllm_files', None)   # images (path, bytes, PIL, URL) for a VLM
@@ -273,10 +286,10 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         dep = self._ready()
         call = _typed_call(dep, args, kw)
         if call is not None:
-            return self._engine_call(lambda dep, client: call(client))
+            return self._engine_call(call)
         messages, params = self._llm_args(_single(args), kw)
-        return self._engine_call(lambda dep, client: answer_of(client.chat(
-            messages, model=self._model_name(dep), **params)))
+        return self._engine_call(lambda lease: answer_of(lease.client.chat(
+            messages, model=self._model_name(lease), **params)))
 
     def stream_forward(self, *args: Any, **kw: Any) -> Iterator[str]:
         dep = self._ready()
@@ -287,46 +300,76 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         for attempt in (1, 2):  # a stream that died before its first output is sent again
             fragments: list = []    # tool-call deltas: one assistant message dict at the end
             began = False
-            with dep.lease() as (client, generation):
+            with dep.lease() as lease:
                 try:
-                    for delta in client.stream_chat(messages, model=self._model_name(dep),
-                                                    **params):
+                    for delta in lease.client.stream_chat(
+                            messages, model=self._model_name(lease), **params):
                         if delta.content:
                             began = True
                             yield delta.content
                         fragments += delta.tool_calls
                     break
                 except EndpointError as e:    # after output began: StreamInterrupted
-                    if began or attempt == 2 or not dep.engine_lost(generation, e):
+                    if began or attempt == 2 or not dep.engine_lost(lease.generation, e):
                         raise
-            self._recover(dep, generation)
+            self._recover(dep, lease.generation)
         if fragments:
             yield answer_of(ChatResult.from_deltas([ChatDelta(tool_calls=fragments)]))
+
+    async def _aengine_call(self, call: Callable[[Lease], Any]) -> Any:
+        """The async twin of ``_engine_call``: ``await call(lease)``, restarted and
+        retried once when the engine died under it (the waits run in a worker thread)."""
+        import asyncio
+        dep = self._ready()
+        with dep.lease(asynchronous=True) as lease:
+            try:
+                return await call(lease)
+            except EndpointError as e:
+                if not await asyncio.to_thread(dep.engine_lost, lease.generation, e):
+                    raise
+        await asyncio.to_thread(self._recover, dep, lease.generation)
+        with dep.lease(asynchronous=True) as lease:
+            return await call(lease)
 
     async def acall(self, *args: Any, **kw: Any) -> Any:
         """The async twin of calling the module (formatter applied; hooks are sync-only)."""
         dep = self._ready()
-        client = dep.aclient()
         call = _typed_call(dep, args, kw)
         if call is not None:
-            out = await call(client)
+            out = await self._aengine_call(call)
         else:
             messages, params = self._llm_args(_single(args), kw)
-            out = answer_of(await client.chat(messages, model=self._model_name(dep), **params))
+
+            async def chat(lease: Lease) -> Any:
+                return answer_of(await lease.client.chat(
+                    messages, model=self._model_name(lease), **params))
+            out = await self._aengine_call(chat)
         return self._formatter(out) if self._formatter is not None else out
 
     __acall__ = acall
 
     async def astream(self, *args: Any, **kw: Any) -> AsyncIterator[str]:
+        import asyncio
         dep = self._ready()
         if dep.type in _TYPED_CALLS:      # one answer, not a text stream
             yield await self.acall(*args, **kw)
             return
         messages, params = self._llm_args(_single(args), kw)
-        async for delta in dep.aclient().stream_chat(messages, model=self._model_name(dep),
-                                                     **params):
-            if delta.content:
-                yield delta.content
+        for attempt in (1, 2):  # a stream that died before its first output is sent again
+            began = False
+            with dep.lease(asynchronous=True) as lease:
+                try:
+                    async for delta in lease.client.stream_chat(
+                            messages, model=self._model_name(lease), **params):
+                        if delta.content:
+                            began = True
+                            yield delta.content
+                    return
+                except EndpointError as e:    # after output began: StreamInterrupted
+                    if began or attempt == 2 or \
+                            not await asyncio.to_thread(dep.engine_lost, lease.generation, e):
+                        raise
+            await asyncio.to_thread(self._recover, dep, lease.generation)
 
     def _repr_head(self) -> str:
         base = super()._repr_head()[len(type(self).__name__) + 1:-1]
@@ -366,12 +409,12 @@ _TYPED_CALLS: dict[ModelType, Callable[..., Any]] = {
 }
 
 
-def _typed_call(dep: Deployment, args: tuple, kw: dict) -> Callable[[Any], Any] | None:
-    """The call of ``args`` for a non-chat deployment, as a function of a client."""
+def _typed_call(dep: Deployment, args: tuple, kw: dict) -> Callable[[Lease], Any] | None:
+    """The call of ``args`` for a non-chat deployment, as a function of a lease."""
     call = _TYPED_CALLS.get(dep.type)
     if call is None:
         return None
-    return lambda client: call(client, dep.served_name, *args, **kw)
+    return lambda lease: call(lease.client, lease.served_name, *args, **kw)
 
 
 def _single(args: tuple) -> Any:

@@ -131,3 +131,35 @@ def test_ps_json_never_shows_the_token(home, tiny_llm_path):
         assert 'token' not in rows[0] and owner.deployment.token not in out
     finally:
         owner.stop(force=True)
+
+
+def test_a_builtin_engine_binds_a_free_port_itself(tiny_llm):
+    """Given port 0, the engine binds a port itself and announces it: there is no port
+    picked in advance for another process to take first."""
+    from urllib.parse import urlparse
+    job = tiny_llm.deployment.job
+    assert job.argv[job.argv.index('--port') + 1] == '0'
+    assert job.endpoint['port'] == urlparse(tiny_llm.url).port
+
+
+def test_an_engine_whose_port_is_taken_says_so_before_loading(tmp_path):
+    import socket
+    import subprocess
+    with socket.socket() as busy:
+        busy.bind(('127.0.0.1', 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run([sys.executable, '-m', 'lazyllm.deploy.servers', 'llm', '--model',
+                              str(tmp_path), '--port', str(port)],
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode == 6
+    assert f'lazyllm engine error: cannot listen on 127.0.0.1:{port}' in out.stderr
+
+
+def test_endpoint_lines_add_up():
+    """The node script's line (no port: the engine binds one), then the engine's."""
+    from lazyllm.launch._node import PREFIX, parse_endpoint
+    text = '\n'.join([PREFIX + '{"host": "10.0.0.5", "port": null, "node": "n1"}', 'loading',
+                      PREFIX + '{"host": "10.0.0.5", "port": 4321}', PREFIX + '{"port'])
+    assert parse_endpoint(text) == {'host': '10.0.0.5', 'port': 4321, 'node': 'n1'}
+    assert parse_endpoint('nothing yet') is None

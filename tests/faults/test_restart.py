@@ -108,7 +108,8 @@ def test_a_stream_not_begun_is_retried_on_the_new_engine(llm, monkeypatch):
 
 def test_the_old_client_is_closed_only_after_its_last_call(llm):
     dep = llm.deployment
-    with dep.lease() as (client, _):
+    with dep.lease() as lease:
+        client = lease.client
         dep.stop()                                        # e.g. another caller's restart
         assert not client._http.is_closed                 # still serving this lease
     assert client._http.is_closed

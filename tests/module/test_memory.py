@@ -99,3 +99,22 @@ def test_a_memory_threshold_evicts_before_a_start(three):
     with pytest.raises(InputError, match='max_live_models'):
         with lazyllm.config.override(max_live_models=-1):
             pool.make_room(None)
+
+
+def test_a_call_whose_engine_was_evicted_under_it_restarts_it(tiny_llm_path):
+    """A call that had leased the engine when the pool stopped it (its request then finds
+    nobody) counts as an engine loss: the engine is started again and the call sent again."""
+    m = _tiny(tiny_llm_path).start()
+    try:
+        dep, generations = m.deployment, []
+
+        def call(lease):
+            generations.append(lease.generation)
+            if len(generations) == 1:
+                dep.evict()                       # another start needed the room
+            return lease.client.chat('hello', model=lease.served_name, **GREEDY).content
+        assert isinstance(m._engine_call(call), str)
+        assert generations == [generations[0], generations[0] + 1]
+        assert dep.state == 'running' and not dep.evicted
+    finally:
+        m.stop()

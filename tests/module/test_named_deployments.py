@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 import lazyllm
-from lazyllm.errors import DeployError, InputError
+from lazyllm.errors import InputError
 from tests.support.procs import alive, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,14 +123,26 @@ def test_two_processes_racing_for_one_name_end_with_one_engine(home, tiny_llm_pa
             p.wait()
 
 
-def test_the_same_name_with_another_configuration_is_refused(home, tiny_llm_path):
+def test_the_same_name_with_another_configuration_replaces_it(home, tiny_llm_path):
+    """Blue-green by name: the new configuration is launched beside the old engine, the row
+    moves to it, the old engine ends, and its former owner follows the name."""
     m = _module(tiny_llm_path).start(name='cfg')
+    old_job, old_url = m.deployment.job, m.url
+    other = lazyllm.TrainableModule(str(tiny_llm_path)).deploy_method(
+        lazyllm.deploy.transformers, max_batch=2)
     try:
-        other = lazyllm.TrainableModule(str(tiny_llm_path)).deploy_method(
-            lazyllm.deploy.transformers, max_batch=2)
-        with pytest.raises(DeployError, match='another configuration'):
-            other.start(name='cfg')
+        other.start(name='cfg')
+        assert other.deployment.job is not None and other.url != old_url
+        rec = {r.name: r for r in lazyllm.deployments()}['cfg']
+        assert (rec.url, rec.pid, rec.options) == (other.url, other.deployment.job.pid,
+                                                   {'max_batch': 2})
+        assert old_job.ended
+        assert m('hi', max_tokens=2, temperature=0) == other('hi', max_tokens=2, temperature=0)
+        assert m.url == other.url and m.deployment.job is None     # it followed the name
+        m.stop()                              # the former owner leaves the new row alone
+        assert {r.name: r for r in lazyllm.deployments()}['cfg'].status == 'running'
     finally:
+        other.stop()
         m.stop()
 
 

@@ -142,15 +142,22 @@ def test_engine_of_the_wrong_type(tiny_llm_path):
 
 
 def test_deploy_method_on_a_started_module(tiny_llm):
-    with pytest.raises(InputError, match=r'deploy_method\(\) on a started module.*stop\(\)'):
-        tiny_llm.deploy_method(lazyllm.deploy.transformers)
+    """A changed method swaps the engine (tests/faults/test_swap.py); a bad one is refused
+    before anything starts, the same one again changes nothing, and a URL is refused."""
+    job = tiny_llm.deployment.job
+    with pytest.raises(InputError, match='no_such_option'):
+        tiny_llm.deploy_method(lazyllm.deploy.transformers, no_such_option=1)
+    tiny_llm.deploy_method(lazyllm.deploy.transformers, log_requests=True, max_batch=8)
+    with pytest.raises(InputError, match=r'deploy_method\(url=\.\.\.\) on a running module.*'
+                                         r'stop\(\)'):
+        tiny_llm.deploy_method(url=tiny_llm.url)
     attached = lazyllm.TrainableModule(url=tiny_llm.url).start()
     try:
-        with pytest.raises(InputError, match='on a started module'):
+        with pytest.raises(InputError, match='attached to .* call stop'):
             attached.deploy_method(lazyllm.deploy.auto, url=tiny_llm.url)
     finally:
         attached.stop()
-    assert tiny_llm.status == 'running'
+    assert tiny_llm.status == 'running' and tiny_llm.deployment.job is job
 
 
 # -- the engine cannot start ----------------------------------------------------------------

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
+import socket
 import sys
 
+from ...launch._node import PREFIX as ENDPOINT_PREFIX
 from . import KINDS
 from ._placement import PreflightError
 
@@ -26,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     known, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(levelname)s: '
                         '%(message)s', stream=sys.stderr)
+    try:                   # first, so that the port is ours (or its conflict said) at once
+        sock = listen(known.host, known.port)
+    except OSError as e:
+        print(f'lazyllm engine error: cannot listen on {known.host}:{known.port}: {e}',
+              file=sys.stderr, flush=True)
+        return 6
     try:
         engine = importlib.import_module(KINDS[known.kind])
         from ._app import serve
@@ -53,8 +62,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f'lazyllm engine error: cannot load the model at {args.model}: '
               f'{type(e).__name__}: {e}', file=sys.stderr, flush=True)
         return 4
-    serve(app, args.host, args.port)
+    serve(app, sock)
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``. Port 0 binds a free port, announced on stdout as
+    the launcher's endpoint line (launch/_node.py) so that the launcher learns it; the
+    socket listens before the model loads (early connections wait in its backlog)."""
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    if port == 0:
+        bound = sock.getsockname()[1]
+        print(ENDPOINT_PREFIX + json.dumps({'host': host, 'port': bound}), flush=True)
+    return sock
 
 
 if __name__ == '__main__':

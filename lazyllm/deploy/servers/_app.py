@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import socket
 import time
 from typing import Any
 
@@ -25,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .._identity import TOKEN_ENV, TOKEN_HEADER
+from .._identity import DRAIN_ENV, TOKEN_ENV, TOKEN_HEADER
 from ._middleware import ReportToken, RequireKey
 
 API_KEY_ENV = 'LAZYLLM_ENGINE_API_KEY'   # passed by env, never argv (argv shows in `ps`)
@@ -242,8 +243,14 @@ def _too_large(size: int, limit: int) -> ApiError:
                          '(engine option max_body_mb)')
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
-    """Run ``app`` until SIGTERM/SIGINT. Logs go to stderr, which the launcher captures."""
+def serve(app: FastAPI, sock: socket.socket) -> None:
+    """Run ``app`` on the listening ``sock`` until SIGTERM/SIGINT, then finish the calls in
+    flight for up to ``DRAIN_ENV`` seconds. Logs go to stderr, which the launcher captures."""
     import uvicorn
-    uvicorn.run(app, host=host, port=port, log_level='info', access_log=False,
-                timeout_graceful_shutdown=5)
+    try:
+        drain = max(0.0, float(os.environ.get(DRAIN_ENV) or 5))
+    except ValueError:
+        drain = 5.0
+    config = uvicorn.Config(app, log_level='info', access_log=False,
+                            timeout_graceful_shutdown=drain)
+    uvicorn.Server(config).run(sockets=[sock])
