@@ -183,3 +183,23 @@ def test_lazyllm_deploy_with_new_options_replaces_the_name(tiny_llm_path, home):
     assert isinstance(reader('hi', max_tokens=2), str) and reader.url == new['url']
     rows = {r.name: r for r in lazyllm.deployments()}
     assert rows['cli'].options == {'max_batch': 2} and rows['cli'].status == 'running'
+
+
+def test_update_in_server_mode_swaps_in_a_fresh_engine_under_traffic(llm):
+    old_job, results, stop = llm.deployment.job, [], threading.Event()
+
+    def caller():
+        while not stop.is_set():
+            try:
+                results.append(isinstance(llm('still here?', max_tokens=2), str))
+            except Exception as e:   # noqa: BLE001 - every failure is counted and shown
+                results.append(f'{type(e).__name__}: {e}')
+    thread = threading.Thread(target=caller)
+    thread.start()
+    try:
+        llm.mode('server').update()
+    finally:
+        stop.set()
+        thread.join()
+    assert results and all(r is True for r in results), [r for r in results if r is not True]
+    assert llm.deployment.job is not old_job and old_job.ended and llm.status == 'running'
