@@ -80,3 +80,9 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+# PyPI's LazyLLM also installs `lazyllm`: warn once, with the fix, when it is beside us.
+from ._clash import warn_on_import as _warn_on_import  # noqa: E402
+
+_warn_on_import()

@@ -3,7 +3,13 @@
 Subcommands are entries in ``COMMANDS`` (a name, a one-line help, a function that adds its
 arguments, a function that runs it), registered the same way a plugin would add one, so each
 later layer (deploy, ps, stop, logs, models, chat, finetune) is one module and one entry.
-Exit codes: 0 success, 1 a lazyllm error (printed without a traceback), 2 bad usage.
+
+Exit codes are the same for every command (docs/cli.md): 0 success; 1 a well-formed command
+that failed (a lazyllm error, printed as ``Error: …`` without a traceback); 2 bad usage, a
+command line that is wrong before anything is looked at (an unknown flag, a missing or
+malformed argument, flags that exclude each other), reported with the usage of the command
+that was given, not the top-level one; 130 interrupted. ``main`` returns the code rather than
+raising SystemExit, so that it can be called from Python too.
 """
 from __future__ import annotations
 
@@ -12,12 +18,20 @@ import contextlib
 import os
 import sys
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from .._version import __version__
-from ..errors import LazyLLMError
+from ..errors import InputError, LazyLLMError
+from ._tree import owner, parsers
 
-__all__ = ['main', 'Command', 'COMMANDS', 'register']
+__all__ = ['main', 'Command', 'COMMANDS', 'register', 'build_parser', 'UsageError']
+
+OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(InputError):
+    """A command line that is wrong as written (exit 2, with the command's own usage); raised
+    by a command's ``run`` for rules argparse cannot express, e.g. "a name or --all"."""
 
 
 @dataclass(frozen=True)
@@ -36,17 +50,50 @@ def register(command: Command) -> Command:
     return command
 
 
+class _Version(argparse.Action):
+    """``--version``: the version on stdout; a clash with the PyPI LazyLLM distribution (the
+    same ``lazyllm`` package folder) on stderr, unless the import already warned."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print lazyllm's version and exit", **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(f'lazyllm {__version__}')
+        warning = _clash_report()
+        if warning:
+            print(f'Warning: {warning}', file=sys.stderr)
+        parser.exit(OK)
+
+
+def _clash_report() -> str | None:
+    """``lazyllm._clash.report()``, unless ``import lazyllm`` has already warned with it."""
+    from .. import _clash
+    if _clash.warned:
+        return None
+    try:
+        return _clash.report()
+    except Exception as e:   # --version must still answer; say that the check failed
+        return (f'could not check for files of the PyPI LazyLLM distribution in the lazyllm '
+                f'package folder ({type(e).__name__}: {e}); reinstall lazyllm-model-layer if '
+                'imports fail.')
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='lazyllm',
         description='lazyllm: deploy, inspect and call models (local, online, or at a URL).',
-        epilog="Run 'lazyllm COMMAND --help' for the options of a command.")
-    parser.add_argument('--version', action='version', version=f'lazyllm {__version__}')
+        epilog="Run 'lazyllm COMMAND --help' for the options of a command. Exit codes: 0 ok, "
+               '1 failed, 2 bad usage.')
+    parser.add_argument('--version', action=_Version)
     subs = parser.add_subparsers(dest='command', metavar='COMMAND')
     for cmd in COMMANDS.values():
         sub = subs.add_parser(cmd.name, help=cmd.help, description=cmd.help)
         cmd.add_arguments(sub)
         sub.set_defaults(_run=cmd.run)
+    for _, each in parsers(parser):   # the deepest parser given is the one that explains
+        each.set_defaults(_parser=each)
     return parser
 
 
@@ -65,18 +112,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:   # reported by the command they were given to, with its own usage
+            given = list(sys.argv[1:] if argv is None else argv)
+            owner(parser, given, extra[0]).error(f'unrecognized arguments: {" ".join(extra)}')
+    except SystemExit as e:     # argparse: --help, --version (0) or bad usage (2)
+        return e.code if isinstance(e.code, int) else OK if e.code is None else USAGE
     if getattr(args, '_run', None) is None:
         parser.print_help()
-        return 0
+        return OK
     try:
-        return int(args._run(args) or 0)
+        return int(args._run(args) or OK)
+    except UsageError as e:
+        with contextlib.suppress(BrokenPipeError):
+            args._parser.print_usage(sys.stderr)
+            print(f'{args._parser.prog}: error: {e}', file=sys.stderr)
+        return USAGE
     except LazyLLMError as e:
         with contextlib.suppress(BrokenPipeError):   # the error stands even if unread
             print(f'Error: {e}', file=sys.stderr)
-        return 1
+        return FAILED
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
 
 
 def _reader_gone() -> int:
@@ -100,4 +158,4 @@ def _reader_gone() -> int:
 
 # register their commands, in the order `lazyllm --help` lists them
 from . import _config_cmd, _models_cmd  # noqa: E402,F401,I001
-from . import _deploy_cmd, _ps_cmd, _chat_cmd  # noqa: E402,F401
+from . import _deploy_cmd, _ps_cmd, _chat_cmd, _completion_cmd  # noqa: E402,F401

@@ -7,6 +7,7 @@ the answer streamed to stdout, the history kept. ``/exit``, ``/quit`` or end of 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from ..errors import DeployError, InputError
@@ -24,6 +25,21 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--temperature', type=float, metavar='T', help='sampling temperature')
     parser.add_argument('--max-tokens', type=int, metavar='N',
                         help='the most tokens of one answer')
+    parser.add_argument('--json', action='store_true',
+                        help='print one JSON line {"prompt", "answer"} per answer, once it is '
+                             'complete (not streamed)')
+
+
+_LETTER_VOWELS = set('aefhilmnorsx')   # letters whose spoken name starts with a vowel sound
+
+
+def article(word: str) -> str:
+    """``a`` or ``an`` for ``word``: an initialism (all consonants: llm, stt, vlm) by how its
+    first letter is spoken ("an LLM", "a VLM"), a word by its first letter ("an embed")."""
+    w = word.lower()
+    if w and not set(w) & set('aeiouy'):
+        return 'an' if w[0] in _LETTER_VOWELS else 'a'
+    return 'an' if w[:1] in set('aeiou') else 'a'
 
 
 def _lines(interactive: bool):
@@ -50,8 +66,9 @@ def _run(args: argparse.Namespace) -> int:
     model = lazyllm.connect(record.name)
     kind = str(getattr(model.type, 'value', model.type) or 'llm')
     if kind not in CHAT_TYPES:
-        raise InputError(f'{record.name} is a {kind} deployment: chat needs an llm '
-                         '(embed and rerank deployments cannot chat); see `lazyllm ps`.')
+        raise InputError(f'{record.name} is {article(kind)} {kind} deployment: chat needs an '
+                         f'llm or a vlm deployment (embed and rerank deployments cannot chat); '
+                         'see the TYPE column of `lazyllm ps`.')
     sampling = {k: v for k, v in (('temperature', args.temperature),
                                   ('max_tokens', args.max_tokens)) if v is not None}
     system = [{'role': 'system', 'content': args.system}] if args.system else []
@@ -70,10 +87,13 @@ def _run(args: argparse.Namespace) -> int:
         parts = []
         for chunk in model.stream(line, history=system + history, **sampling):
             parts.append(chunk)
-            sys.stdout.write(chunk)
-            sys.stdout.flush()
-        print()
-        history.append([line, ''.join(parts)])
+            if not args.json:
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+        answer = ''.join(parts)
+        print(json.dumps({'prompt': line, 'answer': answer}, ensure_ascii=False)
+              if args.json else '', flush=True)
+        history.append([line, answer])
     return 0
 
 

@@ -12,21 +12,16 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest='action', metavar='ACTION', required=True)
     show = actions.add_parser('show', help='print every setting, its value and its source')
     show.add_argument('--json', action='store_true', help='print JSON instead of a table')
-    actions.add_parser('path', help='print the path of the config file')
-
-
-def _register_all_settings() -> None:
-    """Layers register their settings when imported; show them all."""
-    import lazyllm.launch  # noqa: F401
-    import lazyllm.module._config_map  # noqa: F401
-    import lazyllm.module._deployment  # noqa: F401
-    import lazyllm.module.online  # noqa: F401 - default_source and every supplier's key
+    path = actions.add_parser('path', help='print the path of the config file')
+    path.add_argument('--json', action='store_true',
+                      help='print {path, exists} as JSON')
 
 
 def _run(args: argparse.Namespace) -> int:
-    _register_all_settings()
+    config.register_all()          # layers register their settings when imported
     if args.action == 'path':
-        print(config.file_path())
+        file = config.file_path()
+        print(json.dumps({'path': str(file), 'exists': file.is_file()}) if args.json else file)
         return 0
     rows = config.show()
     if args.json:

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from . import Command, register
+from . import Command, UsageError, register
+from ._models_cmd import add_pull_arguments, pull
+from ._progress import to_stderr
 
 ENGINES = ('auto', 'transformers', 'vllm', 'embedding', 'rerank')
 
@@ -110,14 +112,7 @@ def _from_flags(args: argparse.Namespace) -> Any:
 def _from_file(args: argparse.Namespace) -> Any:
     """The TrainableModule the models file's entry describes (AutoModel's config map)."""
     import lazyllm
-    given = [f for f, v in (('--engine', args.engine != 'auto'), ('--option', args.options),
-                            ('--port', args.port), ('--launcher', args.launcher)) if v]
-    if given:
-        raise InputError(f'{", ".join(given)} cannot be combined with --config: the entry '
-                         f'{args.model!r} of {args.config} says how to deploy; edit it there '
-                         f'(engine:, deploy_config: {{...}}).')
-    if args.config_id is not None and not args.config_id:
-        raise InputError('--config-id is empty: give the id of an entry.')
+
     from ..module._automodel import plan
     from ..module._config_map import load_map
     entries = load_map(Path(args.config))
@@ -127,7 +122,22 @@ def _from_file(args: argparse.Namespace) -> Any:
     if plan(args.model, args.config_id, config=args.config).kind != 'local':
         raise InputError(f'the entry {args.model!r} of {args.config} is an online model: there '
                          f'is nothing to deploy; use it with lazyllm.AutoModel({args.model!r}).')
-    return lazyllm.AutoModel(args.model, config=args.config, config_id=args.config_id).module
+    return lazyllm.AutoModel(args.model, config=args.config, config_id=args.config_id)
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    """Flags that exclude or need each other: bad usage (exit 2), found before anything
+    runs, a detached deploy included."""
+    if args.config_id is not None and not args.config:
+        raise UsageError('--config-id needs --config FILE (the models file the id is in).')
+    if args.config_id is not None and not args.config_id:
+        raise UsageError('--config-id is empty: give the id of an entry.')
+    given = [f for f, v in (('--engine', args.engine != 'auto'), ('--option', args.options),
+                            ('--port', args.port), ('--launcher', args.launcher)) if v]
+    if args.config and given:
+        raise UsageError(f'{", ".join(given)} cannot be combined with --config: the entry '
+                         f'{args.model!r} of {args.config} says how to deploy; edit it there '
+                         f'(engine:, deploy_config: {{...}}).')
 
 
 def _launcher(args: argparse.Namespace):
@@ -180,9 +190,11 @@ def _stop_on_sigterm(holder: dict) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _check_usage(args)
     name = args.name or default_name(args.model)
     if args.detach:
         return _detach(args, name)
+    to_stderr()      # waiting for the engine: lines on stderr, not INFO log records
     holder: dict = {}
     _stop_on_sigterm(holder)
     module = holder['module'] = _from_file(args) if args.config else _from_flags(args)
@@ -200,23 +212,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _pull_arguments(parser: argparse.ArgumentParser) -> None:
     set_example(parser, '  lazyllm pull qwen2.5-0.5b\n'
-                        '  lazyllm pull BAAI/bge-m3 --source modelscope')
-    parser.add_argument('name', help="a catalog name (see 'lazyllm models') or a repo id")
-    parser.add_argument('--source', choices=['huggingface', 'modelscope'],
-                        help='hub to try first (default: LAZYLLM_MODEL_SOURCE)')
-    parser.add_argument('--revision', help='branch, tag or commit (default: main / master)')
-
-
-def _pull(args: argparse.Namespace) -> int:
-    from ._models_cmd import _run as models_run
-    return models_run(argparse.Namespace(action='pull', type=None, name=args.name,
-                                         source=args.source, revision=args.revision))
+                        '  lazyllm pull BAAI/bge-m3 --source modelscope --json')
+    add_pull_arguments(parser)
 
 
 register(Command('deploy', 'deploy a model on an engine that keeps running (see lazyllm ps)',
                  _add_arguments, _run))
 register(Command('pull', "download a model and print its folder (= 'lazyllm models pull')",
-                 _pull_arguments, _pull))
+                 _pull_arguments, pull))
 
 # after registering, so that `deploy` and `pull` come before `ps` in `lazyllm --help`
 from ._ps_cmd import find, job_label, print_json, set_example  # noqa: E402

@@ -1,44 +1,81 @@
 """``lazyllm models``: list the model catalog; ``lazyllm models pull NAME``: fetch a model.
 
 ``pull`` runs the same resolution as ``TrainableModule(NAME).start()`` (path, roots, caches,
-then a download with fallback), so a model pulled here is what a later start() finds.
+then a download with fallback), so a model pulled here is what a later start() finds. A pull
+shows its progress on stderr (cli/_progress.py) and prints the folder, or ``--json``
+``{name, path}``, on stdout.
 """
 from __future__ import annotations
 
 import argparse
+import os
 
 from . import Command, register
+from ._progress import Heartbeat, folder_bytes, human_bytes
+
+TYPES = ('llm', 'vlm', 'embed', 'rerank', 'classify', 'stt', 'tts', 'sd')   # hub.ModelType
+
+
+def add_pull_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('name', help="a catalog name (see 'lazyllm models') or a repo id")
+    parser.add_argument('--source', choices=['huggingface', 'modelscope'],
+                        help='hub to try first (default: LAZYLLM_MODEL_SOURCE)')
+    parser.add_argument('--revision', help='branch, tag or commit (default: main / master)')
+    parser.add_argument('--json', action='store_true', help='print {name, path} as JSON')
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--type', help='only models of this type (llm, embed, rerank, stt…)')
+    parser.add_argument('--type', choices=TYPES, help='only models of this type')
+    parser.add_argument('--json', action='store_true',
+                        help='print the entries as JSON: name, type, params, context, hf, ms')
     actions = parser.add_subparsers(dest='action', metavar='ACTION')
-    pull = actions.add_parser('pull', help='download a model (catalog name or repo id) and '
-                              'print its folder')
-    pull.add_argument('name', help="a catalog name (see 'lazyllm models') or a repo id")
-    pull.add_argument('--source', choices=['huggingface', 'modelscope'],
-                      help='hub to try first (default: LAZYLLM_MODEL_SOURCE)')
-    pull.add_argument('--revision', help='branch, tag or commit (default: main / master)')
+    add_pull_arguments(actions.add_parser('pull', help='download a model (catalog name or '
+                                          'repo id) and print its folder'))
 
 
-def _table(kind: str | None) -> int:
+def _table(kind: str | None, as_json: bool) -> int:
     from ..hub import ModelType, catalog
+    from ._ps_cmd import print_json, print_table
     want = ModelType.parse(kind).value if kind else None
-    rows = [(e.name, e.type, e.params, str(e.context or ''), e.hf or '-', e.ms or '-')
-            for e in catalog().values() if want in (None, e.type)]
-    head = ('NAME', 'TYPE', 'PARAMS', 'CONTEXT', 'HUGGING FACE', 'MODELSCOPE')
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    for row in [head] + sorted(rows):
-        print('  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    entries = sorted((e for e in catalog().values() if want in (None, e.type)),
+                     key=lambda e: e.name)
+    if as_json:
+        print_json([{'name': e.name, 'type': e.type, 'params': e.params,
+                     'context': e.context or None, 'hf': e.hf or None, 'ms': e.ms or None}
+                    for e in entries])
+        return 0
+    print_table(('NAME', 'TYPE', 'PARAMS', 'CONTEXT', 'HUGGING FACE', 'MODELSCOPE'),
+                [(e.name, e.type, e.params, str(e.context or ''), e.hf or '-', e.ms or '-')
+                 for e in entries])
+    return 0
+
+
+def pull(args: argparse.Namespace) -> int:
+    """``models pull`` and ``pull``: resolve (maybe download) with progress on stderr."""
+    from ..hub import pull as hub_pull
+    from ..hub._resolve import cache_dir
+    from ._ps_cmd import print_json
+    arriving = cache_dir() / '.partial'    # where a download's files grow (hub/_download.py)
+
+    def received() -> str:
+        size = folder_bytes(arriving)
+        return f'{human_bytes(size)} received' if size else ''
+    # one progress display: the hub client's per-file bars would draw over the spinner on a
+    # terminal and fill a log with \r redraws without one
+    os.environ.setdefault('HF_HUB_DISABLE_PROGRESS_BARS', '1')
+    with Heartbeat(f'pulling {args.name}', received):
+        path = hub_pull(args.name, source=args.source, revision=args.revision)
+    if args.json:
+        print_json({'name': args.name, 'path': str(path)})
+    else:
+        print(path)
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.action != 'pull':
-        return _table(args.type)
-    from ..hub import resolve_model
-    print(resolve_model(args.name, source=args.source, revision=args.revision))
-    return 0
+    if args.action == 'pull':
+        return pull(args)
+    return _table(args.type, args.json)
 
 
 register(Command('models', 'list the model catalog, or pull a model by name', _add_arguments,

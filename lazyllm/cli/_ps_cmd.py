@@ -13,7 +13,7 @@ import time
 from typing import Any, Iterable, Sequence
 
 from ..errors import DeployError, InputError
-from . import Command, register
+from . import Command, UsageError, register
 
 HEAD = ('NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL', 'JOB', 'STATUS', 'UPTIME')
 
@@ -51,7 +51,7 @@ def uptime(seconds: float | None) -> str:
 
 
 def as_dict(record: Any) -> dict:
-    if dataclasses.is_dataclass(record):
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):   # an instance
         data = dataclasses.asdict(record)
     elif hasattr(record, '_asdict'):
         data = record._asdict()
@@ -121,24 +121,31 @@ def _stop_arguments(parser: argparse.ArgumentParser) -> None:
     set_example(parser, '  lazyllm stop smol\n  lazyllm stop --all')
     parser.add_argument('names', nargs='*', metavar='NAME', help='deployments to stop')
     parser.add_argument('--all', '-a', action='store_true', help='stop every running deployment')
+    parser.add_argument('--json', action='store_true',
+                        help='print [{name, stopped, status}] as JSON (status before the stop)')
 
 
 def _stop(args: argparse.Namespace) -> int:
     """Ends each engine through its job (a local one by process group): no HTTP, so no API
     key is needed, and a busy engine stops too. Statuses are the ones read just now."""
     if not args.names and not args.all:
-        raise InputError('name the deployments to stop (see `lazyllm ps`), or pass --all.')
+        raise UsageError('name the deployments to stop (see `lazyllm ps`), or pass --all.')
     from ..module._named import end_deployment
     found = records()
     chosen = [find(n, found) for n in dict.fromkeys(args.names)]   # all known, or none stops
     if args.all:
         chosen += [r for r in found if r.status in LIVE and r not in chosen]
+    done = []
     for record in chosen:
-        if record.status not in LIVE:
-            print(f'{record.name} is not running ({record.status})')
-            continue
-        end_deployment(record.name)
-        print(f'stopped {record.name}')
+        stopped = record.status in LIVE
+        if stopped:
+            end_deployment(record.name)
+        done.append({'name': record.name, 'stopped': stopped, 'status': record.status})
+        if not args.json:
+            print(f'stopped {record.name}' if stopped else
+                  f'{record.name} is not running ({record.status})')
+    if args.json:
+        print_json(done)
     return 0
 
 
@@ -153,13 +160,13 @@ def _logs_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _logs(args: argparse.Namespace) -> int:
+    if args.lines < 0:
+        raise UsageError(f'-n must be >= 0, got {args.lines}.')
     from ..module._named import job_of
     record = find(args.name)
     job = job_of(record)
     if job is None:
         raise DeployError(f'{record.name} has no job whose output could be read.')
-    if args.lines < 0:
-        raise InputError(f'-n must be >= 0, got {args.lines}.')
     out = sys.stdout.buffer
     text, pos = job.tail_output(args.lines)
     out.write(text)

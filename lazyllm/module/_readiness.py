@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .._config import config
 from .._log import get_logger
@@ -69,6 +69,7 @@ def check_identity(base_url: str, token: str) -> None:
     """DeployError unless the engine at ``base_url`` (…/v1/) answers with ``token``."""
     import httpx
     root = engine_root(base_url)
+    headers: Mapping[str, str]
     try:
         headers = httpx.get(root + '/health', timeout=_PROBE_TIMEOUT * 4).headers
     except httpx.HTTPError:
@@ -111,10 +112,20 @@ def _latest(job: Any) -> str:
 
 
 class _Progress:
-    """Waiting-for-the-engine feedback: a tqdm line on a terminal, log lines elsewhere."""
+    """Waiting-for-the-engine feedback: a tqdm line on a terminal, log lines elsewhere.
+
+    Without a terminal, a Python program gets INFO log records (shown at LAZYLLM_LOG_LEVEL
+    INFO): its logging stays its own. The command line sets ``stderr_every`` (seconds,
+    lazyllm/cli/_progress.py) so that a user of ``lazyllm deploy`` in a CI log or a pipe
+    sees a line on stderr at that pace instead of minutes of silence at the default level.
+    """
+
+    stderr_every: float | None = None
 
     def __init__(self, engine: str):
         self.engine, self.bar = engine, None
+        self.every = type(self).stderr_every
+        self.printed = time.monotonic()
         if sys.stderr.isatty():
             from tqdm import tqdm
             self.bar = tqdm(desc=f'starting {engine}', bar_format='{desc} {elapsed} {postfix}',
@@ -123,6 +134,13 @@ class _Progress:
     def update(self, elapsed: float, last_line: str, log: bool) -> None:
         if self.bar is not None:
             self.bar.set_postfix_str(last_line)
+        elif self.every is not None:
+            now = time.monotonic()
+            if now - self.printed >= self.every:
+                self.printed = now
+                text = f'waiting for the {self.engine} engine ({elapsed:.0f}s)'
+                print(f'{text}: {last_line}' if last_line else text, file=sys.stderr,
+                      flush=True)
         elif log:
             get_logger().info('waiting for the %s engine (%.0fs): %s', self.engine, elapsed,
                               last_line)

@@ -89,10 +89,11 @@ def test_bad_usage_exits_2_and_help_has_examples(tmp_path):
     env = {**os.environ, 'LAZYLLM_HOME': str(tmp_path)}
     for args in (['deploy'], ['deploy', 'm', '--option', 'novalue'], ['deploy', 'm', '--engine',
                  'nope'], ['deploy', 'm', '--port', 'x'], ['logs'], ['chat'],
-                 ['logs', 'x', '-n', 'many'], ['ps', '--bogus']):
+                 ['logs', 'x', '-n', 'many'], ['ps', '--bogus'], ['stop'],
+                 ['logs', 'x', '-n', '-1']):
         out = lazyllm_cli(env, *args)
         assert out.returncode == 2, (args, out.stderr)
-        assert 'usage: lazyllm' in out.stderr and 'Traceback' not in out.stderr
+        assert f'usage: lazyllm {args[0]} ' in out.stderr and 'Traceback' not in out.stderr
     for command in ('deploy', 'ps', 'stop', 'logs', 'chat', 'pull'):
         out = lazyllm_cli(env, command, '--help')
         assert out.returncode == 0 and f'lazyllm {command} ' in out.stdout.split('examples:')[1]
@@ -100,7 +101,7 @@ def test_bad_usage_exits_2_and_help_has_examples(tmp_path):
 
 def test_names_in_an_empty_home_exit_1(tmp_path):
     env = {**os.environ, 'LAZYLLM_HOME': str(tmp_path)}
-    for args in (['stop', 'nope'], ['logs', 'nope'], ['chat', 'nope'], ['stop']):
+    for args in (['stop', 'nope'], ['logs', 'nope'], ['chat', 'nope']):
         out = lazyllm_cli(env, *args)
         assert out.returncode == 1 and out.stderr.startswith('Error: '), (args, out.stderr)
         assert 'Traceback' not in out.stderr
@@ -190,6 +191,14 @@ def test_chat_streams_answers_and_keeps_the_history(env, t1):
         {'role': 'user', 'content': 'hi'}]
 
 
+def test_chat_json_prints_one_line_per_answer(env, t1):
+    out = lazyllm_cli(env, 'chat', 't1', '--json', '--max-tokens', '4', input='hello\nagain\n')
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [x['prompt'] for x in lines] == ['hello', 'again']
+    assert all(isinstance(x['answer'], str) and x['answer'] for x in lines)
+
+
 def test_logs_prints_the_last_lines(env, t1):
     out = lazyllm_cli(env, 'logs', 't1', '-n', '5')
     assert out.returncode == 0 and 0 < len(out.stdout.splitlines()) <= 5, out.stderr
@@ -234,7 +243,8 @@ def test_chat_needs_an_llm(env, minilm_path):
     out = lazyllm_cli(env, 'deploy', minilm_path, '--name', 'e1')
     assert out.returncode == 0, out.stderr[-3000:]
     out = lazyllm_cli(env, 'chat', 'e1', input='hello\n')
-    assert out.returncode == 1 and 'chat needs an llm' in out.stderr, out.stderr
+    assert out.returncode == 1 and 'e1 is an embed deployment: chat needs an llm' in out.stderr, \
+        out.stderr
     assert lazyllm_cli(env, 'stop', 'e1').returncode == 0
 
 
@@ -253,6 +263,9 @@ def test_stop_ends_the_engine(env, t1):
     assert wait_until(lambda: not alive(pid), timeout=30)
     out = lazyllm_cli(env, 'stop', 't1')            # stopping again says so, and succeeds
     assert out.returncode == 0 and 'not running' in out.stdout
+    out = lazyllm_cli(env, 'stop', 't1', '--json')
+    assert out.returncode == 0 and json.loads(out.stdout) == [
+        {'name': 't1', 'stopped': False, 'status': 'stopped'}]
     out = lazyllm_cli(env, 'chat', 't1', input='hi\n')
     assert out.returncode == 1 and 't1 is stopped: deploy it again' in out.stderr, out.stderr
 
@@ -273,8 +286,9 @@ def test_deploy_an_entry_of_a_models_file(env, tiny_llm_path, tmp_path):
         assert card['max_model_len'] == 96          # max_context_length reached the engine
     finally:
         lazyllm_cli(env, 'stop', 'tiny-file', timeout=60)
-    for args, said in ((['online-one'], 'online model: there is nothing to deploy'),
-                       (['tiny-file', '--engine', 'vllm'], '--engine cannot be combined'),
-                       (['nope'], "has no entry 'nope'; its entries: online-one, tiny-file")):
+    for args, said, code in (
+            (['online-one'], 'online model: there is nothing to deploy', 1),
+            (['tiny-file', '--engine', 'vllm'], '--engine cannot be combined', 2),
+            (['nope'], "has no entry 'nope'; its entries: online-one, tiny-file", 1)):
         bad = lazyllm_cli(env, 'deploy', '--config', models, *args, timeout=60)
-        assert bad.returncode == 1 and said in bad.stderr, bad.stderr
+        assert bad.returncode == code and said in bad.stderr, bad.stderr

@@ -28,7 +28,7 @@ def test_unknown_name_did_you_mean(tmp_path, monkeypatch):
     assert suggest('qwen2-1.5')[0] == 'qwen2-1.5b'
     assert 'bge-large-zh-v1.5' in suggest('bge-large-zh')
     with pytest.raises(ModelNotFoundError, match=r'Did you mean: .*bge-reranker-large') as info:
-        resolve_model('bge-reranker-larg')     # no slash: not a repo id, so no download
+        resolve_model('bge-reranker-larg')     # a bare id: tried on Hugging Face only
     assert 'lazyllm models' in str(info.value)
 
 
@@ -57,5 +57,5 @@ def test_models_command_lists_the_catalog(capsys):
     rows = capsys.readouterr().out.splitlines()[1:]
     assert rows and all(r.split()[1] == 'embed' for r in rows)
     assert any(r.startswith('all-MiniLM-L6-v2') for r in rows)
-    assert main(['models', '--type', 'bogus']) == 1
-    assert 'unknown model type' in capsys.readouterr().err
+    assert main(['models', '--type', 'bogus']) == 2     # a usage error
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err

@@ -1,0 +1,106 @@
+"""``lazyllm completion``: the scripts are generated from the argparse tree; the bash one is
+loaded into a real bash, which is asked for completions the way readline asks (COMP_WORDS,
+COMP_CWORD, then the registered function), and checked against the tree itself."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from lazyllm.cli import COMMANDS, build_parser
+from lazyllm.cli._tree import nodes
+
+BASH = shutil.which('bash')
+
+
+def script(shell: str) -> str:
+    out = subprocess.run([sys.executable, '-m', 'lazyllm', 'completion', shell],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == '', out.stderr
+    return out.stdout
+
+
+@pytest.fixture(scope='module')
+def bash_complete(tmp_path_factory):
+    if not BASH:
+        pytest.skip('bash is not installed')
+    path = tmp_path_factory.mktemp('completion') / 'lazyllm.bash'
+    path.write_text(script('bash'))
+
+    def complete(*words: str) -> list[str]:
+        """What bash offers for the command line ``lazyllm WORDS`` (the last word is the
+        one being completed)."""
+        line = ' '.join(f"'{w}'" for w in ('lazyllm',) + words)
+        probe = (f'source "{path}" || exit 3\n'
+                 'complete -p lazyllm >/dev/null || exit 4\n'
+                 f'COMP_WORDS=({line}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n'
+                 'COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}\n'
+                 '_lazyllm lazyllm "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"\n'
+                 'printf "%s\\n" "${COMPREPLY[@]}"\n')
+        out = subprocess.run([BASH, '--norc', '--noprofile', '-c', probe], capture_output=True,
+                             text=True, timeout=30, env={**os.environ, 'LC_ALL': 'C'})
+        assert out.returncode == 0 and out.stderr == '', out.stderr
+        return [w for w in out.stdout.splitlines() if w]
+    return complete
+
+
+def test_commands_flags_and_choices(bash_complete):
+    assert bash_complete('') == list(COMMANDS)
+    assert bash_complete('de') == ['deploy']
+    assert bash_complete('deploy', 'm', '--engine', '') == ['auto', 'transformers', 'vllm',
+                                                            'embedding', 'rerank']
+    assert bash_complete('deploy', 'm', '--engine', 'v') == ['vllm']
+    assert bash_complete('deploy', '--port', '8000', 'm', '--det') == ['--detach']
+    assert bash_complete('models', '') == ['pull']
+    assert bash_complete('models', '--type', 'e') == ['embed']
+    assert bash_complete('models', 'pull', '--source', '') == ['huggingface', 'modelscope']
+    assert bash_complete('config', '') == ['show', 'path']
+    assert bash_complete('config', 'show', '--') == ['--help', '--json']
+    assert bash_complete('completion', '') == ['bash', 'zsh', 'fish']
+    # a flag's value is not taken for a command: `--name ps` stays on deploy
+    assert '--detach' in bash_complete('deploy', '--name', 'ps', '--')
+    assert bash_complete('deploy', '--name', '') == []   # a free value: the default (files)
+
+
+def test_every_flag_of_every_command_completes(bash_complete):
+    for node in nodes(build_parser()):
+        flags = [f for o in node.options for f in o.flags]
+        assert sorted(bash_complete(*node.path, '-')) == sorted(flags), node.path
+
+
+def test_zsh_loads_the_bash_completion_through_bashcompinit():
+    text = script('zsh')
+    assert 'bashcompinit' in text and script('bash') in text
+    zsh = shutil.which('zsh')
+    if zsh:
+        out = subprocess.run([zsh, '-f', '-c', text + '\n(( $+functions[_lazyllm] ))'],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+
+
+def test_fish_script_covers_the_tree():
+    text = script('fish')
+    lines = text.splitlines()
+    for node in nodes(build_parser()):
+        for name in node.subcommands:
+            assert any(f' -a {name} -d ' in line for line in lines), name
+        for option in node.options:
+            longs = [f'-l {f[2:]}' for f in option.flags if f.startswith('--')]
+            assert any(all(x in line for x in longs) for line in lines), option.flags
+    assert any("-l engine -x -a 'auto transformers vllm embedding rerank'" in line
+               for line in lines)
+    fish = shutil.which('fish')
+    if fish:
+        out = subprocess.run([fish, '--no-config', '-c', text + "\ncomplete -C'lazyllm dep'"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0 and out.stdout.startswith('deploy'), out.stderr
+
+
+def test_unknown_shell_is_usage():
+    out = subprocess.run([sys.executable, '-m', 'lazyllm', 'completion', 'tcsh'],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "invalid choice: 'tcsh'" in out.stderr
+    assert out.stderr.startswith('usage: lazyllm completion ')
