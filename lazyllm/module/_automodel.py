@@ -1,9 +1,13 @@
 """AutoModel: a model name in, the right module out (online or local), with its reasons.
 
-    lazyllm.AutoModel('qwen')                            # qwen's default chat model, online
-    lazyllm.AutoModel('/models/SmolLM2-135M-Instruct')   # a local TrainableModule
+    lazyllm.AutoModel('qwen')                            # an OnlineChatModule on qwen
+    lazyllm.AutoModel('/models/SmolLM2-135M-Instruct')   # a TrainableModule
     lazyllm.AutoModel('qwen-chat', config_id='prod')     # an entry of the config map
     print(lazyllm.AutoModel.explain('gpt-4o'))           # the decision, without building
+
+``AutoModel(...)`` returns the module itself (TrainableModule, OnlineChatModule,
+OnlineEmbeddingModule or OnlineMultiModalModule; see ``_factory``), so what a user holds is
+what it looks like: ``isinstance(AutoModel(path), TrainableModule)`` is true.
 
 Why: application code should name *what* model it wants, and the place it runs (keys set,
 weights on disk, a config map) decides *how* it is served. The decision is the pure function
@@ -20,6 +24,11 @@ weights on disk, a config map) decides *how* it is served. The decision is the p
 7. otherwise a local model that the hub resolves or downloads at ``start()``.
 
 Every keyword reaches the module or raises InputError (a bad key in the file: ConfigError).
+LazyLLM's spellings are accepted: ``base_model=`` and ``embed_model_name=`` name the model
+(the latter makes an online model an embedding one), ``embed_url=`` is ``base_url=``,
+``function=`` is ``type=``,
+``return_trace=True`` logs each call (``_call_log``), and a type name that is no type here
+is ``llm`` with a warning.
 """
 from __future__ import annotations
 
@@ -27,21 +36,24 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._log import get_logger
 from .._redact import redact
 from ..errors import ConfigError, InputError
 from . import _config_map as cmap
 from ._base import ModuleBase
-from ._proxy import ModuleProxy
+from ._call_log import apply_return_trace
+from ._factory import Factory, alias
 
 __all__ = ['AutoModel', 'Plan', 'plan']
 
-# models-file keys (MuAI models.yaml / model-compose style) that are engine options
+# short keys of a local model entry in a models file that are engine options
 _ENTRY_OPTIONS = {'dtype': 'dtype', 'quantization': 'quantization', 'device': 'device',
                   'max_context_length': 'max_model_len', 'adapters': 'adapters'}
 _LOCAL_MARKERS = ('framework', 'engine', 'deploy_config', *_ENTRY_OPTIONS)
 _LOCAL_EXTRA = {'framework', 'engine', 'deploy_config', 'url', 'base_url', 'api_key',
                 *_ENTRY_OPTIONS}
 _METHOD_KEYS = ('launcher', 'port', 'python', 'api_key', 'url')   # deploy_method's own keywords
+_EMBED = '<embed_model_name>'   # marks a model given as embed_model_name= (no keyword can be it)
 
 
 @dataclass
@@ -52,6 +64,7 @@ class Plan:
     kwargs: dict
     reasons: list[str] = field(default_factory=list)
     deploy: dict | None = None
+    trace: bool = False       # return_trace=True: a CallLog hook on the module
 
     def call(self) -> str:
         """The resulting call as Python text, API keys shown as ***."""
@@ -91,6 +104,15 @@ def plan(model: Any = None, config_id: Any = None, source: str | None = None, ty
          config: Any = True, kw: dict | None = None) -> Plan:
     """Decide what AutoModel builds, without building it (see the module docstring)."""
     kw = dict(kw or {})
+    model = alias(model, 'model', kw.pop('base_model', None), 'base_model')
+    embed_name = kw.pop('embed_model_name', None)
+    model = alias(model, 'model', embed_name, 'embed_model_name')
+    if embed_name is not None:
+        kw[_EMBED] = True
+    type = alias(type, 'type', kw.pop('function', None), 'function')
+    embed_url = kw.pop('embed_url', None)
+    if embed_url is not None:
+        kw['base_url'] = alias(kw.get('base_url'), 'base_url', embed_url, 'embed_url')
     kw.update({k: v for k, v in (('source', source), ('type', type)) if v is not None})
     name = os.fspath(model) if isinstance(model, os.PathLike) else model
     if name is not None and not isinstance(name, str):
@@ -116,6 +138,19 @@ def plan(model: Any = None, config_id: Any = None, source: str | None = None, ty
 
 
 def _decide(values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
+    trace = values.pop('return_trace', False)
+    if not isinstance(trace, bool):
+        raise (InputError if 'return_trace' in from_kw or entry is None else ConfigError)(
+            f'return_trace must be True or False, not {trace!r}')
+    p = _route(values, from_kw, entry, reasons)
+    if trace:
+        p.trace = True
+        p.reasons.append('return_trace=True: each call\'s input and output are logged at INFO '
+                         'level on the "lazyllm" logger')
+    return p
+
+
+def _route(values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
     from .online import get_supplier, suppliers
     model, source = values.pop('model', None), values.pop('source', None)
     markers = [k for k in _LOCAL_MARKERS if values.get(k) is not None]
@@ -148,9 +183,10 @@ def _decide(values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
         return _local(model, values, from_kw, entry, reasons)
     from .online._keys import choose_supplier
     try:
-        supplier, _, why = choose_supplier(None, None, None)   # the key is not kept
+        chosen = choose_supplier(None, None, None)
+        supplier, why = chosen[0], chosen[2]     # the key is not kept
     except ConfigError:
-        supplier = why = None
+        supplier, why = None, None
     what = f'{model!r} is no local path, catalog name or supplier' if model else 'no model given'
     if supplier is not None:
         reasons.append(f'{what}, so online on {supplier.name}, picked by {why}')
@@ -168,10 +204,13 @@ def _online(model: Any, source: Any, values: dict, from_kw: set, entry: Any,
             reasons: list) -> Plan:
     from .online import get_supplier
     from .online._factory import ROUTES, OnlineModule, accepted_keywords, route
-    call_type, why = route(model, values.get('type'))
+    embed = values.pop(_EMBED, False)
+    call_type, why = route(model, values.get('type'), embed=embed)
+    if embed and values.get('type') is None:
+        values['type'] = call_type     # the module is told, as its name alone may not say
     cls = ROUTES[call_type]
-    accepted = accepted_keywords(cls) | cmap.keywords(OnlineModule.__init__)
-    accepted -= {'model', 'source'}
+    accepted = accepted_keywords(cls) | cmap.keywords(OnlineModule.build)
+    accepted -= {'model', 'source', 'embed_model_name', 'embed_url', 'return_trace'}
     target = f'an online {call_type} model ({cls.__name__})'
     cmap.check_keys(values, accepted, from_kw, entry, target)
     default = get_supplier(source).models.get(call_type) if model is None and source else None
@@ -185,8 +224,11 @@ def _online(model: Any, source: Any, values: dict, from_kw: set, entry: Any,
 def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
     from ..deploy import engines
     from ._trainable import TrainableModule
+    values.pop(_EMBED, None)     # a local model's type comes from its files
     accepted = (cmap.keywords(TrainableModule.__init__) - {'base_model', 'source'}) | _LOCAL_EXTRA
     cmap.check_keys(values, accepted, from_kw, entry, 'a local model (TrainableModule)')
+    if values.get('type') is not None:
+        values['type'] = _local_type(values['type'])
     url, base_url = values.pop('url', None), values.pop('base_url', None)
     if url is not None and base_url is not None and url != base_url:
         raise InputError('pass url= or base_url= (the same thing for a local model), not both')
@@ -235,48 +277,61 @@ def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) ->
                                           'options': options})
 
 
+def _local_type(type: Any) -> Any:
+    """A local model's ``type=``: an alias (``embedding``, ``chat``…) is mapped, a name that is
+    no model type is ``llm`` with a warning, as in LazyLLM."""
+    from ..hub import ModelType
+    from .online._suppliers import TYPE_ALIASES
+    value = getattr(type, 'value', type)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f'type must be a model type name such as "llm" or "embed", not '
+                         f'{type!r}: use one of {", ".join(t.value for t in ModelType)}')
+    value = TYPE_ALIASES.get(value.strip().lower(), value.strip().lower())
+    value = {'text2image': 'sd'}.get(value, value)
+    if value not in {t.value for t in ModelType}:
+        get_logger().warning('type=%r is no model type: treated as llm, as LazyLLM does (the '
+                             'types: %s)', type, ', '.join(t.value for t in ModelType))
+        value = 'llm'
+    return value
+
+
 def _build(p: Plan) -> ModuleBase:
     kw = dict(p.kwargs)
+    m: ModuleBase
     if p.kind == 'online':
         from .online import OnlineModule
-        return OnlineModule(kw.pop('model'), kw.pop('source'), **kw)
-    from ..deploy import auto, get_engine
-    from ._trainable import TrainableModule
-    m = TrainableModule(kw.pop('base_model'), **kw)
-    if p.deploy is not None:
-        engine = auto if p.deploy['engine'] == 'auto' else get_engine(p.deploy['engine'])
-        m.deploy_method(engine, **p.deploy['method'], **p.deploy['options'])
-    return m
+        m = OnlineModule.build(kw.pop('model'), kw.pop('source'), **kw)  # = OnlineModule(...)
+    else:
+        from ..deploy import auto, get_engine
+        from ._trainable import TrainableModule
+        local = TrainableModule(kw.pop('base_model'), **kw)
+        if p.deploy is not None:
+            engine = auto if p.deploy['engine'] == 'auto' else get_engine(p.deploy['engine'])
+            local.deploy_method(engine, **p.deploy['method'], **p.deploy['options'])
+        m = local
+    get_logger().debug('%s', p.describe())
+    return apply_return_trace(m, p.trace)
 
 
-class _Explain:
-    """``AutoModel.explain(...)`` plans anew; ``m.explain()`` tells how ``m`` was built."""
+class AutoModel(metaclass=Factory):
+    """``AutoModel(model=None, *, config_id=None, source=None, type=None, config=True, **kw)``
+    builds and returns the module the rules of the module docstring pick;
+    ``AutoModel.explain(...)`` (same arguments) says why, and builds nothing."""
 
-    def __get__(self, obj: Any, cls: type) -> Any:
-        if obj is not None:
-            return lambda: obj._explanation
+    @staticmethod
+    def products() -> tuple[type, ...]:
+        from ._trainable import TrainableModule
+        from .online import OnlineBase
+        return (TrainableModule, OnlineBase)
 
-        def explain(model: Any = None, *, config_id: Any = None, source: str | None = None,
-                    type: Any = None, config: Any = True, **kw: Any) -> str:
-            return plan(model, config_id, source, type, config, kw).describe()
-        explain.__doc__ = 'Why AutoModel(...) builds what it builds, as text; builds nothing.'
-        return explain
+    @classmethod
+    def build(cls, model: Any = None, *, config_id: Any = None, source: str | None = None,
+              type: Any = None, config: Any = True, **kw: Any) -> ModuleBase:
+        """The module itself: a TrainableModule, or an online module of the call type."""
+        return _build(plan(model, config_id, source, type, config, kw))
 
-
-class AutoModel(ModuleProxy):
-    """A model module chosen from a name; see the module docstring. ``.module`` is the chosen
-    OnlineModule or TrainableModule; calls and public attribute reads go to it."""
-
-    explain = _Explain()
-
-    def __init__(self, model: Any = None, *, config_id: Any = None, source: str | None = None,
-                 type: Any = None, config: Any = True, **kw: Any):
-        p = plan(model, config_id, source, type, config, kw)
-        super().__init__(name=p.kwargs.get('name'))
-        self.kind = p.kind
-        self.reasons = list(p.reasons)
-        self._explanation = p.describe()
-        self._adopt(_build(p))
-
-    def _repr_head(self) -> str:
-        return f'AutoModel[{self.kind}]'
+    @staticmethod
+    def explain(model: Any = None, *, config_id: Any = None, source: str | None = None,
+                type: Any = None, config: Any = True, **kw: Any) -> str:
+        """Why AutoModel(...) builds what it builds, as text; builds nothing."""
+        return plan(model, config_id, source, type, config, kw).describe()

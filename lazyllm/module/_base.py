@@ -299,8 +299,9 @@ def _run_all(modules: list[ModuleBase], step: str) -> None:
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix='lazyllm-start') as pool:
         futures = [(m, pool.submit(getattr(m, step))) for m in modules]
         for m, fut in futures:
-            if fut.exception() is not None:
-                _add_failure(failures, m, fut.exception())
+            error = fut.exception()
+            if error is not None:
+                _add_failure(failures, m, error)
     if len(failures) == 1:   # one cause: raise it as is, so `except ModelNotFoundError` works
         raise next(iter(failures.values()))
     if failures:

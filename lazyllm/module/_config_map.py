@@ -17,7 +17,7 @@ is ``config=`` of AutoModel, else the setting ``auto_model_config_map_path``
         model: /models/SmolLM2-135M-Instruct
         framework: vllm         # engine name; deploy_config: {...} -> deploy_method options
         url: http://127.0.0.1:8000/v1/   # attach instead of launching
-    smol:                       # models-file keys (MuAI / model-compose style) work too:
+    smol:                       # short keys for a local model:
       model: /models/SmolLM2-135M-Instruct
       engine: transformers      # = framework
       dtype: float32            # dtype, quantization, device, max_context_length (the
@@ -32,9 +32,13 @@ For a name, the entry is the one whose ``id`` is ``config_id``, else the first w
 ``source`` is the ``source`` asked for, else the first. The file is read every time a module
 is built (it is small), so an edit applies without a restart; ``${VAR}`` is expanded only in
 the chosen entry, so an unset variable of another entry does not get in the way.
+
+A model-compose file is read as entries too (``_foreign_maps``); keys of MuAI / Xinference
+files and a nested ``models:`` block are a ConfigError giving our spelling, never ignored.
 """
 from __future__ import annotations
 
+import difflib
 import inspect
 import os
 import re
@@ -44,6 +48,7 @@ from typing import Any
 
 from .._config import config, expand_user
 from ..errors import ConfigError, InputError
+from . import _foreign_maps as foreign
 
 __all__ = ['ENTRY_KEYS', 'Entry', 'map_path', 'load_map', 'select', 'expand_env', 'keywords',
            'check_keys']
@@ -110,12 +115,20 @@ def load_map(path: Path) -> dict[str, list[dict]]:
     if not isinstance(data, dict):
         raise ConfigError(f'the AutoModel config map {path} must be a mapping of model name to '
                           f'entry (or list of entries), not {type(data).__name__}; {fix}')
+    if foreign.is_model_compose(data):
+        data = foreign.from_model_compose(data, path)
+    elif isinstance(data.get('models'), (dict, list)) and not _is_entry(data['models']):
+        raise foreign.nested_models_error(path, data['models'])
     table: dict[str, list[dict]] = {}
     for name, value in data.items():
         entries = value if isinstance(value, list) else [value]
         if not entries or not all(isinstance(e, dict) for e in entries):
             raise ConfigError(f'{path}: {name!r} must be a mapping (one entry) or a non-empty '
                               f'list of mappings, e.g. "{name}: {{source: qwen}}"; {fix}')
+        for i, entry in enumerate(entries):
+            bad = next((k for k in entry if k in foreign.FOREIGN_KEYS), None)
+            if bad is not None:
+                raise foreign.foreign_key_error(bad, Entry(str(name), i, entry, str(path)).label)
         ids = [str(e['id']) for e in entries if 'id' in e]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
@@ -123,6 +136,16 @@ def load_map(path: Path) -> dict[str, list[dict]]:
                               f'the first could be picked; give each entry its own id')
         table[str(name)] = entries
     return table
+
+
+def _is_entry(value: Any) -> bool:
+    """Whether a top-level ``models:`` is an entry (a model named "models") rather than a
+    nested block of entries: an entry uses entry keys."""
+    items = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and len(items) > 1 and all(
+            isinstance(e, dict) and 'name' in e for e in items):
+        return False      # a list of named models: a block, not alternatives of one name
+    return all(isinstance(e, dict) and e and set(map(str, e)) & set(ENTRY_KEYS) for e in items)
 
 
 def _ids(entries: list[dict]) -> list[str]:
@@ -134,8 +157,8 @@ def select(table: dict[str, list[dict]], path: Path, name: str | None, config_id
     """(the entry for ``name``/``config_id``/``source`` or None, why)."""
     cid = None if config_id is None else str(config_id)
     if name is None:
-        for key, entries in table.items():
-            for i, e in enumerate(entries):
+        for key, listed in table.items():
+            for i, e in enumerate(listed):
                 if 'id' in e and str(e['id']) == cid:
                     return Entry(key, i, e, str(path)), f'config_id={cid!r} is the first entry ' \
                                                         f'with that id in {path} ({key!r})'
@@ -195,9 +218,20 @@ def check_keys(values: dict, accepted: set, from_kw: set, entry: Any, target: st
     bad = sorted(set(values) - accepted)
     mine = [k for k in bad if k in from_kw]
     if mine:
-        raise InputError(f'AutoModel got keyword(s) {mine} that {target} does not take: it '
-                         f'takes {sorted(accepted)}')
+        raise InputError(f'AutoModel got keyword(s) {mine} that {target} does not take'
+                         f'{_hints(mine, accepted)}: it takes {sorted(accepted)}')
     if bad:
-        raise ConfigError(f'{entry.label} has unknown key(s) {bad} for {target}: the allowed '
-                          f'keys are {sorted(accepted | {"id", "source", "model"})}; fix the '
-                          f'entry')
+        allowed = accepted | {'id', 'source', 'model'}
+        raise ConfigError(f'{entry.label} has unknown key(s) {bad} for {target}'
+                          f'{_hints(bad, allowed)}: the allowed keys are {sorted(allowed)}; '
+                          f'fix the entry')
+
+
+def _hints(keys: list, valid: set) -> str:
+    """' (for 'x': did you mean 'y'?)' for each key that has a close valid one, else ''."""
+    hints = []
+    for k in keys:
+        close = difflib.get_close_matches(k, sorted(valid), n=1, cutoff=0.6)
+        if close:
+            hints.append(f'for {k!r}: did you mean {close[0]!r}?')
+    return f' ({"; ".join(hints)})' if hints else ''

@@ -54,8 +54,9 @@ class Deployment(Clients):
     """See the module docstring. ``state`` is 'stopped', 'running', 'attached' or 'failed'."""
 
     def __init__(self, model: str | os.PathLike | None = None, *, type: Any = None,
-                 trust_remote_code: bool = False, **how: Any):
+                 trust_remote_code: bool = False, source: str | None = None, **how: Any):
         self.model = os.fspath(model) if model else ''
+        self.source = source              # the hub tried first when the model is downloaded
         self.type = ModelType.parse(type) if type else None
         self.trust_remote_code = trust_remote_code
         self.state, self.url, self.served_name, self.job = 'stopped', None, None, None
@@ -236,7 +237,9 @@ class Deployment(Clients):
         """Probe the URL once (its model card); with a known launch token (a named
         deployment), the engine must answer with it."""
         from ..client import Client, normalize_base_url
-        base = normalize_base_url(url or self.given_url)
+        target = url or self.given_url
+        assert target is not None     # callers pass a URL, or have checked given_url
+        base = normalize_base_url(target)
         probe = Client(base, self.api_key, timeout=_PROBE_TIMEOUT, max_retries=0)
         try:
             cards = probe.request('GET', 'models').get('data') or []
@@ -273,7 +276,7 @@ class Deployment(Clients):
     def plan(self) -> tuple[Path, Engine, dict]:
         """(model folder, engine, checked options) that a launch would use; resolves (and may
         download) the model. The registry hashes this to tell configurations apart."""
-        folder = resolve_model(self.model)
+        folder = resolve_model(self.model, source=self.source)
         engine = self._engine_for(folder)
         return folder, engine, engine.validate(self.options)
 

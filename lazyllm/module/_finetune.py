@@ -154,7 +154,7 @@ class FinetuneMixin:
         from ..finetune import load_trainset, pick_method, run_finetune, runs_root
         from ..hub import infer_type, resolve_model
         dep = self._deployment
-        base = resolve_model(self._base_model)
+        base = resolve_model(self._base_model, source=dep.source)
         task = (dep.type or infer_type(base)).value
         if task not in ('embed', 'rerank', 'llm'):
             raise InputError(f'{base.name} is a {task} model: lazyllm finetunes embed, rerank '

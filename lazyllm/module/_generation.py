@@ -65,9 +65,18 @@ def _check_batch(prompts: Any, concurrency: Any) -> list:
 class ChatCapabilities:
     """Mixin for chat modules; see the module docstring."""
 
-    supports_streaming: bool = True
-    supports_image_input: bool = False
-    max_images_per_request: int | None = None
+    # read-only properties, so that a module can compute them (from its model or supplier)
+    @property
+    def supports_streaming(self) -> bool:
+        return True
+
+    @property
+    def supports_image_input(self) -> bool:
+        return False
+
+    @property
+    def max_images_per_request(self) -> int | None:
+        return None
 
     @property
     def max_context_length(self) -> int | None:
@@ -79,6 +88,7 @@ class ChatCapabilities:
 
     async def agenerate(self, prompt: Any, **kw: Any) -> Any:
         """The answer to ``prompt`` (sampling keywords such as ``max_tokens`` apply)."""
+        # acall comes from the module class this mixin is combined with (ModuleBase)
         return await self.acall(prompt, **kw)  # type: ignore[attr-defined]
 
     def batch(self, prompts: Sequence[Any], *, concurrency: int = 8,
@@ -106,7 +116,7 @@ class ChatCapabilities:
         with ThreadPoolExecutor(max_workers=min(concurrency, len(prompts)),
                                 thread_name_prefix='lazyllm-batch') as pool:
             items = list(pool.map(one, range(len(prompts)), prompts))
-        failed = next((i for i in items if i.error is not None), None)
+        failed = next((i.error for i in items if i.error is not None), None)
         if failed is not None and not return_exceptions:
-            raise failed.error
+            raise failed
         return items

@@ -18,7 +18,7 @@ import contextlib
 import threading
 import time
 import weakref
-from typing import Any, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 from ..errors import DeployError
 
@@ -33,7 +33,10 @@ class Clients:
     generation: int
     served_name: str | None
     adapter: str | None
-    api_key: str | None
+
+    if TYPE_CHECKING:   # the host class (Deployment) provides it, as a read-only property
+        @property
+        def api_key(self) -> str | None: ...
 
     def _init_clients(self) -> None:
         self._client: _Leased | None = None

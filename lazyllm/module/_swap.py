@@ -99,7 +99,7 @@ def load_adapter(dep: Any, name: str, path: str) -> bool:
     if dep.state != 'running' or engine is None or not engine.loads_adapters(dep.options):
         return False
     lora = dep.options.get('lora') or {}
-    body = {'lora_name': name, 'lora_path': path}
+    body: dict[str, Any] = {'lora_name': name, 'lora_path': path}
     if name in lora:            # a new version of an adapter it serves: replaced in place
         body['load_inplace'] = True
     with dep.lease() as lease:  # (vLLM answers these with plain text, not JSON)

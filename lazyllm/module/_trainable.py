@@ -20,8 +20,10 @@ from ..client import ChatDelta, ChatResult
 from ..deploy import auto as _auto
 from ..errors import EndpointError, InputError
 from ..hub import ModelType, infer_type, type_from_name
+from ..hub._download import SOURCES
 from ..prompt import PrompterBase
 from ._base import ModuleBase
+from ._call_log import apply_return_trace
 from ._calls import (
     answer_of,
     as_prompter,
@@ -58,20 +60,25 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
     def __init__(self, base_model: str | os.PathLike = '', target_path: str = '', *,
                  stream: bool | dict = False, type: Any = None, source: str | None = None,
                  trust_remote_code: bool = False, url: str | None = None,
-                 launcher: Any = None, name: str | None = None):
+                 launcher: Any = None, name: str | None = None, return_trace: bool = False):
         super().__init__(stream=stream, name=name)
         if base_model and not isinstance(base_model, (str, os.PathLike)):
             raise InputError(f'base_model must be a model name or path, got '
                              f'{base_model.__class__.__name__}.')   # type= shadows type()
-        self._base_model, self._target_path, self._source = base_model, target_path, source
+        if source is not None and source not in SOURCES:
+            raise InputError(f'source must be one of {", ".join(SOURCES)} (the hub this '
+                             f'module downloads its model from first), not {source!r}.')
+        self._base_model, self._target_path = base_model, target_path
         self._deployment = Deployment(base_model, engine=_auto, url=url, launcher=launcher,
-                                      type=type, trust_remote_code=trust_remote_code)
+                                      type=type, trust_remote_code=trust_remote_code,
+                                      source=source)
         self._prompter: PrompterBase = default_prompter()
         self._history: list = []
         self._sampling: dict = {}
         self._adapter: str | None = None
         self._init_finetune()
         self._named_start: tuple | None = None   # (name or None for reuse, detach)
+        apply_return_trace(self, return_trace)      # LazyLLM's flag: log each call
 
     # -- builders (return self) -----------------------------------------------------------
     def deploy_method(self, engine: Any = _auto, *, url: str | None = None,
@@ -411,7 +418,7 @@ _TYPED_CALLS: dict[ModelType, Callable[..., Any]] = {
 
 def _typed_call(dep: Deployment, args: tuple, kw: dict) -> Callable[[Lease], Any] | None:
     """The call of ``args`` for a non-chat deployment, as a function of a lease."""
-    call = _TYPED_CALLS.get(dep.type)
+    call = _TYPED_CALLS.get(dep.type) if dep.type is not None else None
     if call is None:
         return None
     return lambda lease: call(lease.client, lease.served_name, *args, **kw)

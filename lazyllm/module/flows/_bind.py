@@ -59,12 +59,13 @@ _NO_FUNC = object()
 class Bind(ModuleBase):
     """A step with some arguments fixed; see the module docstring."""
 
-    def __init__(self, func: Callable = _NO_FUNC, *args: Any, **kwargs: Any):
+    def __init__(self, func: Any = _NO_FUNC, *args: Any, **kwargs: Any):
         super().__init__()
         if func is not _NO_FUNC and not callable(func):
             # `x | bind(p.input, _0)`: no function yet, all arguments; `x` will be the function
             func, args = _NO_FUNC, (func,) + args
-        self._func = func if func is _NO_FUNC else as_step(func, 'the function of bind()')
+        # a callable step, or _NO_FUNC until `f | bind(...)` supplies one
+        self._func: Any = func if func is _NO_FUNC else as_step(func, 'the function of bind()')
         self._args, self._kwargs = args, kwargs
 
     def __ror__(self, func: Callable) -> 'Bind':

@@ -62,7 +62,7 @@ class Graph(FlowBase):
 
     start_node_name, end_node_name = START, END
 
-    def __init__(self, *steps: Callable, **named: Callable):
+    def __init__(self, *steps: Callable, **named: Any):
         # node name -> list of (source name or _Const, formatter), in the order added
         self._inputs: dict[str, list[tuple[Any, Callable | None]]] = {}
         self._arg_names: dict[str, list[str]] = {}
@@ -231,7 +231,8 @@ class Graph(FlowBase):
 
     def _run_nodes(self, pool: ThreadPoolExecutor, nodes: list[str], values: dict,
                    kwargs: dict) -> None:
-        waiting, running = list(nodes), {}
+        waiting = list(nodes)
+        running: dict[Future, str] = {}
         error: BaseException | None = None
         while waiting or running:
             if error is None:

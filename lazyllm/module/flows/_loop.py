@@ -73,6 +73,7 @@ class Loop(Pipeline):
         yield self.forward(*args, **kwargs)
 
     def _judge(self, value: Any) -> Any:
+        assert self._stop is not None     # called only when a stop_condition was given
         try:
             return call_with(self._stop, value)
         except Exception as e:

@@ -23,7 +23,7 @@ import contextvars
 import functools
 import operator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..._config import config
 from ...errors import InputError
@@ -42,7 +42,7 @@ class Parallel(FlowBase):
     _options = ('_concurrent',)
 
     def __init__(self, *branches: Callable, _concurrent: bool | int = True,
-                 **named: Callable):
+                 **named: Any):
         if not (isinstance(_concurrent, bool)
                 or (isinstance(_concurrent, int) and _concurrent >= 1)):
             raise InputError(f'_concurrent must be True, False or a number of threads >= 1, '
@@ -172,7 +172,7 @@ def _sum(results: list, names: list[str]) -> Any:
                          'that support +, or use .aslist / .join().') from e
 
 
-def run_branches(calls: list[Callable[[], Any]], concurrent: bool | int) -> list:
+def run_branches(calls: Sequence[Callable[[], Any]], concurrent: bool | int) -> list:
     """Run ``calls`` as the branches of one parallel and return their results in order.
 
     Concurrent branches run in threads (at most ``concurrent`` threads when it is a number,

@@ -22,7 +22,7 @@ class Pipeline(FlowBase):
     pipeline (see ``bind``). ``save_result=`` is accepted for LazyLLM compatibility and
     changes nothing: references always work."""
 
-    _options = ('save_result',)
+    _options: tuple[str, ...] = ('save_result',)
 
     def __init__(self, *steps: Any, save_result: bool | None = None, **named: Any):
         if save_result is not None and not isinstance(save_result, bool):

@@ -27,7 +27,8 @@ class _Frame:
     __slots__ = ('flow', 'input', 'kwargs', 'outputs')
 
     def __init__(self, flow: Any, value: Any, kwargs: dict):
-        self.flow, self.input, self.kwargs, self.outputs = flow, value, dict(kwargs), {}
+        self.flow, self.input, self.kwargs = flow, value, dict(kwargs)
+        self.outputs: dict[Any, Any] = {}
 
 
 _frames: contextvars.ContextVar[tuple[_Frame, ...]] = contextvars.ContextVar(

@@ -51,6 +51,8 @@ def record_step_failure(error: BaseException, flow: Any, step_text: str) -> None
         elif hasattr(error, 'add_note'):
             error.add_note(note)
         else:   # Python 3.10: no add_note; keep the note where 3.11 tools look for it
-            error.__notes__ = (notes if isinstance(notes, list) else []) + [note]
+            # typeshed declares __notes__ from 3.11 on; on 3.10 it is a plain attribute
+            error.__notes__ = (  # type: ignore[attr-defined]
+                (notes if isinstance(notes, list) else []) + [note])
     except (AttributeError, TypeError):
         return

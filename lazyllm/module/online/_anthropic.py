@@ -23,8 +23,14 @@ __all__ = ['chat']
 _PARAMS = {'max_tokens': None, 'temperature': None, 'top_p': None, 'top_k': None,
            'stop': 'stop_sequences', 'stop_sequences': None, 'metadata': None,
            'thinking': None, 'service_tier': None, 'tool_choice': None, 'tools': None}
-_FINISH = {'end_turn': 'stop', 'stop_sequence': 'stop', 'max_tokens': 'length',
-           'tool_use': 'tool_calls', 'pause_turn': 'stop', 'refusal': 'content_filter'}
+_FINISH: dict[str, str] = {
+    'end_turn': 'stop', 'stop_sequence': 'stop', 'max_tokens': 'length',
+    'tool_use': 'tool_calls', 'pause_turn': 'stop', 'refusal': 'content_filter'}
+
+
+def _finish(reason: Any) -> str | None:
+    """OpenAI's name for Anthropic's ``stop_reason`` (a value that is no string: none)."""
+    return _FINISH.get(reason, reason) if isinstance(reason, str) else None
 
 
 def _image(url: str) -> dict:
@@ -64,9 +70,11 @@ def _tool_use(call: dict) -> dict:
 
 def _turns(messages: list) -> tuple[str, list]:
     """(system text, Messages API turns) from OpenAI messages."""
-    system, turns = [], []
+    system: list[str] = []
+    turns: list[dict[str, Any]] = []
     for m in messages:
         role = m['role']
+        content: list | str
         if role in ('system', 'developer'):
             system.append(m['content'] if isinstance(m['content'], str) else
                           ''.join(p.get('text', '') for p in m['content']))
@@ -163,7 +171,7 @@ def parse_message(data: Any) -> ChatResult:
                                        'arguments': json.dumps(block.get('input') or {},
                                                                ensure_ascii=False)}})
     return ChatResult(''.join(text), ''.join(thinking), calls,
-                      _FINISH.get(data.get('stop_reason'), data.get('stop_reason')),
+                      _finish(data.get('stop_reason')),
                       _usage(data.get('usage')), data.get('model'), data)
 
 
@@ -205,7 +213,7 @@ class StreamParser:
         if kind == 'message_delta':
             self.usage.update(event.get('usage') or {})
             reason = (event.get('delta') or {}).get('stop_reason') or 'end_turn'
-            return ChatDelta(finish_reason=_FINISH.get(reason, reason),
+            return ChatDelta(finish_reason=_finish(reason),
                              usage=_usage(self.usage), raw=event)
         if kind in ('message_stop', 'content_block_stop', 'ping'):
             return None

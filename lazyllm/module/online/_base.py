@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
+from ..._log import get_logger
 from ..._redact import mask, redact
 from ...client import normalize_base_url
 from ...errors import InputError
 from .._base import ModuleBase
+from .._call_log import apply_return_trace
 from ._clients import Clients
 from ._keys import choose_supplier
 from ._suppliers import CALL_TYPES, TYPE_ALIASES, Supplier, suppliers
@@ -24,8 +26,17 @@ __all__ = ['OnlineBase', 'Usage', 'normalize_type']
 
 
 def normalize_type(type: Any, allowed: tuple[str, ...] = CALL_TYPES) -> str:
-    value = str(getattr(type, 'value', type)).lower()
-    value = TYPE_ALIASES.get(value, value)
+    """The call type ``type`` names. A name that is no call type (nor an alias) is ``llm``,
+    as in LazyLLM, with a warning that lists the call types (a typo shows up in the log)."""
+    value = getattr(type, 'value', type)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f'type must be a call type name such as "llm" or "embed", not '
+                         f'{type!r}: use one of {", ".join(CALL_TYPES)}')
+    value = TYPE_ALIASES.get(value.strip().lower(), value.strip().lower())
+    if value not in CALL_TYPES:
+        get_logger().warning('type=%r is no online call type: treated as llm, as LazyLLM does '
+                             '(the call types: %s)', type, ', '.join(CALL_TYPES))
+        value = 'llm'
     if value not in allowed:
         raise InputError(f'type={type!r} is not an online call type here: use one of '
                          f'{", ".join(allowed)}')
@@ -63,8 +74,9 @@ class OnlineBase(ModuleBase):
     def __init__(self, model: str | None, source: str | None, base_url: str | None, *,
                  type: Any, api_key: str | None, static_params: dict | None,
                  timeout: float | None, max_retries: int | None, stream: Any = False,
-                 name: str | None = None):
+                 name: str | None = None, return_trace: bool = False):
         super().__init__(stream=stream, name=name)
+        apply_return_trace(self, return_trace)
         self._type = normalize_type(type or self.default_type, self.types)
         if model is not None and (not isinstance(model, str) or not model.strip()):
             raise InputError(f'model must be a non-empty str, not {model!r}: pass the '
@@ -93,6 +105,16 @@ class OnlineBase(ModuleBase):
         self._clients = Clients(supplier, key, timeout=timeout, max_retries=max_retries)
         self._clients.check(self._base_url)
         self._usage = Usage()
+
+    # -- builders -----------------------------------------------------------------------------
+    def formatter(self, formatter: Callable[[Any], Any] | None) -> OnlineBase:
+        """Set the function applied to every output (LazyLLM's ``.formatter(f)``); ``None``
+        removes it. Returns the module, so builders chain."""
+        if formatter is not None and not callable(formatter):
+            raise InputError('formatter must be callable, e.g. lazyllm.formatter.JsonFormatter()'
+                             ', or None to remove it')
+        self._formatter = formatter
+        return self
 
     # -- what the module talks to -----------------------------------------------------------
     @property

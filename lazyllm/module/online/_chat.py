@@ -62,13 +62,16 @@ class OnlineChatModule(OnlineBase, ChatCapabilities):
                  type: str | None = None, api_key: str | None = None, prompt: Any = None,
                  history: list | None = None, static_params: dict | None = None,
                  timeout: float | None = None, max_retries: int | None = None,
-                 name: str | None = None, **sampling: Any):
+                 name: str | None = None, return_trace: bool = False, **sampling: Any):
         super().__init__(model, source, base_url, type=type, api_key=api_key,
                          static_params=static_params, timeout=timeout,
-                         max_retries=max_retries, stream=stream, name=name)
+                         max_retries=max_retries, stream=stream, name=name,
+                         return_trace=return_trace)
         if self._stream.enabled and not self.supports_streaming:
             raise InputError(f'{self.source} cannot stream chat answers: pass stream=False')
-        self._protocol = CHAT_PROTOCOLS[self._supplier.protocol(self._type)]
+        protocol = self._supplier.protocol(self._type)
+        assert protocol is not None     # OnlineBase checked that the supplier offers the type
+        self._protocol = CHAT_PROTOCOLS[protocol]
         self._prompter = default_prompter() if prompt is None else as_prompter(prompt)
         self._history = list(history or [])
         self._sampling = _check_sampling(dict(sampling))

@@ -21,7 +21,7 @@ class Clients:
         if key and supplier.key_header != 'authorization':
             headers[supplier.key_header] = key
             key = None
-        self._options = dict(
+        self._options: dict[str, Any] = dict(
             api_key=key, headers=headers or None, timeout=timeout, max_retries=max_retries,
             auth_fix=f'set {supplier.key_env} or pass api_key=' +
                      (f' (keys: {supplier.signup})' if supplier.signup else ''))

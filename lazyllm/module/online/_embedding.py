@@ -36,14 +36,15 @@ class OnlineEmbeddingModule(OnlineBase):
                  api_key: str | None = None, batch_size: int | None = None,
                  static_params: dict | None = None, timeout: float | None = None,
                  max_retries: int | None = None, name: str | None = None,
-                 embed_url: str | None = None, embed_model_name: str | None = None):
+                 embed_url: str | None = None, embed_model_name: str | None = None,
+                 return_trace: bool = False):
         if embed_url is not None and base_url is not None and embed_url != base_url:
             raise InputError('pass base_url= or embed_url= (the same thing), not both')
         if embed_model_name is not None and model is not None and embed_model_name != model:
             raise InputError('pass model= or embed_model_name= (the same thing), not both')
         super().__init__(model or embed_model_name, source, base_url or embed_url, type=type,
                          api_key=api_key, static_params=static_params, timeout=timeout,
-                         max_retries=max_retries, name=name)
+                         max_retries=max_retries, name=name, return_trace=return_trace)
         if batch_size is not None and (isinstance(batch_size, bool) or
                                        not isinstance(batch_size, int) or batch_size < 1):
             raise InputError(f'batch_size must be an int >= 1, not {batch_size!r}')

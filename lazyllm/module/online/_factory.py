@@ -5,10 +5,12 @@
     lazyllm.OnlineModule(source='glm', type='rerank')                        # rerank
     lazyllm.OnlineModule(source='openai', type='stt')                        # speech-to-text
 
-The call type is ``type=`` when given, else read from the model name (``…embedding…`` is an
-embedding model, ``…rerank…`` a reranker, ``whisper`` speech-to-text…), else ``llm``. The
-module is a real OnlineModule that holds the module of that type (``.module``) and passes
-calls and attribute reads to it; ``url=`` is that module's base URL.
+The call type is ``type=`` (LazyLLM's ``function=``) when given, else read from the model
+name (``…embedding…`` is an embedding model, ``…rerank…`` a reranker, ``whisper``
+speech-to-text…), else ``llm``; a type name that is no call type is ``llm`` with a warning,
+as in LazyLLM. ``OnlineModule(...)`` returns the module of that type itself (see
+``module/_factory.py``); ``url=`` (or ``base_url=``, ``embed_url=``) is its base URL and
+``embed_model_name=`` names an embedding model.
 """
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ import inspect
 from typing import Any
 
 from ...errors import InputError
-from .._proxy import ModuleProxy
-from ._base import normalize_type
+from .._factory import Factory, alias
+from ._base import OnlineBase, normalize_type
 from ._chat import OnlineChatModule
 from ._embedding import OnlineEmbeddingModule
 from ._multimodal import OnlineMultiModalModule
@@ -33,19 +35,27 @@ ROUTES: dict[str, type] = {
 }
 
 
-def route(model: str | None, type: Any) -> tuple[str, str]:
-    """(call type, why) for a model name and an optional explicit type."""
+def route(model: str | None, type: Any, embed: bool = False) -> tuple[str, str]:
+    """(call type, why) for a model name and an optional explicit type. ``embed``: the model
+    came as ``embed_model_name=`` (LazyLLM's spelling), so a name that reads as no embedding
+    model still makes an embedding module."""
     if type is not None:
         return normalize_type(type), f'type={type!r}'
+    inferred = 'llm'
     if model:
         from ...hub import type_from_name
         inferred = normalize_type(type_from_name(model).value)
-        if inferred != 'llm':
-            return inferred, f'the model name {model!r} reads as {inferred}'
+    if embed and inferred not in _EMBED_TYPES:
+        return 'embed', 'the model came as embed_model_name='
+    if inferred != 'llm':
+        return inferred, f'the model name {model!r} reads as {inferred}'
     return 'llm', 'no type given and the model name reads as a chat model'
 
 
-def accepted_keywords(cls: type) -> set[str]:
+_EMBED_TYPES = ('embed', 'cross_modal_embed', 'rerank')
+
+
+def accepted_keywords(cls: type[Any]) -> set[str]:
     """The keywords the module class of a call type takes (its sampling defaults too): what
     OnlineModule passes on, and what AutoModel lets a config entry set."""
     from .._config_map import keywords
@@ -56,28 +66,32 @@ def accepted_keywords(cls: type) -> set[str]:
     return accepted
 
 
-class OnlineModule(ModuleProxy):
-    """An online model of any call type; see the module docstring."""
+class OnlineModule(metaclass=Factory):
+    """An online model of any call type; see the module docstring. Calling the class returns
+    an OnlineChatModule, OnlineEmbeddingModule or OnlineMultiModalModule, and
+    ``isinstance(m, OnlineModule)`` is true for each of them."""
 
-    def __init__(self, model: str | None = None, source: str | None = None, *,
-                 type: str | None = None, url: str | None = None,
-                 base_url: str | None = None, name: str | None = None, **kw: Any):
-        super().__init__(name=name)
-        if url is not None and base_url is not None and url != base_url:
-            raise InputError('pass url= or base_url= (the same thing), not both')
-        self._type, self.why = route(model, type)
-        cls = ROUTES[self._type]
-        accepted = accepted_keywords(cls)
+    @staticmethod
+    def products() -> tuple[type, ...]:
+        return (OnlineBase,)
+
+    @classmethod
+    def build(cls, model: str | None = None, source: str | None = None, *,
+              type: str | None = None, url: str | None = None, base_url: str | None = None,
+              name: str | None = None, **kw: Any) -> OnlineBase:
+        """The module of the call type ``model`` and ``type`` name (see :func:`route`)."""
+        embed_name = kw.pop('embed_model_name', None)
+        model = alias(model, 'model', embed_name, 'embed_model_name')
+        type = alias(type, 'type', kw.pop('function', None), 'function')
+        url = alias(url, 'url', base_url, 'base_url')
+        url = alias(url, 'url', kw.pop('embed_url', None), 'embed_url')
+        call_type, _ = route(model, type, embed=embed_name is not None)
+        target = ROUTES[call_type]
+        accepted = accepted_keywords(target) - {'embed_url', 'embed_model_name'}
         unknown = sorted(set(kw) - accepted)
         if unknown:
-            raise InputError(f'{cls.__name__} (type {self._type!r}) takes no keyword(s) '
+            raise InputError(f'{target.__name__} (type {call_type!r}) takes no keyword(s) '
                              f'{unknown}: it takes {sorted(accepted - {"model", "source"})}')
-        self._adopt(cls(model, source, url or base_url, type=self._type, name=name, **kw))
+        return target(model, source, url, type=call_type, name=name, **kw)
 
-    @property
-    def type(self) -> str:
-        return self._type
-
-    def _repr_head(self) -> str:
-        return f'OnlineModule[{self._type}]'
 

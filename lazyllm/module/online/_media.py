@@ -130,6 +130,7 @@ def _check(data: bytes, what: str, audio: bool = False) -> str:
         who = 'the speech-to-text endpoint' if audio else 'vision models'
         raise InputError(f'{what} is {_describe(data)}, which {who} do not accept: {fix}')
     _check_size(len(data), what, 'max_audio_mb' if audio else 'max_image_mb')
+    assert kind is not None     # None is in neither accepted list
     return kind
 
 

@@ -44,10 +44,10 @@ class OnlineMultiModalModule(OnlineBase):
                  api_key: str | None = None, output_dir: str | os.PathLike | None = None,
                  static_params: dict | None = None, timeout: float | None = None,
                  max_retries: int | None = None, poll_interval: float = 1.0,
-                 name: str | None = None):
+                 name: str | None = None, return_trace: bool = False):
         super().__init__(model, source, base_url, type=type, api_key=api_key,
                          static_params=static_params, timeout=timeout,
-                         max_retries=max_retries, name=name)
+                         max_retries=max_retries, name=name, return_trace=return_trace)
         if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) \
                 or poll_interval <= 0:
             raise InputError(f'poll_interval must be seconds > 0, not {poll_interval!r}')

@@ -42,7 +42,7 @@ def _with_model(model: str | None, body: dict) -> dict:
 
 
 def _form(model: str | None, params: dict) -> dict:
-    form = {} if model is None else {'model': model}
+    form: dict[str, str | int | float] = {} if model is None else {'model': model}
     for k, v in params.items():
         if not isinstance(v, (str, int, float)) or isinstance(v, bool):
             raise InputError(f'{k}={v!r} cannot be sent in an upload form: pass a str or number')

@@ -170,15 +170,15 @@ def test_text_to_image_takes_a_prompt(openai_server, key, tmp_path):
 def test_online_module_routes_media_types(openai_server, key, type):
     om = lazyllm.OnlineModule(source='openai', type=type, base_url=openai_server.base_url,
                               api_key=key)
-    assert isinstance(om.module, OnlineMultiModalModule)
-    assert om.module.base_url == openai_server.base_url
+    assert isinstance(om, OnlineMultiModalModule)
+    assert om.base_url == openai_server.base_url
     assert key not in repr(om)
 
 
 def test_online_module_reads_the_type_from_the_model_name(openai_server, key):
     om = lazyllm.OnlineModule('whisper-1', source='openai', url=openai_server.base_url,
                               api_key=key)
-    assert om.type == 'stt' and isinstance(om.module, OnlineMultiModalModule)
+    assert om.type == 'stt' and isinstance(om, OnlineMultiModalModule)
 
 
 def test_online_module_stt_call_and_acall(openai_server, key):

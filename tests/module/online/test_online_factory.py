@@ -39,10 +39,9 @@ def test_every_call_type_has_a_route():
     (dict(source='openai', type='image_editing'), OnlineMultiModalModule, 'image_editing'),
 ])
 def test_routes(kwargs, cls, type_):
-    m = OnlineModule(**kwargs)
-    assert type(m) is OnlineModule and isinstance(m, lazyllm.ModuleBase)
-    assert type(m.module) is cls and m.type == type_ == m.module.type
-    assert m.module in m.submodules()
+    m = OnlineModule(**kwargs)            # the module of the call type itself
+    assert type(m) is cls and m.type == type_
+    assert isinstance(m, OnlineModule) and isinstance(m, lazyllm.ModuleBase)
 
 
 def test_explicit_type_wins_over_the_name():
@@ -53,7 +52,7 @@ def test_url_is_the_base_url_of_chat_and_embeddings():
     chat = OnlineModule(url='http://127.0.0.1:8001/v1')
     emb = OnlineModule(url='http://127.0.0.1:8002', type='embed')
     assert chat.base_url == 'http://127.0.0.1:8001/v1/'
-    assert emb.module.base_url == 'http://127.0.0.1:8002/v1/'
+    assert emb.base_url == 'http://127.0.0.1:8002/v1/'
 
 
 def test_attributes_and_stream_reach_the_routed_module():
@@ -68,8 +67,9 @@ def test_attributes_and_stream_reach_the_routed_module():
 @pytest.mark.parametrize('kwargs, words', [
     (dict(source='qwen', type='embed', temperature=0.1), "takes no keyword(s) ['temperature']"),
     (dict(source='qwen', colour='red'), "takes no keyword(s) ['colour']"),
-    (dict(source='qwen', type='music'), 'not an online call type'),
-    (dict(url='http://a:1', base_url='http://b:2'), 'not both'),
+    (dict(source='qwen', type=3), 'must be a call type name'),
+    (dict(source='qwen', type='embed', function='llm'), 'pass one of them'),
+    (dict(url='http://a:1', base_url='http://b:2'), 'pass one of them'),
 ])
 def test_bad_arguments(kwargs, words):
     with pytest.raises(InputError) as e:
@@ -80,4 +80,4 @@ def test_bad_arguments(kwargs, words):
 def test_construction_does_no_io():
     # nothing listens at this address: building the module must not notice
     m = OnlineModule(url='http://127.0.0.1:9/v1/', type='embed')
-    assert m.module.base_url == 'http://127.0.0.1:9/v1/'
+    assert m.base_url == 'http://127.0.0.1:9/v1/'

@@ -17,7 +17,7 @@ def test_chat_and_stream_equal_the_trainable_module(tiny_llm):
 def test_the_factory_and_a_url_without_v1_reach_the_same_engine(tiny_llm):
     root = tiny_llm.url.rsplit('/v1', 1)[0]
     online = lazyllm.OnlineModule(url=root, source='openai')
-    assert isinstance(online.module, lazyllm.OnlineChatModule)
+    assert type(online) is lazyllm.OnlineChatModule
     assert online('hi', temperature=0, max_tokens=4) == tiny_llm('hi', temperature=0,
                                                                  max_tokens=4)
 
