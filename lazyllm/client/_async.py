@@ -24,6 +24,8 @@ class AsyncClient(ClientBase):
     plain calls that return async generators: ``async for d in c.stream_chat(msgs): …``.
     """
 
+    _http: httpx.AsyncClient
+
     def _open(self) -> None:
         self._http = httpx.AsyncClient(**self._http_options())
 

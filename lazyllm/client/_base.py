@@ -65,6 +65,8 @@ def _positive(name: str, value: Any) -> float:
 class ClientBase:
     """Settings and request building shared by :class:`Client` and :class:`AsyncClient`."""
 
+    _http: httpx.Client | httpx.AsyncClient   # set by the subclass, from _http_options()
+
     def __init__(self, base_url: str, api_key: str | None = None, *,
                  timeout: float | None = None, connect_timeout: float | None = None,
                  max_retries: int | None = None, headers: Mapping[str, str] | None = None,

@@ -162,7 +162,7 @@ def status_error(status: int, headers: Mapping[str, str], body: Any, url: str,
     said = _server_message(body)
     head = head or f'{url} answered HTTP {status}'
     tried = f' (after {attempts} attempts)' if attempts > 1 else ''
-    kw = dict(url=url, status=status, body=_excerpt(body, secrets))
+    kw: dict[str, Any] = dict(url=url, status=status, body=_excerpt(body, secrets))
     if status in (401, 403):
         return AuthenticationError(redact(
             f'{head}: {said}: the API key is missing, wrong or lacks access; '
@@ -188,10 +188,10 @@ def status_error(status: int, headers: Mapping[str, str], body: Any, url: str,
 
 
 # Error types that carry no numeric code in a stream event (Anthropic's), as HTTP statuses.
-_EVENT_TYPES = {'invalid_request_error': 400, 'authentication_error': 401,
-                'permission_error': 403, 'not_found_error': 404, 'request_too_large': 413,
-                'rate_limit_error': 429, 'api_error': 500, 'server_error': 500,
-                'overloaded_error': 529}
+_EVENT_TYPES: dict[str, int] = {
+    'invalid_request_error': 400, 'authentication_error': 401, 'permission_error': 403,
+    'not_found_error': 404, 'request_too_large': 413, 'rate_limit_error': 429, 'api_error': 500,
+    'server_error': 500, 'overloaded_error': 529}
 
 
 def event_error(event: dict, url: str, secrets: Iterable[str],
@@ -202,6 +202,7 @@ def event_error(event: dict, url: str, secrets: Iterable[str],
         err = err['error']   # Anthropic: {"type": "error", "error": {"type": …, "message": …}}
     code = err.get('code') if isinstance(err, dict) else None
     if not isinstance(code, int) or isinstance(code, bool) or not 100 <= code <= 599:
-        code = _EVENT_TYPES.get(err.get('type') if isinstance(err, dict) else None, 0)
+        kind = err.get('type') if isinstance(err, dict) else None
+        code = _EVENT_TYPES.get(kind, 0) if isinstance(kind, str) else 0   # a list: unhashable
     head = f'{url} sent an error event mid-stream' + (f' (code {code})' if code else '')
     return status_error(code, {}, event, url, secrets, head=head, auth_fix=auth_fix)

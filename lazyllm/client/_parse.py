@@ -24,7 +24,7 @@ class ShapeError(Exception):
     a ProtocolError that names the URL."""
 
 
-def _first_choice(data: Any, key: str) -> tuple[dict, dict]:
+def _first_choice(data: Any, key: str) -> tuple[dict, Any]:
     try:
         choice = data['choices'][0]
         return choice, choice[key]

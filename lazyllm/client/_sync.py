@@ -27,6 +27,8 @@ class Client(ClientBase):
     release its connections. Creating it does no I/O.
     """
 
+    _http: httpx.Client
+
     def _open(self) -> None:
         self._http = httpx.Client(**self._http_options())
 

@@ -25,7 +25,7 @@ class BuiltinEngine(Engine):
     reports_identity: bool = True     # servers/_app.py sends the launch token
     binds_own_port: bool = True       # servers/__main__.py binds port 0 and says which
 
-    def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
+    def argv(self, model_dir: str, *, host: str, port: int | str, served_name: str,
              options: dict, python: str = sys.executable, aliases: tuple = ()) -> list[str]:
         return [python, '-m', 'lazyllm.deploy.servers', self.kind, '--model', str(model_dir),
                 '--host', host, '--port', str(port), '--served-model-name', served_name,
@@ -90,7 +90,7 @@ class TransformersEngine(BuiltinEngine):
             out += ['--adapter', name, repr(float(weight)), path]
         return out
 
-    def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
+    def argv(self, model_dir: str, *, host: str, port: int | str, served_name: str,
              options: dict, python: str = sys.executable, aliases: tuple = ()) -> list[str]:
         if options.get('adapters'):
             from .servers._adapters import check_folders

@@ -86,10 +86,12 @@ class Engine:
                 out += [flag, str(value)]
         return out
 
-    def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
+    def argv(self, model_dir: str, *, host: str, port: int | str, served_name: str,
              options: dict, python: str = sys.executable, aliases: tuple = ()) -> list[str]:
-        """The engine's command line. ``served_name`` is the model id it answers with;
-        ``aliases`` are other names a request may give as ``model``."""
+        """The engine's command line. ``port`` is a number or a launcher placeholder
+        (``lazyllm.launch.PORT``) filled in where the engine runs; ``served_name`` is the
+        model id it answers with; ``aliases`` are other names a request may give as
+        ``model``."""
         raise NotImplementedError(f'engine {self.name} does not say how to launch itself')
 
     def __repr__(self) -> str:

@@ -183,7 +183,7 @@ class VllmEngine(Engine):
     def flags(self, options: dict) -> list[str]:
         return super().flags({k: v for k, v in options.items() if k not in _SPECIAL})
 
-    def argv(self, model_dir: str, *, host: str, port: int, served_name: str,
+    def argv(self, model_dir: str, *, host: str, port: int | str, served_name: str,
              options: dict, python: str = sys.executable, aliases: tuple = ()) -> list[str]:
         names = [served_name]           # vLLM answers to all; its /v1/models shows the first
         for alias in (*aliases, options.get('served_model_name')):
@@ -379,8 +379,9 @@ def _cpus_bind() -> str:
         return ''
     if not cpus or len(cpus) >= (os.cpu_count() or 0):
         return ''
-    ranges, start = [], cpus[0]
-    for a, b in zip(cpus, cpus[1:] + [None]):
+    ranges: list[str] = []
+    start: int | None = cpus[0]
+    for a, b in zip(cpus, [*cpus[1:], None]):
         if b != a + 1:
             ranges.append(f'{start}-{a}' if a != start else str(a))
             start = b

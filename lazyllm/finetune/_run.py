@@ -67,7 +67,8 @@ class _Progress:
     otherwise (CI logs, notebooks that capture stderr)."""
 
     def __init__(self, title: str):
-        self.title, self.bar, self.logged = title, None, 0.0
+        self.title, self.logged = title, 0.0
+        self.bar: Any = None     # a tqdm bar once the first step arrives on a terminal
         self.tty = sys.stderr.isatty()
 
     def update(self, step: dict) -> None:

@@ -416,7 +416,7 @@ def _conversation(messages: list[dict], label: Callable[[int], str], name: str) 
     return messages
 
 
-def _turns(record: dict, name: str, item_shape: str) -> list:
+def _turns(record: dict, name: str, item_shape: str) -> list | tuple:
     value = record[name]
     if not isinstance(value, (list, tuple)) or not value:
         raise _Bad(f'"{name}" must be a non-empty list of {item_shape} objects, got '

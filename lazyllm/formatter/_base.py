@@ -79,6 +79,8 @@ class PipeFormatter(FormatterBase):
     formatter`` takes two); a step that returns a package gives the next step its items as
     separate arguments, as in a flow."""
 
+    steps: tuple[Callable, ...]
+
     def __init__(self, *steps: Callable):
         flat: list[Callable] = []
         for step in steps:

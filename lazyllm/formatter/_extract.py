@@ -47,7 +47,8 @@ def _lex(text: str, start: int, stop: int) -> tuple[int, list[tuple[str, str]], 
     next significant character, whether it was closed). Strings are skipped; a single quote
     starts a string only where a value can start, so an apostrophe in prose does not. The
     walk ends at ``stop``."""
-    depth, i, words, previous = 0, start, [], ''
+    depth, i, previous = 0, start, ''
+    words: list[tuple[str, str]] = []
     while i < stop:
         c = text[i]
         if c == '"' or (c == "'" and previous in ('{', '[', ',', ':')):
@@ -60,7 +61,9 @@ def _lex(text: str, start: int, stop: int) -> tuple[int, list[tuple[str, str]], 
             if depth == 0:
                 return i + 1, words, True
         elif not c.isspace() and c not in ',:':
-            end = _WORD.match(text, i).end()
+            word = _WORD.match(text, i)
+            assert word is not None   # c is neither space, bracket, quote, comma nor colon
+            end = word.end()
             rest = text[end:].lstrip()
             words.append((text[i:end], rest[:1]))
             i, previous = end, text[end - 1]
@@ -118,7 +121,9 @@ def _scan(text: str) -> list[Any]:
             if not closed and words and not _LITERAL.fullmatch(words[-1][0]) \
                     and candidate.endswith(words[-1][0]):     # complete `tru` to `true`
                 word = words[-1][0]
-                candidate = candidate[:-len(word)] + _truncated_literal(word)
+                literal = _truncated_literal(word)
+                assert literal is not None    # _looks_like_json accepted only such a last word
+                candidate = candidate[:-len(word)] + literal
             value = _repair(candidate)
             if isinstance(value, dict if text[start] == '{' else list) and value:
                 values.append(value)

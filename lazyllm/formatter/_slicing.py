@@ -73,10 +73,11 @@ def _same_kind(data: Sequence, items: list) -> Sequence:
     """``items`` in a sequence of ``data``'s type (a package stays a package)."""
     if isinstance(data, package):
         return package(items)
-    if type(data) in (list, tuple):
-        return type(data)(items)
+    kind: Any = type(data)    # a concrete sequence type, called with one iterable
+    if kind in (list, tuple):
+        return kind(items)
     try:
-        return type(data)(items)
+        return kind(items)
     except TypeError:        # e.g. a namedtuple: its constructor takes fields, not a list
         return tuple(items) if isinstance(data, tuple) else list(items)
 
@@ -98,7 +99,7 @@ def _parse_bracket(body: str, text: str, error) -> _Selector:
         bounds = body.split(':')
         if len(bounds) > 3:
             error(f'{text} has more than two colons: use [start:stop] or [start:stop:step]')
-        numbers = []
+        numbers: list[int | None] = []
         for bound in bounds:
             bound = bound.strip()
             if bound in ('', 'None'):

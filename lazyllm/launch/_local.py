@@ -128,7 +128,10 @@ class LocalJob(Job):
                  port: int | None = None):
         super().__init__(name=name, argv=argv, host=LOCALHOST, log_path=log_path, port=port)
         self._proc = proc
-        self._pid = proc.pid if proc is not None else pid
+        if proc is not None:
+            pid = proc.pid
+        assert pid is not None, 'LocalJob takes a process, or a pid (from attach())'
+        self._pid = pid
         self._grace = grace
         self._stopped = False
         self._lock = threading.Lock()

@@ -46,8 +46,8 @@ __all__ = ['RayLauncher', 'RayJob']
 
 
 _NODE_SCRIPT = str(Path(__file__).with_name('_node.py'))
-_STATUS = {'PENDING': 'pending', 'RUNNING': 'running', 'SUCCEEDED': 'exited',
-           'FAILED': 'failed'}
+_STATUS: dict[str, Status] = {'PENDING': 'pending', 'RUNNING': 'running', 'SUCCEEDED': 'exited',
+                               'FAILED': 'failed'}
 _LOCAL_HEAD_TIMEOUT = 180.0
 
 
@@ -254,6 +254,7 @@ class RayLauncher(Launcher):
         api = self._api()
         self._check_feasible(resources)
         head = urlsplit(self.address).hostname
+        assert head is not None     # dashboard_url() refused an address without a host
         entry = shlex.join([sys.executable, '-I', '-S', _NODE_SCRIPT, '--reach', head, '--',
                             *argv])
         submission = f'lazyllm-{name}-{time.strftime("%Y%m%d-%H%M%S")}-{uuid.uuid4().hex[:6]}'

@@ -81,6 +81,18 @@ class PrompterBase:
     """Shared construction, validation and input routing. Subclasses lay the parts out:
     ``_instruction_block`` (the system part) and ``_render_text`` (the text layout)."""
 
+    # Set once through ``_set`` (``__setattr__`` refuses), declared here for the type checker.
+    _instruction: str | dict[str, str] | None
+    _is_dict: bool
+    _extra_keys: tuple[str, ...]
+    _show: bool
+    _configs: dict[str, str]
+    _history: tuple[dict[str, Any], ...]
+    _tools: tuple[dict[str, Any], ...]
+    _templates: dict[str, Template]
+    _where_main: str
+    _keys: tuple[str, ...]
+
     def __init__(self, instruction: str | Mapping[str, str] | None = None,
                  extra_keys: str | Sequence[str] | None = None, show: bool = False,
                  tools: Any = None, history: Any = None, *, system: str | None = None):
@@ -131,8 +143,8 @@ class PrompterBase:
         """Set the system text and the text layout's model tokens (``sos``, ``eos``, ``soh``,
         ``eoh``, ``soa``, ``eoa``, ``soe``, ``eoe``), as LazyLLM does for a model family.
         Call it while setting up, before the prompter is used by several threads."""
-        configs = check_configs(type(self).__name__, configs)
-        self._set(_configs={**self._configs, **configs})
+        checked = check_configs(type(self).__name__, configs)
+        self._set(_configs={**self._configs, **checked})
         self._compile(self._templates[self._where_main].text,
                       self._templates["instruction['user']"].text)
 

@@ -52,6 +52,7 @@ class Prompter:
         self._show = bool(show)
         self._template = Template(prompt, 'the prompt') if prompt is not None else None
         names = list(self._template.names) if self._template else []
+        self._chat: Template | None
         if chat_prompt is not None:
             if prompt is None:
                 raise InputError('Prompter chat_prompt= needs prompt= too (the template used '
@@ -130,6 +131,7 @@ class Prompter:
                 raise PromptError(f'this Prompter has no {{{self._history_symbol}}} slot for '
                                   'history: add it to the template (or chat_prompt=), or drop '
                                   'the history')
+            assert template is not None  # not empty; use_history means a chat template
             input = template.fill(values) + (label or '')
         if show or self._show:
             get_logger().info('prompt: %r', input)

@@ -19,7 +19,7 @@ import os
 import re
 import socket
 import time
-from typing import Any
+from typing import Any, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,7 +43,8 @@ try:   # orjson (in the `local` extra) encodes vectors ~10x faster than the json
         def render(self, content: Any) -> bytes:
             return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 except ImportError:  # pragma: no cover - plain json still works
-    FastJSONResponse = JSONResponse  # type: ignore[misc]
+    # the plain class under the fast one's name (unused-ignore: without fastapi it is Any)
+    FastJSONResponse = JSONResponse  # type: ignore[misc, assignment, unused-ignore]
 
 _CODES = {401: 'invalid_api_key', 404: 'not_found', 405: 'method_not_allowed',
           413: 'request_too_large'}
@@ -76,7 +77,7 @@ class _AsciiJSON(JSONResponse):
         return json.dumps(content, separators=(',', ':')).encode()
 
 
-def error_response(e: ApiError, headers: dict | None = None) -> JSONResponse:
+def error_response(e: ApiError, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return _AsciiJSON(error_body(e.message, e.type, e.param, e.code), status_code=e.status,
                       headers=headers)
 
@@ -160,8 +161,8 @@ def create_app(*, served_name: str, kind: str, max_model_len: int | None = None,
 
 
 def _routes(app: FastAPI) -> list[str]:
-    return sorted({r.path for r in app.router.routes if getattr(r, 'path', '/').startswith(
-        ('/v1/', '/health')) and '{' not in r.path})
+    paths = (getattr(r, 'path', '/') for r in app.router.routes)   # a Mount has no path
+    return sorted({p for p in paths if p.startswith(('/v1/', '/health')) and '{' not in p})
 
 
 def model_not_found(app: FastAPI, model: Any) -> ApiError:
@@ -251,6 +252,8 @@ def serve(app: FastAPI, sock: socket.socket) -> None:
         drain = max(0.0, float(os.environ.get(DRAIN_ENV) or 5))
     except ValueError:
         drain = 5.0
+    # uvicorn annotates int but passes it to asyncio.wait_for, which takes a float
+    # (unused-ignore: without uvicorn installed, the checker reads it as Any)
     config = uvicorn.Config(app, log_level='info', access_log=False,
-                            timeout_graceful_shutdown=drain)
+                            timeout_graceful_shutdown=drain)  # type: ignore[arg-type, unused-ignore]
     uvicorn.Server(config).run(sockets=[sock])

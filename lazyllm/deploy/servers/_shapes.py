@@ -56,7 +56,7 @@ class Shapes:
         else:
             choices = [{'index': i, 'text': (delta or {}).get('content', ''),
                         'logprobs': None, 'finish_reason': finish}]
-        out = {**self.head, 'choices': choices}
+        out: dict[str, Any] = {**self.head, 'choices': choices}
         if self.chat:
             out['object'] = 'chat.completion.chunk'
         if totals is not None:

@@ -200,12 +200,12 @@ def _next_call(fmt: ToolFormat, text: str, pos: int,
         for tag in () if fmt.marker else _LEADING_TAGS:
             if text.startswith(tag, _skip_space(text, pos)):
                 pos = _skip_space(text, pos) + len(tag)
-        pos = _expect(text, pos, (fmt.prefix + fmt.call_open).strip()[len(fmt.marker):])
+        after = _expect(text, pos, (fmt.prefix + fmt.call_open).strip()[len(fmt.marker):])
     else:
-        pos = _expect(text, pos, fmt.call_close + fmt.separator + fmt.call_open)
-    if pos is None:
+        after = _expect(text, pos, fmt.call_close + fmt.separator + fmt.call_open)
+    if after is None:
         return None, None
-    pos = _skip_space(text, pos)
+    pos = _skip_space(text, after)
     if not text.startswith('{', pos):   # objects only: they cannot grow once complete
         return None, None
     try:

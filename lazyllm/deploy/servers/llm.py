@@ -24,7 +24,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
@@ -192,11 +192,17 @@ class _Engine:
     def jobs(self, prompts: list[list[int]], budgets: list[int], constraints: list,
              spec: Spec, adapter: str | None) -> tuple[list[GenRequest], asyncio.Queue]:
         """One GenRequest per prompt, all feeding one asyncio queue with (index, Event)."""
-        loop, events = asyncio.get_running_loop(), asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
+
+        def emitter(i: int) -> Callable[[Event], None]:
+            def emit(ev: Event) -> None:     # called on the generator thread
+                loop.call_soon_threadsafe(events.put_nowait, (i, ev))
+            return emit
+
         reqs = []
         for i, (ids, budget, constraint) in enumerate(zip(prompts, budgets, constraints)):
-            emit = (lambda ev, i=i: loop.call_soon_threadsafe(events.put_nowait, (i, ev)))
-            reqs.append(GenRequest(ids, budget, spec.new_sampling(), emit, spec.stop,
+            reqs.append(GenRequest(ids, budget, spec.new_sampling(), emitter(i), spec.stop,
                                    adapter=adapter, constraint=constraint))
         for r in reqs:
             self.gen.submit(r)
@@ -210,7 +216,7 @@ def _generation_error(ev: Event) -> ApiError:
 async def _collect(reqs: list[GenRequest], events: asyncio.Queue) -> list[Event]:
     """Wait for every request to finish; returns one merged Event per request."""
     done: list[Event | None] = [None] * len(reqs)
-    texts = [[] for _ in reqs]
+    texts: list[list[str]] = [[] for _ in reqs]
     while any(d is None for d in done):
         i, ev = await events.get()
         texts[i].append(ev.text)
@@ -218,7 +224,7 @@ async def _collect(reqs: list[GenRequest], events: asyncio.Queue) -> list[Event]
             if ev.error:
                 raise _generation_error(ev)
             done[i] = Event(''.join(texts[i]), ev.finish_reason, ev.completion_tokens)
-    return done  # type: ignore[return-value]
+    return [d for d in done if d is not None]     # every one is set when the loop ends
 
 
 class _ClientGone(Exception):
@@ -246,6 +252,7 @@ async def _collect_watching(request: Request, reqs: list[GenRequest],
 
 def _choice(ev: Event, fmt: Any, spec: Spec) -> Choice:
     """A finished answer, with tool calls parsed out of its text when tools were offered."""
+    assert ev.finish_reason is not None    # _collect merges only finished requests
     if fmt is None:
         return Choice(ev.text, ev.finish_reason, ev.completion_tokens)
     content, calls = fmt.parse(ev.text)

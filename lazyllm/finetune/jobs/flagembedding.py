@@ -155,7 +155,7 @@ def write_st_metadata(base: str, output: str, pooling: str, normalize: bool, dim
     if transformer.get('path'):
         raise JobError(f'the base {base} keeps its transformer in {transformer["path"]!r}, '
                        f'not at the top of the folder: not supported')
-    chain = [transformer, pool] + ([norm] if normalize else [])
+    chain: list[dict] = [transformer, pool] + ([norm] if normalize else [])
     for i, m in enumerate(chain):
         m['idx'] = i
     (dst / 'modules.json').write_text(json.dumps(chain, indent=2), encoding='utf-8')

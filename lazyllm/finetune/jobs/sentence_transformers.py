@@ -56,7 +56,7 @@ def _borrowed(records: list, i: int, count: int) -> list:
 def embed_rows(records: list) -> dict:
     """Columns for MultipleNegativesRankingLoss: (anchor, positive[, negative])."""
     with_neg = any(r.get('neg') for r in records)
-    rows = {'anchor': [], 'positive': []}
+    rows: dict[str, list] = {'anchor': [], 'positive': []}
     if with_neg:
         rows['negative'] = []
     for i, r in enumerate(records):
@@ -74,7 +74,7 @@ def embed_rows(records: list) -> dict:
 
 def rerank_rows(records: list) -> dict:
     """Columns for BinaryCrossEntropyLoss: (query, document, label 1.0 / 0.0)."""
-    rows = {'query': [], 'document': [], 'label': []}
+    rows: dict[str, list] = {'query': [], 'document': [], 'label': []}
     for i, r in enumerate(records):
         negs = list(r.get('neg') or []) or _borrowed(records, i, len(r['pos']))
         for pos in r['pos']:
