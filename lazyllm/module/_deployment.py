@@ -281,18 +281,19 @@ class Deployment(Clients):
         return folder, engine, engine.validate(self.options)
 
     def _launch(self, detach: bool = False) -> None:
+        launched = self.launch_engine(detach)   # a bad configuration: refused, still stopped
         try:
-            launched = self.launch_engine(detach)
-        except BaseException:
+            self.wait_engine(launched)
+        except BaseException:                   # the engine itself failed
             self.state, self.token = 'failed', None
             raise
         self.take(launched)
 
     def launch_engine(self, detach: bool = False) -> 'Launched':
-        """Launch an engine for the current configuration and wait until it is ready, without
-        touching the engine this deployment serves from now (``take`` switches to it; a
-        blue-green swap launches while the old engine keeps answering). On failure the new
-        engine is stopped and a DeployError says why."""
+        """Launch an engine for the current configuration (checked first: a bad one raises
+        before any process starts), without touching the engine this deployment serves from
+        now: ``wait_engine`` waits until it is ready and ``take`` switches to it (a blue-green
+        swap launches while the old engine keeps answering)."""
         from ..launch import HOST, OWN_PORT, PORT, get_launcher
         folder, engine, options = self.plan()
         python = (self.python or engine.default_python() or config['engine_python']
@@ -328,15 +329,19 @@ class Deployment(Clients):
         job = launcher.launch(argv, env=env, name=f'{engine.name}-{folder.name}', detach=detach)
         # calls that name no adapter may go elsewhere than the base (deploy.transformers with
         # adapters=: their weighted mix); the base stays reachable by its served name
-        launched = Launched(job, launcher, engine, token, served_name,
-                            engine.default_adapter(options))
+        return Launched(job, launcher, engine, token, served_name,
+                        engine.default_adapter(options))
+
+    def wait_engine(self, launched: 'Launched') -> 'Launched':
+        """``launched`` once its engine is ready (its ``url`` set); on failure the engine is
+        stopped and a DeployError says why."""
         try:
             if self.on_launch is not None:    # e.g. record the job: stoppable while loading
                 self.on_launch(launched)
-            launched.url = wait_ready(job, engine, token, what=self.model,
-                                      check_cancel=self._check_cancel) + '/v1/'
+            launched.url = wait_ready(launched.job, launched.engine, launched.token,
+                                      what=self.model, check_cancel=self._check_cancel) + '/v1/'
         except BaseException:
-            job.stop()
+            launched.job.stop()
             raise
         return launched
 

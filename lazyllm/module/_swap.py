@@ -60,7 +60,8 @@ def swap(dep: Any, *, how: dict | None = None, model: Any = _KEEP, options: Any 
             return False
         old_url, named = dep.url, dep.named
         try:
-            launched = dep.launch_engine(detach=named is not None and named.detached)
+            launched = dep.wait_engine(dep.launch_engine(
+                detach=named is not None and named.detached))
         except BaseException as e:
             dep.restore(before)
             if isinstance(e, LazyLLMError):

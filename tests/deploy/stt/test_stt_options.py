@@ -49,7 +49,7 @@ def test_invalid_options_fail_before_any_launch(whisper_path, options, expected)
 def _engine(folder, *flags):
     env = {**os.environ, 'HF_HUB_OFFLINE': '1'}
     return subprocess.Popen([sys.executable, '-m', 'lazyllm.deploy.servers', 'stt', '--model',
-                             str(folder), '--port', '9', *flags], env=env, text=True,
+                             str(folder), '--port', '0', *flags], env=env, text=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

@@ -1,5 +1,7 @@
 """SmolLM2-135M-Instruct behind one real vLLM server: chat, completions, streaming, shares,
 and reconnection by URL."""
+from pathlib import Path
+
 import pytest
 
 import lazyllm
@@ -53,7 +55,7 @@ def test_completions(base):
 
 def test_served_model_name_and_card(base):
     cards = base.deployment.client().request('GET', 'models')['data']
-    assert cards[0]['id'] == base.deployment.served_name == 'smollm2-135m-instruct'
+    assert cards[0]['id'] == base.deployment.served_name == Path(base.deployment.model).name
 
 
 @pytest.mark.parametrize('form', ['{root}', '{root}/', '{root}/v1', '{root}/v1/',
