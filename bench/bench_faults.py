@@ -119,8 +119,7 @@ def bench_sigkill(path: Path, callers: int, traffic: float) -> None:
 
 def bench_swap(path: Path, traffic: float) -> None:
     """4 threads calling 3 shares of a named deployment through a swap to other weights."""
-    other = Path(HOME) / 'other-weights'
-    _other_weights(path, other)
+    other = models.other_weights(path, Path(HOME) / 'other-weights')
     llm = lazyllm.TrainableModule(path).deploy_method(lazyllm.deploy.transformers,
                                                       max_batch=8).start(name='bench-swap')
     shares = [llm.share(temperature=0), llm.share(prompt='Answer briefly.'), llm.share()]
@@ -166,18 +165,6 @@ def bench_swap(path: Path, traffic: float) -> None:
     row('  longest call during the swap', f'{max(during, default=0):.2f}s')
     row('  median call before it', f'{steady[len(steady) // 2]:.3f}s' if steady else '-')
     row('  gap of a stop-then-start (restart())', f'{gap:.2f}s')
-
-
-def _other_weights(src: Path, dst: Path) -> None:
-    """A copy of ``src`` with other seeded weights (as tests/faults/test_swap.py)."""
-    import torch
-    from safetensors.torch import load_file, save_file
-    shutil.copytree(src, dst)
-    tensors = load_file(str(dst / 'model.safetensors'))
-    gen = torch.Generator().manual_seed(1)
-    save_file({k: (v + 0.5 * torch.randn(v.shape, generator=gen)).contiguous()
-               for k, v in tensors.items()}, str(dst / 'model.safetensors'),
-              metadata={'format': 'pt'})
 
 
 def cli(*args: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess, float]:

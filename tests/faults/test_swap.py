@@ -21,24 +21,11 @@ import pytest
 import lazyllm
 from lazyllm.errors import DeployError
 from tests.faults.conftest_lifecycle import end_all, lazyllm_cli
+from tests.support.models import other_weights
 from tests.support.procs import alive, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = 'the swap says'
-
-
-def other_weights(src: Path, dst: Path) -> Path:
-    """A copy of the model in ``src`` with other (seeded) weights: the same architecture and
-    tokenizer, another greedy answer."""
-    import torch
-    from safetensors.torch import load_file, save_file
-    shutil.copytree(src, dst)
-    tensors = load_file(str(dst / 'model.safetensors'))
-    gen = torch.Generator().manual_seed(1)
-    save_file({k: (v + 0.5 * torch.randn(v.shape, generator=gen)).contiguous()
-               for k, v in tensors.items()}, str(dst / 'model.safetensors'),
-              metadata={'format': 'pt'})
-    return dst
 
 
 @pytest.fixture

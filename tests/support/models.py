@@ -287,6 +287,20 @@ def tiny_qwen2(**overrides) -> Path:
     return _cached(name, RECIPES['tiny-qwen2'], lambda out: _build_tiny_qwen2(out, cfg), config=cfg)
 
 
+def other_weights(src: Path, dst: Path) -> Path:
+    """A copy of the model folder ``src`` in ``dst`` with other (seeded) weights: the same
+    architecture and tokenizer, another greedy answer (a stand-in for a finetuned run)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    shutil.copytree(src, dst)
+    tensors = load_file(str(dst / 'model.safetensors'))
+    gen = torch.Generator().manual_seed(1)
+    save_file({k: (v + 0.5 * torch.randn(v.shape, generator=gen)).contiguous()
+               for k, v in tensors.items()}, str(dst / 'model.safetensors'),
+              metadata={'format': 'pt'})
+    return dst
+
+
 def train_tiny_tokenizer(vocab_size: int = TINY_VOCAB_SIZE):
     """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``CORPUS`` (deterministic)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers

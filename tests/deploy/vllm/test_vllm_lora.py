@@ -12,14 +12,13 @@ PROMPT = 'The capital of France is'
 RANK, ALPHA, TARGETS = 8, 16, ('q_proj', 'v_proj')
 
 
-@pytest.fixture(scope='module')
-def adapter(tiny_llm_vllm_path, tmp_path_factory):
-    """A random rank-8 LoRA on q_proj and v_proj, big enough to change the greedy answer."""
+def write_adapter(base, out):
+    """A random rank-8 PEFT LoRA of ``base`` on q_proj and v_proj, big enough to change the
+    greedy answer, written into ``out``; returns its tensors."""
     import torch
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM
-    out = tmp_path_factory.mktemp('lora-sql')
-    model = AutoModelForCausalLM.from_pretrained(tiny_llm_vllm_path, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     gen = torch.Generator().manual_seed(0)
     tensors = {}
     for i, layer in enumerate(model.model.layers):
@@ -33,8 +32,14 @@ def adapter(tiny_llm_vllm_path, tmp_path_factory):
         'peft_type': 'LORA', 'task_type': 'CAUSAL_LM', 'r': RANK, 'lora_alpha': ALPHA,
         'lora_dropout': 0.0, 'target_modules': list(TARGETS), 'bias': 'none',
         'fan_in_fan_out': False, 'use_rslora': False, 'use_dora': False,
-        'modules_to_save': None, 'base_model_name_or_path': str(tiny_llm_vllm_path)}))
-    return out, tensors
+        'modules_to_save': None, 'base_model_name_or_path': str(base)}))
+    return tensors
+
+
+@pytest.fixture(scope='module')
+def adapter(tiny_llm_vllm_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp('lora-sql')
+    return out, write_adapter(tiny_llm_vllm_path, out)
 
 
 def greedy_transformers(path, tensors=None, max_new_tokens=8):

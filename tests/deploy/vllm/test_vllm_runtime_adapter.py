@@ -6,12 +6,11 @@ import pytest
 
 import lazyllm
 from tests.deploy.vllm.test_vllm_lora import (
-    ALPHA,
     PROMPT,
     RANK,
-    TARGETS,
     greedy_transformers,
     greedy_vllm,
+    write_adapter,
 )
 
 ASK = {'temperature': 0, 'max_tokens': 8}
@@ -19,28 +18,10 @@ ASK = {'temperature': 0, 'max_tokens': 8}
 
 @pytest.fixture(scope='module')
 def adapter(tiny_llm_vllm_path, tmp_path_factory):
-    """The random rank-8 PEFT adapter of test_vllm_lora, in a folder named 'sql'."""
-    import json
-
-    import torch
-    from safetensors.torch import save_file
-    from transformers import AutoModelForCausalLM
+    """The random adapter of test_vllm_lora, in a folder named 'sql'."""
     out = tmp_path_factory.mktemp('lora') / 'sql'
     out.mkdir()
-    model = AutoModelForCausalLM.from_pretrained(tiny_llm_vllm_path, dtype=torch.float32)
-    gen, tensors = torch.Generator().manual_seed(0), {}
-    for i, layer in enumerate(model.model.layers):
-        for name in TARGETS:
-            w = getattr(layer.self_attn, name).weight
-            key = f'base_model.model.model.layers.{i}.self_attn.{name}'
-            tensors[f'{key}.lora_A.weight'] = torch.randn(RANK, w.shape[1], generator=gen) * 0.3
-            tensors[f'{key}.lora_B.weight'] = torch.randn(w.shape[0], RANK, generator=gen) * 0.3
-    save_file(tensors, str(out / 'adapter_model.safetensors'))
-    (out / 'adapter_config.json').write_text(json.dumps({
-        'peft_type': 'LORA', 'task_type': 'CAUSAL_LM', 'r': RANK, 'lora_alpha': ALPHA,
-        'lora_dropout': 0.0, 'target_modules': list(TARGETS), 'bias': 'none',
-        'base_model_name_or_path': str(tiny_llm_vllm_path)}))
-    return out, tensors
+    return out, write_adapter(tiny_llm_vllm_path, out)
 
 
 @pytest.fixture(scope='module')
