@@ -10,9 +10,9 @@ A value is looked up, every time it is read, in this order:
 5. the setting's default.
 
 Nothing is read at import time and nothing is written by reading: importing lazyllm creates
-no files. Each layer registers the settings it owns with ``config.add(...)``, the same way a
-plugin would; ``config.show()`` (and ``lazyllm config show``) lists the effective values with
-their source, secrets masked.
+no files. The built-in settings are one table at the end of this file; a plugin registers its
+own with ``config.add(...)``. ``config.show()`` (and ``lazyllm config show``) lists the
+effective values with their source, secrets masked.
 """
 from __future__ import annotations
 
@@ -223,7 +223,8 @@ class Config:
         return data
 
     def register_all(self) -> None:
-        """Import the layers that register settings, so every setting is known."""
+        """Import the layers that register settings when they load (the online suppliers'
+        API keys), so every setting is known."""
         import importlib
         for name in self._setting_modules:
             importlib.import_module(name)
@@ -259,27 +260,77 @@ class Config:
         return f'<lazyllm.Config {len(self._settings)} settings; see config.show()>'
 
 
-config = Config(setting_modules=(
-    'lazyllm.deploy', 'lazyllm.deploy._vllm', 'lazyllm.finetune', 'lazyllm.hub',
-    'lazyllm.launch', 'lazyllm.module._config_map', 'lazyllm.module._deployment',
-    'lazyllm.module.online', 'lazyllm.cli._progress'))
+def _add_builtin_settings(config: Config) -> None:
+    """Every built-in setting, in one table: one place answers "what can I configure?", and
+    a key of config.yaml is told from a typo without importing the layer that reads it. A
+    plugin adds its own with ``config.add(...)``, as each online supplier does for its
+    ``<name>_api_key`` when it registers."""
+    # -- logging and model calls
+    config.add('log_level', 'WARNING', str, 'level of the lazyllm logger (DEBUG, INFO, WARNING…)')
+    config.add('timeout', 600.0, float,
+               'seconds a whole model call may take, streamed or not, before EndpointTimeout')
+    config.add('connect_timeout', 5.0, float, 'seconds to wait for a TCP connection to an endpoint')
+    config.add('max_retries', 3, int,
+               'retries on connect errors, 429 and 5xx before the first byte of an answer')
+    config.add('max_image_mb', 20.0, float, 'largest image (MB) sent to an online vision model')
+    config.add('max_audio_mb', 25.0, float, 'largest audio file (MB) sent to speech-to-text')
 
-config.add('log_level', 'WARNING', str, 'level of the lazyllm logger (DEBUG, INFO, WARNING…)')
-config.add('timeout', 600.0, float,
-           'seconds a whole model call may take, streamed or not, before EndpointTimeout')
-config.add('connect_timeout', 5.0, float, 'seconds to wait for a TCP connection to an endpoint')
-config.add('max_retries', 3, int,
-           'retries on connect errors, 429 and 5xx before the first byte of an answer')
-config.add('max_workers', 8, int,
-           'threads used by parallel, warp, diverter, graph and start() of a tree')
-config.add('parallel_multiprocessing', False, threads_only,
-           'always false: parallel, warp and diverter run branches in threads (LazyLLM code '
-           'reads this setting)')
-config.add('default_launcher', 'local', str,
-           'where engines and jobs run when no launcher is given: local, slurm or ray')
-config.add('ray_bin', 'ray', str, 'the `ray` command lazyllm.launchers.ray(start_local=True) '
-           'starts a head with')
-config.add('max_live_models', 0, int, 'most local engines this process keeps running; the '
-           'least recently used is stopped to make room (0: no cap)')
-config.add('model_memory_threshold', 0.0, float, 'fraction of RAM in use (0-1) above which '
-           'the least recently used local engine is stopped before another starts (0: off)')
+    # -- flows
+    config.add('max_workers', 8, int,
+               'threads used by parallel, warp, diverter, graph and start() of a tree')
+    config.add('parallel_multiprocessing', False, threads_only,
+               'always false: parallel, warp and diverter run branches in threads (LazyLLM code '
+               'reads this setting)')
+
+    # -- online suppliers (each supplier adds its own <name>_api_key when it registers)
+    config.add('default_source', '', str, 'the online supplier used when a module names none '
+               '(e.g. qwen); else the first supplier with a key')
+
+    # -- AutoModel
+    config.add('auto_model_config_map_path', '', str,
+               'YAML file of named model entries that lazyllm.AutoModel reads (docs/automodel.md)')
+
+    # -- where weights come from (hub)
+    config.add('model_path', '', str, 'colon-separated folders holding model folders (read-only)')
+    config.add('model_cache_dir', '', str,
+               'where downloaded models live (default: $LAZYLLM_HOME/models)')
+    config.add('model_source', 'huggingface', str,
+               'hub to download models from: huggingface or modelscope (the other is the fallback)')
+    config.add('model_source_token', '', str, 'token for gated or private models on the hub',
+               secret=True)
+    config.add('catalog', '', str, 'extra model catalog (JSON file) merged over the built-in one')
+
+    # -- engines and where they run (deploy, launch)
+    config.add('engine_python', '', str,
+               'interpreter that runs built-in engines (default: this one)')
+    config.add('vllm_python', '', str,
+               'interpreter (a venv with vllm installed) that runs the vllm engine; '
+               'default: engine_python, else this one')
+    config.add('default_launcher', 'local', str,
+               'where engines and jobs run when no launcher is given: local, slurm or ray')
+    config.add('ray_bin', 'ray', str, 'the `ray` command lazyllm.launchers.ray(start_local=True) '
+               'starts a head with')
+
+    # -- serving: deployments and the live-engine pool
+    config.add('deploy_timeout', 900.0, float, 'seconds an engine may take to become ready')
+    config.add('drain_timeout', 30.0, float,
+               'seconds an engine replaced by a swap gets to finish the calls it is answering')
+    config.add('engine_api_key', None, str,
+               'API key the built-in engines require and lazyllm sends to them', secret=True)
+    config.add('max_live_models', 0, int, 'most local engines this process keeps running; the '
+               'least recently used is stopped to make room (0: no cap)')
+    config.add('model_memory_threshold', 0.0, float, 'fraction of RAM in use (0-1) above which '
+               'the least recently used local engine is stopped before another starts (0: off)')
+
+    # -- finetuning
+    config.add('finetune_dir', '', str, 'where finetuned runs are written (default: '
+               '$LAZYLLM_HOME/finetuned, or the module\'s target_path)')
+
+    # -- the command line
+    config.add('progress_interval', 10.0, float,
+               'seconds between progress lines of the command line when stderr is not a terminal')
+
+
+# the online suppliers' key settings exist once their table is loaded (see register_all)
+config = Config(setting_modules=('lazyllm.module.online',))
+_add_builtin_settings(config)

@@ -113,13 +113,12 @@ def _from_file(args: argparse.Namespace) -> Any:
     """The TrainableModule the models file's entry describes (AutoModel's config map)."""
     import lazyllm
 
-    from ..module._automodel import plan
-    from ..module._config_map import load_map
+    from ..module import AutoModel, load_map
     entries = load_map(Path(args.config))
     if args.model not in entries:
         raise InputError(f'{args.config} has no entry {args.model!r}; its entries: '
                          f'{", ".join(sorted(entries)) or "none"}.')
-    if plan(args.model, args.config_id, config=args.config).kind != 'local':
+    if AutoModel.decide(args.model, config_id=args.config_id, config=args.config).kind != 'local':
         raise InputError(f'the entry {args.model!r} of {args.config} is an online model: there '
                          f'is nothing to deploy; use it with lazyllm.AutoModel({args.model!r}).')
     return lazyllm.AutoModel(args.model, config=args.config, config_id=args.config_id)

@@ -52,8 +52,8 @@ def _table(kind: str | None, as_json: bool) -> int:
 
 def pull(args: argparse.Namespace) -> int:
     """``models pull`` and ``pull``: resolve (maybe download) with progress on stderr."""
+    from ..hub import cache_dir
     from ..hub import pull as hub_pull
-    from ..hub._resolve import cache_dir
     from ._ps_cmd import print_json
     arriving = cache_dir() / '.partial'    # where a download's files grow (hub/_download.py)
 

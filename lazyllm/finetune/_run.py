@@ -26,8 +26,6 @@ from .jobs._protocol import JobConfig, parse_error, parse_progress
 
 __all__ = ['run_finetune', 'runs_root', 'latest_run']
 
-config.add('finetune_dir', '', str, 'where finetuned runs are written (default: '
-           '$LAZYLLM_HOME/finetuned, or the module\'s target_path)')
 _RUN_NAME = re.compile(r'^[A-Za-z0-9._-]+-\d{8}-\d{6}(-\d+)?$')
 
 

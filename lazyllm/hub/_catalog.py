@@ -20,8 +20,6 @@ from ._types import ModelType
 
 __all__ = ['CatalogEntry', 'catalog', 'lookup', 'suggest', 'catalog_type']
 
-config.add('catalog', '', str, 'extra model catalog (JSON file) merged over the built-in one')
-
 
 @dataclass(frozen=True)
 class CatalogEntry:

@@ -36,13 +36,6 @@ from ._catalog import CatalogEntry, lookup, suggest
 
 __all__ = ['resolve_model', 'has_weights', 'cache_dir', 'offline', 'hub_repo']
 
-config.add('model_path', '', str, 'colon-separated folders holding model folders (read-only)')
-config.add('model_cache_dir', '', str,
-           'where downloaded models live (default: $LAZYLLM_HOME/models)')
-config.add('model_source', 'huggingface', str,
-           'hub to download models from: huggingface or modelscope (the other is the fallback)')
-config.add('model_source_token', '', str, 'token for gated or private models on the hub',
-           secret=True)
 
 _WEIGHTS = ('*.safetensors', '*.bin', '*.pt', '*.pth', '*.gguf', '*.onnx', 'model.bin')
 

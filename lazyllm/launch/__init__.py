@@ -33,12 +33,13 @@ from ._base import (
     fill_endpoint,
 )
 from ._local import LocalJob, LocalLauncher
+from ._node import PREFIX as ENDPOINT_PREFIX
 from ._ports import allocate_port, port_is_free
 from ._ray import RayJob, RayLauncher
 from ._slurm import SlurmJob, SlurmLauncher
 
 __all__ = ['Launcher', 'Job', 'Resources', 'Status', 'STATUSES', 'ENDED', 'HOST', 'PORT',
-           'OWN_PORT',
+           'OWN_PORT', 'ENDPOINT_PREFIX',
            'fill_endpoint', 'LocalLauncher', 'LocalJob', 'SlurmLauncher', 'SlurmJob',
            'RayLauncher', 'RayJob', 'LauncherRegistry', 'launchers', 'get_launcher',
            'launcher_from_ref', 'allocate_port', 'port_is_free']

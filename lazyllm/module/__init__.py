@@ -1,4 +1,10 @@
-"""Modules: callables with a lifecycle (ModuleBase), hooks, streaming, and flows."""
+"""Modules: callables with a lifecycle (ModuleBase), hooks, streaming, and flows; the chat,
+online and automatic modules built on them."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from ._action import ActionModule
 from ._base import ModuleBase
 from ._generation import BatchItem, ChatCapabilities
@@ -6,15 +12,22 @@ from ._hooks import Hook
 from ._stream import StreamOptions, listen_stream
 
 __all__ = ['ModuleBase', 'ActionModule', 'Hook', 'StreamOptions', 'listen_stream', 'Deployment',
-           'TrainableModule', 'BatchItem', 'ChatCapabilities']
+           'TrainableModule', 'BatchItem', 'ChatCapabilities', 'AutoModel', 'connect',
+           'Conversation', 'load_map']
+
+# Loaded on first use: they pull in the serving and deploy layers. name -> (module, attribute)
+_LAZY = {
+    'Deployment': ('lazyllm.serve', 'Deployment'),
+    'TrainableModule': ('._trainable', 'TrainableModule'),
+    'AutoModel': ('._automodel', 'AutoModel'),
+    'connect': ('._connect', 'connect'),
+    'Conversation': ('._conversation', 'Conversation'),
+    'load_map': ('._config_map', 'load_map'),
+}
 
 
-def __getattr__(name: str) -> object:
-    """Deployment and TrainableModule load on first use (they pull in the deploy layer)."""
-    if name == 'Deployment':
-        from ._deployment import Deployment
-        return Deployment
-    if name == 'TrainableModule':
-        from ._trainable import TrainableModule
-        return TrainableModule
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module_name, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module_name, __name__), attribute)
     raise AttributeError(f"module 'lazyllm.module' has no attribute {name!r}")

@@ -11,7 +11,7 @@ what it looks like: ``isinstance(AutoModel(path), TrainableModule)`` is true.
 
 Why: application code should name *what* model it wants, and the place it runs (keys set,
 weights on disk, a config map) decides *how* it is served. The decision is the pure function
-:func:`plan` (no I/O but reading the map and checking whether a path exists), so
+:func:`decide` (no I/O but reading the map and checking whether a path exists), so
 ``explain()`` shows exactly what the constructor would build. Rules, first match wins:
 
 1. the config map (``_config_map``) has an entry for the name (or ``config_id``): the entry,
@@ -44,7 +44,7 @@ from ._base import ModuleBase
 from ._call_log import apply_return_trace
 from ._factory import Factory, alias
 
-__all__ = ['AutoModel', 'Plan', 'plan']
+__all__ = ['AutoModel', 'Decision', 'decide']
 
 # short keys of a local model entry in a models file that are engine options
 _ENTRY_OPTIONS = {'dtype': 'dtype', 'quantization': 'quantization', 'device': 'device',
@@ -57,7 +57,7 @@ _EMBED = '<embed_model_name>'   # marks a model given as embed_model_name= (no k
 
 
 @dataclass
-class Plan:
+class Decision:
     """What AutoModel builds: ``kind`` ('online'|'local'), the constructor keywords, and for
     a local model the ``deploy_method`` call ({'engine', 'method', 'options'}) if any."""
     kind: str
@@ -100,8 +100,8 @@ def _shown(key: str, value: Any) -> str:
     return "'***'" if key == 'api_key' and value else repr(value)
 
 
-def plan(model: Any = None, config_id: Any = None, source: str | None = None, type: Any = None,
-         config: Any = True, kw: dict | None = None) -> Plan:
+def decide(model: Any = None, config_id: Any = None, source: str | None = None,
+           type: Any = None, config: Any = True, kw: dict | None = None) -> Decision:
     """Decide what AutoModel builds, without building it (see the module docstring)."""
     kw = dict(kw or {})
     model = alias(model, 'model', kw.pop('base_model', None), 'base_model')
@@ -137,7 +137,7 @@ def plan(model: Any = None, config_id: Any = None, source: str | None = None, ty
     return _decide({'model': name, **kw}, set(kw), None, reasons)
 
 
-def _decide(values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
+def _decide(values: dict, from_kw: set, entry: Any, reasons: list) -> Decision:
     trace = values.pop('return_trace', False)
     if not isinstance(trace, bool):
         raise (InputError if 'return_trace' in from_kw or entry is None else ConfigError)(
@@ -150,7 +150,7 @@ def _decide(values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
     return p
 
 
-def _route(values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
+def _route(values: dict, from_kw: set, entry: Any, reasons: list) -> Decision:
     from .online import get_supplier, suppliers
     model, source = values.pop('model', None), values.pop('source', None)
     markers = [k for k in _LOCAL_MARKERS if values.get(k) is not None]
@@ -201,7 +201,7 @@ def _route(values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
 
 
 def _online(model: Any, source: Any, values: dict, from_kw: set, entry: Any,
-            reasons: list) -> Plan:
+            reasons: list) -> Decision:
     from .online import get_supplier
     from .online._factory import ROUTES, OnlineModule, accepted_keywords, route
     embed = values.pop(_EMBED, False)
@@ -218,10 +218,10 @@ def _online(model: Any, source: Any, values: dict, from_kw: set, entry: Any,
                    + (f', model {default!r}' if default and 'base_url' not in values else ''))
     kwargs = {'model': model, 'source': source}
     kwargs.update((k, v) for k, v in values.items() if v is not None)
-    return Plan('online', kwargs, reasons)
+    return Decision('online', kwargs, reasons)
 
 
-def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) -> Plan:
+def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) -> Decision:
     from ..deploy import engines
     from ._trainable import TrainableModule
     values.pop(_EMBED, None)     # a local model's type comes from its files
@@ -252,7 +252,7 @@ def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) ->
         kwargs['url'] = url
         reasons.append(f'url={url!r}: attach to the engine there instead of launching one')
     if framework is None and options is None and api_key is None:
-        return Plan('local', kwargs, reasons)
+        return Decision('local', kwargs, reasons)
     error = InputError if entry is None or 'framework' in from_kw else ConfigError
     where = 'framework=' if error is InputError else f'{entry.label}: framework'
     engine = str(framework or 'auto').lower()
@@ -273,7 +273,7 @@ def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) ->
             raise (ConfigError if from_file else error)(
                 f'{entry.label + ": " if from_file else ""}engine options: {e}') from e
     reasons.append(f'engine {engine}' + (f' with options {sorted(options)}' if options else ''))
-    return Plan('local', kwargs, reasons, {'engine': engine, 'method': method,
+    return Decision('local', kwargs, reasons, {'engine': engine, 'method': method,
                                           'options': options})
 
 
@@ -295,7 +295,7 @@ def _local_type(type: Any) -> Any:
     return value
 
 
-def _build(p: Plan) -> ModuleBase:
+def _build(p: Decision) -> ModuleBase:
     kw = dict(p.kwargs)
     m: ModuleBase
     if p.kind == 'online':
@@ -316,7 +316,8 @@ def _build(p: Plan) -> ModuleBase:
 class AutoModel(metaclass=Factory):
     """``AutoModel(model=None, *, config_id=None, source=None, type=None, config=True, **kw)``
     builds and returns the module the rules of the module docstring pick;
-    ``AutoModel.explain(...)`` (same arguments) says why, and builds nothing."""
+    ``AutoModel.explain(...)`` (same arguments) says why, and ``AutoModel.decide(...)`` gives
+    the decision as data; neither builds anything."""
 
     @staticmethod
     def products() -> tuple[type, ...]:
@@ -328,10 +329,17 @@ class AutoModel(metaclass=Factory):
     def build(cls, model: Any = None, *, config_id: Any = None, source: str | None = None,
               type: Any = None, config: Any = True, **kw: Any) -> ModuleBase:
         """The module itself: a TrainableModule, or an online module of the call type."""
-        return _build(plan(model, config_id, source, type, config, kw))
+        return _build(decide(model, config_id, source, type, config, kw))
+
+    @staticmethod
+    def decide(model: Any = None, *, config_id: Any = None, source: str | None = None,
+               type: Any = None, config: Any = True, **kw: Any) -> Decision:
+        """What AutoModel(...) would build, as data (``kind``, keywords, reasons); builds
+        nothing."""
+        return decide(model, config_id, source, type, config, kw)
 
     @staticmethod
     def explain(model: Any = None, *, config_id: Any = None, source: str | None = None,
                 type: Any = None, config: Any = True, **kw: Any) -> str:
         """Why AutoModel(...) builds what it builds, as text; builds nothing."""
-        return plan(model, config_id, source, type, config, kw).describe()
+        return decide(model, config_id, source, type, config, kw).describe()

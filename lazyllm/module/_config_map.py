@@ -53,8 +53,6 @@ from . import _foreign_maps as foreign
 __all__ = ['ENTRY_KEYS', 'Entry', 'map_path', 'load_map', 'select', 'expand_env', 'keywords',
            'check_keys']
 
-config.add('auto_model_config_map_path', '', str,
-           'YAML file of named model entries that lazyllm.AutoModel reads (docs/automodel.md)')
 
 # The keys every entry may use; an entry may also hold any keyword its target module takes.
 ENTRY_KEYS = ('id', 'source', 'model', 'type', 'url', 'base_url', 'api_key', 'framework',

@@ -20,14 +20,14 @@ from typing import Any
 from .._config import expand_user
 from .._log import get_logger
 from ..errors import InputError
-from ._swap import load_adapter, swap, unload_adapter
+from ..serve import load_adapter, swap, unload_adapter
 
 __all__ = ['FinetuneMixin']
 
 _MODES = ('finetune', 'server')
 
 
-class _Plan:
+class _Finetune:
     """What ``update()`` trains: method, options, launcher, trainset; shared by shares."""
 
     def __init__(self) -> None:
@@ -47,10 +47,10 @@ class FinetuneMixin:
     _target_path: Any
     _adapter: str | None
 
-    _ft: _Plan   # set by _init_finetune; shares hold the same plan
+    _ft: _Finetune   # set by _init_finetune; shares hold the same settings
 
     def _init_finetune(self) -> None:
-        self._ft = _Plan()
+        self._ft = _Finetune()
 
     # -- builders (return self) -------------------------------------------------------------
     def finetune_method(self, method: Any = None, *, launcher: Any = None,
@@ -62,8 +62,8 @@ class FinetuneMixin:
         method = get_method(auto if method is None else method)
         if isinstance(method, FinetuneMethod):
             method.validate(options)
-        plan = self._ft
-        plan.method, plan.options, plan.launcher = method, dict(options), launcher
+        ft = self._ft
+        ft.method, ft.options, ft.launcher = method, dict(options), launcher
         return self
 
     def trainset(self, data: Any) -> Any:
@@ -135,17 +135,17 @@ class FinetuneMixin:
 
     # -- update -----------------------------------------------------------------------------
     def _update_self(self) -> None:
-        plan = self._ft
-        mode = plan.mode or ('finetune' if plan.method is not None else 'server')
+        ft = self._ft
+        mode = ft.mode or ('finetune' if ft.method is not None else 'server')
         if mode == 'server':   # redeploy an engine it launched: a new one, without a gap
             if self._deployment.state == 'running':
                 swap(self._deployment, fresh=True)
             return
-        if plan.method is None:
+        if ft.method is None:
             raise InputError("mode('finetune') needs a method: call .finetune_method("
                              "lazyllm.finetune.auto) (or lora, sentence_transformers, "
                              "flagembedding) before update().")
-        if plan.trainset is None:
+        if ft.trainset is None:
             raise InputError('update() in finetune mode needs data: call .trainset(path or '
                              'list of records) first.')
         if not self._base_model:
@@ -159,9 +159,9 @@ class FinetuneMixin:
         if task not in ('embed', 'rerank', 'llm'):
             raise InputError(f'{base.name} is a {task} model: lazyllm finetunes embed, rerank '
                              f'and llm models.')
-        method = pick_method(plan.method, task)
-        data = load_trainset(plan.trainset, task)      # a bad line fails here, before a job
-        options = dict(plan.options)
+        method = pick_method(ft.method, task)
+        data = load_trainset(ft.trainset, task)      # a bad line fails here, before a job
+        options = dict(ft.options)
         vllm = getattr(dep.engine, 'name', '') == 'vllm'
         if method.name == 'lora' and options.get('merge') is None:
             options['merge'] = not vllm
@@ -171,6 +171,6 @@ class FinetuneMixin:
         options = method.validate(options)
         run = run_finetune(method=method, task=task, base=base, trainset=data,
                            options=options, root=runs_root(self._target_path),
-                           launcher=plan.launcher)
+                           launcher=ft.launcher)
         get_logger().info('finetuned %s: %s', base.name, run)
         self._serve_run(run)

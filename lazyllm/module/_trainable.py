@@ -19,9 +19,9 @@ from .._log import get_logger
 from ..client import ChatDelta, ChatResult
 from ..deploy import auto as _auto
 from ..errors import EndpointError, InputError
-from ..hub import ModelType, infer_type, type_from_name
-from ..hub._download import SOURCES
+from ..hub import SOURCES, ModelType, infer_type, type_from_name
 from ..prompt import PrompterBase
+from ..serve import Deployment, Lease, swap, swappable
 from ._base import ModuleBase
 from ._call_log import apply_return_trace
 from ._calls import (
@@ -36,10 +36,8 @@ from ._calls import (
     share_view,
     then,
 )
-from ._deployment import Deployment, Lease
 from ._finetune import FinetuneMixin
 from ._generation import ChatCapabilities
-from ._swap import swap, swappable
 
 __all__ = ['TrainableModule']
 
@@ -179,7 +177,7 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
     def _start_self(self) -> None:
         named = self._named_start
         if named is not None and self._deployment.state not in ('running', 'attached'):
-            from ._named import start_named
+            from ..serve import start_named
             start_named(self._deployment, named[0], detach=named[1])
         else:
             self._deployment.start()
@@ -285,7 +283,7 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         params = json_mode({**self._sampling, **_check_sampling(kw)}, self._formatter)
         messages, params = llm_request(self._prompter, input, history, params)
         if files is not None:
-            from .online._media import with_images
+            from ..client.protocols.media import with_images
             messages = with_images(messages, files)
         return messages, params
 
@@ -393,8 +391,8 @@ def _warn_exited(name: str, job: Any) -> None:
 def _stt_call(client: Any, model: str | None, *args: Any, **kw: Any) -> Any:
     """``POST audio/transcriptions`` of one audio input (a path, bytes or (filename, bytes)),
     as OnlineMultiModalModule sends it."""
-    from .online._media import audio_file
-    from .online._openai import transcribe
+    from ..client.protocols.media import audio_file
+    from ..client.protocols.openai import transcribe
     if len(args) != 1:
         raise InputError(f'a speech-to-text model takes one audio input (a path, bytes or '
                          f'(filename, bytes)), got {len(args)} positional arguments.')

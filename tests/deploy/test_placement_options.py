@@ -11,7 +11,7 @@ import pytest
 
 import lazyllm
 from lazyllm.errors import DeployError, InputError
-from lazyllm.module._memory import pool
+from lazyllm.serve._pool import pool
 
 GREEDY = dict(temperature=0, max_tokens=4)
 

@@ -168,7 +168,7 @@ def test_trainable_source_picks_the_hub_tried_first(tmp_path, monkeypatch):
     for first, then in (('modelscope', 'huggingface'), ('huggingface', 'modelscope')):
         m = lazyllm.TrainableModule('someorg/nosuchmodel', source=first)
         with pytest.raises(lazyllm.errors.ModelNotFoundError) as e:
-            m.deployment.plan()
+            m.deployment.target()
         text = str(e.value)
         assert text.index(f'- {first}:') < text.index(f'- {then}:')
     assert lazyllm.TrainableModule('org/model', trust_remote_code=False).deployment.source is None

@@ -7,7 +7,7 @@ import pytest
 import lazyllm
 from lazyllm.errors import DeployError, InputError
 from lazyllm.launch._local import pid_alive
-from lazyllm.module._memory import memory_in_use, pool
+from lazyllm.serve._pool import memory_in_use, pool
 from tests.support.procs import wait_until
 
 GREEDY = dict(temperature=0, max_tokens=3)

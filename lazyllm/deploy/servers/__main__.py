@@ -9,7 +9,7 @@ import logging
 import socket
 import sys
 
-from ...launch._node import PREFIX as ENDPOINT_PREFIX
+from ...launch import ENDPOINT_PREFIX
 from . import KINDS
 from ._placement import PreflightError
 

@@ -5,7 +5,7 @@
     local = lazyllm.OnlineChatModule(base_url='http://127.0.0.1:8000/v1/')   # any OpenAI URL
 
 Suppliers are rows of a table (:data:`suppliers`, :func:`register_supplier`); each call type
-speaks a wire protocol (``_openai``, ``_anthropic``, ``_dashscope``) through the one
+speaks a wire protocol (:mod:`lazyllm.client.protocols`) through the one
 ``lazyllm.client``. Keys come from ``api_key=`` or ``LAZYLLM_<SOURCE>_API_KEY`` (see
 ``_keys``) and never appear in logs, reprs or errors.
 """

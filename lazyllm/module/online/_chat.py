@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from ...client import ChatDelta, ChatResult
+from ...client.protocols import anthropic, dashscope, openai
+from ...client.protocols.media import with_images
 from ...errors import InputError
 from .._calls import (
     answer_of,
@@ -26,17 +28,15 @@ from .._calls import (
     share_view,
 )
 from .._generation import ChatCapabilities
-from . import _anthropic, _dashscope, _openai
 from ._base import OnlineBase
 from ._context import context_length
-from ._media import with_images
 
 __all__ = ['OnlineChatModule', 'CHAT_PROTOCOLS']
 
 CHAT_PROTOCOLS: dict[str, Callable[..., Any]] = {
-    'openai': _openai.chat,
-    'anthropic': _anthropic.chat,
-    'dashscope': _dashscope.chat,
+    'openai': openai.chat,
+    'anthropic': anthropic.chat,
+    'dashscope': dashscope.chat,
 }
 # Keywords a module (or a share) takes as defaults for every call; anything else a supplier
 # accepts goes in static_params= or in the call itself.

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...client.protocols import dashscope, openai
+from ...client.protocols.media import image_url
 from ...errors import InputError
 from .._calls import embed_texts, rerank_args
-from . import _dashscope, _openai
 from ._base import OnlineBase
-from ._media import image_url
 
 __all__ = ['OnlineEmbeddingModule']
 
@@ -62,8 +62,8 @@ class OnlineEmbeddingModule(OnlineBase):
                              'and/or images (lazyllm_files=[path, bytes, PIL image or URL])')
         contents = [{'text': t} for t in texts] + [{'image': image_url(f, i)}
                                                    for i, f in enumerate(files)]
-        call = _dashscope.multimodal_embed(contents, model, params,
-                                           _dashscope.native_root(url))
+        call = dashscope.multimodal_embed(contents, model, params,
+                                           dashscope.native_root(url))
         vectors = call(self._clients.api(url))
         self._usage.add(None)
         return vectors[0] if len(vectors) == 1 else vectors
@@ -86,7 +86,7 @@ class OnlineEmbeddingModule(OnlineBase):
         vectors: list = []
         for start in range(0, len(texts), self._batch):
             batch = texts[start:start + self._batch]
-            vectors += _openai.embed(batch, model, params, self._supplier)(client)
+            vectors += openai.embed(batch, model, params, self._supplier)(client)
             self._usage.add(None)
         return vectors[0] if single else vectors
 
@@ -96,10 +96,10 @@ class OnlineEmbeddingModule(OnlineBase):
         rerank_args(query, documents, top_n)
         params = {**self._static, **params}
         if self._supplier.protocol('rerank') == 'dashscope':
-            call = _dashscope.rerank(query, documents, model, top_n, params,
-                                     _dashscope.native_root(url))
+            call = dashscope.rerank(query, documents, model, top_n, params,
+                                     dashscope.native_root(url))
         else:
-            call = _openai.rerank(query, documents, model, top_n, params, self._supplier)
+            call = openai.rerank(query, documents, model, top_n, params, self._supplier)
         pairs = call(self._clients.api(url))
         self._usage.add(None)
         return [(int(i), float(s)) for i, s in pairs[:top_n or len(pairs)]]

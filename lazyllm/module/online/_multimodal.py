@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ..._config import config
+from ...client.protocols import dashscope, openai
+from ...client.protocols.media import audio_file, image_url, media_type, split_data_url
 from ...errors import InputError
-from . import _dashscope, _openai
 from ._base import OnlineBase
-from ._media import audio_file, image_url, media_type, split_data_url
 
 __all__ = ['OnlineMultiModalModule']
 
@@ -98,14 +98,14 @@ class OnlineMultiModalModule(OnlineBase):
                              '(filename, bytes), as the argument or in lazyllm_files=')
         audio = audio_file(sources[0])
         if protocol == 'dashscope':
-            return _dashscope.transcribe(self._clients, url, audio, model, params)
-        return _openai.transcribe(audio, model, params, self._supplier)(self._clients.api(url))
+            return dashscope.transcribe(self._clients, url, audio, model, params)
+        return openai.transcribe(audio, model, params, self._supplier)(self._clients.api(url))
 
     def _tts(self, protocol: str, input: Any, files: list, model: Any, url: str,
              params: dict) -> str:
         if not isinstance(input, str) or not input.strip() or files:
             raise InputError('text-to-speech takes one non-empty str: tts("Hello there")')
-        data = _openai.speech(input, model, params, self._supplier)(self._clients.api(url))
+        data = openai.speech(input, model, params, self._supplier)(self._clients.api(url))
         return self._save(data, 'tts')
 
     def _text2image(self, protocol: str, input: Any, files: list, model: Any, url: str,
@@ -114,9 +114,9 @@ class OnlineMultiModalModule(OnlineBase):
             raise InputError('image generation takes one non-empty prompt str: '
                              'sd("a red bicycle in the snow")')
         if protocol == 'dashscope':
-            items = _dashscope.text2image(self._clients, url, input, model, params, self._poll)
+            items = dashscope.text2image(self._clients, url, input, model, params, self._poll)
         else:
-            items = _openai.images(input, model, params, self._supplier)(self._clients.api(url))
+            items = openai.images(input, model, params, self._supplier)(self._clients.api(url))
         return self._images(items)
 
     def _image_editing(self, protocol: str, input: Any, files: list, model: Any, url: str,
@@ -126,5 +126,5 @@ class OnlineMultiModalModule(OnlineBase):
                              'lazyllm_files=: edit("make it blue", lazyllm_files=["a.png"])')
         mime, data = split_data_url(image_url(files[0]))
         image = (f'image.{_EXT.get(mime, "png")}', base64.b64decode(data), mime)
-        call = _openai.edit_image(input, image, model, params, self._supplier)
+        call = openai.edit_image(input, image, model, params, self._supplier)
         return self._images(call(self._clients.api(url)))

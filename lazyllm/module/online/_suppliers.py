@@ -30,9 +30,6 @@ CALL_TYPES = ('llm', 'vlm', 'embed', 'cross_modal_embed', 'rerank', 'stt', 'tts'
 TYPE_ALIASES = {'chat': 'llm', 'embedding': 'embed', 'reranker': 'rerank', 'sd': 'text2image',
                 'asr': 'stt', 'image': 'text2image', 'crossmodal_embed': 'cross_modal_embed'}
 
-config.add('default_source', '', str, 'the online supplier used when a module names none '
-           '(e.g. qwen); else the first supplier with a key')
-
 
 @dataclass(frozen=True)
 class Supplier:

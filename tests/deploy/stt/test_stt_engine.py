@@ -30,7 +30,7 @@ def post(stt, files=None, data=None, **kw):
 def test_type_is_inferred_and_auto_picks_whisper(stt):
     dep = stt._deployment
     assert dep.type == lazyllm.hub.ModelType.STT
-    assert dep.plan()[1] is lazyllm.deploy.whisper
+    assert dep.target()[1] is lazyllm.deploy.whisper
     health = httpx.get(dep.url.replace('/v1/', '/health'), timeout=10).json()
     assert health['status'] == 'ok' and health['kind'] == 'stt'
     card = httpx.get(url(stt, 'models'), timeout=10).json()['data'][0]

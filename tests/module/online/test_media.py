@@ -1,4 +1,4 @@
-"""lazyllm.module.online._media: images and audio checked and converted for online suppliers.
+"""lazyllm.client.protocols.media: images and audio checked and converted for online suppliers.
 
 Real files written with PIL and the stdlib ``wave`` module; no mocks.
 """
@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 import lazyllm
-from lazyllm.errors import InputError
-from lazyllm.module.online._media import (
+from lazyllm.client.protocols.media import (
     audio_file,
     image_parts,
     image_url,
@@ -23,6 +22,7 @@ from lazyllm.module.online._media import (
     split_data_url,
     with_images,
 )
+from lazyllm.errors import InputError
 
 Image = pytest.importorskip('PIL.Image')
 
@@ -307,7 +307,7 @@ def test_audio_size_limit(tmp_path):
 
 # -- import cost -----------------------------------------------------------------------------
 def test_import_does_not_import_pil():
-    code = ("import sys, lazyllm.module.online._media; "
+    code = ("import sys, lazyllm.client.protocols.media; "
             "assert 'PIL' not in sys.modules, 'PIL was imported'")
     env = {**os.environ, 'PYTHONPATH': str(ROOT)}
     r = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env,

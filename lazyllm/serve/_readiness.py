@@ -15,8 +15,7 @@ from typing import Any, Callable, Mapping
 
 from .._config import config
 from .._log import get_logger
-from ..deploy import Engine
-from ..deploy._identity import is_ours
+from ..deploy import Engine, is_ours
 from ..errors import DeployError
 
 __all__ = ['wait_ready', 'check_identity', 'failure_text', 'engine_root']

@@ -34,10 +34,9 @@ from typing import Any
 from .._config import config
 from .._log import get_logger
 from ..errors import DeployError, EndpointError, InputError, LazyLLMError
-from . import _deployment  # noqa: F401 - registers engine_api_key, read by alive()
 
-__all__ = ['Named', 'start_named', 'stop_named', 'connect', 'deployments', 'config_hash',
-           'observe', 'end_deployment']
+__all__ = ['Named', 'start_named', 'stop_named', 'find_deployment', 'deployments', 'config_hash',
+           'observe', 'end_deployment', 'job_of', 'move_named', 'follow']
 
 _PROBE_TIMEOUT = 2.0
 _HEALTH_TRIES = (0.5, 1.0, 2.0)   # per-try timeouts of the health probe (backoff between)
@@ -138,7 +137,7 @@ def start_named(dep: Any, name: str | None, *, detach: bool) -> None:
         raise InputError(f'this module is attached to {dep.given_url}: it has no engine to '
                          f'register; use lazyllm.connect(name) to reach a named deployment.')
     reg = _registry()
-    folder, engine, options = dep.plan()
+    folder, engine, options = dep.target()
     digest = config_hash(folder, engine, options, dep.type, dep.trust_remote_code)
     if name is None:
         same = [r for r in reg.all() if r.config_hash == digest
@@ -218,7 +217,7 @@ def move_named(dep: Any) -> Any:
     configuration now, in one write (after a swap or a runtime adapter change; see
     ``_swap``). Returns the row as it was."""
     named = dep.named
-    folder, engine, options = dep.plan()
+    folder, engine, options = dep.target()
     digest = config_hash(folder, engine, options, dep.type, dep.trust_remote_code)
     reg = _registry()
     with reg.lock(named.name):
@@ -264,19 +263,15 @@ def end_engine(named: Named) -> None:
         job.stop()
 
 
-def connect(name: str) -> Any:
-    """A TrainableModule attached to the deployment registered as ``name``."""
-    from ._trainable import TrainableModule
+def find_deployment(name: str) -> Any:
+    """The registry row named ``name``; else an InputError naming the known ones."""
     rec = _registry().get(name)
     if rec is None:
         known = ', '.join(r.name for r in _registry().all()) or 'none yet'
         raise InputError(f'no deployment is named {name!r} (known: {known}): start one with '
                          f"TrainableModule(model).start(name={name!r}) or `lazyllm deploy "
                          f"MODEL --name {name}`.")
-    m = TrainableModule(url=rec.url, type=rec.type or None, name=name)
-    m.deployment.named = Named.of(rec)
-    m.deployment.token = rec.token or None     # the engine must answer with it
-    return m.start()
+    return rec
 
 
 def deployments() -> list:

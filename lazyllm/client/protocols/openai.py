@@ -3,15 +3,15 @@
 Every function here returns a *call*: a function of a client (sync :class:`~lazyllm.client.
 Client` or :class:`~lazyllm.client.AsyncClient`) that sends one request and returns its
 parsed answer (a coroutine or an async iterator with the async client). Building the call
-checks the input; sending it is the module's business. Other protocols (``_anthropic``,
-``_dashscope``) return calls of the same shape, so a module never branches on the supplier.
+checks the input; sending it is the module's business. Other protocols (``anthropic``,
+``dashscope``) return calls of the same shape, so a module never branches on the supplier.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from ...client import ShapeError
 from ...errors import InputError
+from .._parse import ShapeError
 
 __all__ = ['chat', 'embed', 'rerank', 'transcribe', 'speech', 'images', 'edit_image']
 

@@ -21,8 +21,6 @@ from ...errors import InputError
 __all__ = ['image_url', 'image_parts', 'split_data_url', 'with_images', 'audio_file',
            'media_type']
 
-config.add('max_image_mb', 20.0, float, 'largest image (MB) sent to an online vision model')
-config.add('max_audio_mb', 25.0, float, 'largest audio file (MB) sent to speech-to-text')
 
 _IMAGES = {'image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/bmp'}
 _AUDIO = {'audio/wav': 'wav', 'audio/mpeg': 'mp3', 'audio/flac': 'flac', 'audio/ogg': 'ogg',

@@ -24,8 +24,9 @@ import time
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
-from ...client import ChatDelta, ChatResult, ShapeError
 from ...errors import EndpointTimeout, InputError, OnlineAPIError
+from .._parse import ShapeError
+from .._types import ChatDelta, ChatResult
 
 __all__ = ['native_root', 'rerank', 'multimodal_embed', 'chat', 'transcribe', 'text2image']
 

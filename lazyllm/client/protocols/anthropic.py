@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from ...client import ChatDelta, ChatResult, ShapeError
 from ...errors import InputError
-from ._media import split_data_url
+from .._parse import ShapeError
+from .._types import ChatDelta, ChatResult
+from .media import split_data_url
 
 __all__ = ['chat']
 

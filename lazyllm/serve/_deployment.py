@@ -24,8 +24,7 @@ from typing import Any
 
 from .._config import config
 from .._log import get_logger
-from ..deploy import AutoEngine, Engine, get_engine, pick_engine
-from ..deploy._identity import DRAIN_ENV, TOKEN_ENV, new_token
+from ..deploy import DRAIN_ENV, TOKEN_ENV, AutoEngine, Engine, get_engine, new_token, pick_engine
 from ..errors import DeployError, EndpointError, InputError, OnlineAPIError
 from ..hub import (
     ModelType,
@@ -40,11 +39,6 @@ from ._readiness import check_identity, wait_ready
 
 __all__ = ['Deployment', 'Launched', 'Lease']
 
-config.add('deploy_timeout', 900.0, float, 'seconds an engine may take to become ready')
-config.add('drain_timeout', 30.0, float,
-           'seconds an engine replaced by a swap gets to finish the calls it is answering')
-config.add('engine_api_key', None, str,
-           'API key the built-in engines require and lazyllm sends to them', secret=True)
 
 _PROBE_TIMEOUT = 1.5
 _EXIT_NOTICE = 3.0   # seconds a failed call waits for its engine's job to be seen ended
@@ -176,8 +170,8 @@ class Deployment(Clients):
         """End the engine this process launched, or detach from one it attached to. A named
         deployment started detached is left running, and so is an attached one, unless
         ``force``: then its engine ends wherever it was launched."""
-        from ._memory import pool
         from ._named import end_engine, stop_named
+        from ._pool import pool
         with self._lock:
             pool.discard(self)
             named, ended = self.named, False
@@ -273,7 +267,7 @@ class Deployment(Clients):
                               'use lazyllm.deploy.auto, or pass type= if the type is wrong.')
         return engine
 
-    def plan(self) -> tuple[Path, Engine, dict]:
+    def target(self) -> tuple[Path, Engine, dict]:
         """(model folder, engine, checked options) that a launch would use; resolves (and may
         download) the model. The registry hashes this to tell configurations apart."""
         folder = resolve_model(self.model, source=self.source)
@@ -295,12 +289,12 @@ class Deployment(Clients):
         now: ``wait_engine`` waits until it is ready and ``take`` switches to it (a blue-green
         swap launches while the old engine keeps answering)."""
         from ..launch import HOST, OWN_PORT, PORT, get_launcher
-        folder, engine, options = self.plan()
+        folder, engine, options = self.target()
         python = (self.python or engine.default_python() or config['engine_python']
                   or sys.executable)
         engine.check_installed(python)
         launcher = get_launcher(self.launcher)
-        from ._memory import pool
+        from ._pool import pool
         pool.make_room(self)
         if self.port is not None:
             launcher.check_port(self.port)
@@ -350,7 +344,7 @@ class Deployment(Clients):
         (shares hold this object), calls in flight finish on the engine they started on.
         Returns the replaced engine's (job or None, generation), for ``drain``. A swap
         (``swapping``) whose deployment was stopped meanwhile stops ``launched`` instead."""
-        from ._memory import pool
+        from ._pool import pool
         with self._lock:
             if swapping and self.state not in ('running', 'attached'):
                 launched.job.stop()

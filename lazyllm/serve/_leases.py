@@ -137,5 +137,5 @@ class Lease(NamedTuple):
 
 
 def _touch(dep: Any) -> None:
-    from ._memory import pool
+    from ._pool import pool
     pool.touch(dep)

@@ -117,7 +117,7 @@ def switch_device(model: Any, device: str) -> None:
     if not isinstance(device, str) or not device:
         raise InputError(f"device must be a str such as 'cpu' or 'cuda', not {device!r}.")
     from ..deploy import Engine
-    engine = dep.engine if isinstance(dep.engine, Engine) else dep.plan()[1]
+    engine = dep.engine if isinstance(dep.engine, Engine) else dep.target()[1]
     if 'device' not in engine.options:
         raise InputError(f'the {engine.name} engine takes no device option: pick the device '
                          f'with its own options (deploy_method(...)), then restart().')

@@ -1,0 +1,22 @@
+"""Local serving: the lifecycle of the engines a process launches or attaches to.
+
+- :class:`Deployment` -- one engine behind any number of shares: launch or attach, wait for
+  readiness, lease clients to calls, drain, stop, and swap to new weights blue-green
+  (:func:`swap`, :func:`load_adapter`);
+- named deployments -- engines other processes find by name through the registry
+  (:func:`start_named`, :func:`deployments`, :func:`find_deployment`,
+  :func:`end_deployment`);
+- the live-engine pool -- at most ``max_live_models`` engines, least recently used evicted
+  (:data:`pool`, :func:`unload`, :func:`switch_device`).
+
+The module layer (``TrainableModule``) drives this package; nothing here imports it.
+"""
+from ._deployment import Deployment
+from ._leases import Lease
+from ._named import Named, deployments, end_deployment, find_deployment, job_of, start_named
+from ._pool import memory_in_use, pool, switch_device, unload
+from ._swap import load_adapter, swap, swappable, unload_adapter
+
+__all__ = ['Deployment', 'Lease', 'Named', 'deployments', 'end_deployment', 'find_deployment',
+           'job_of', 'start_named', 'memory_in_use', 'pool', 'switch_device', 'unload',
+           'load_adapter', 'swap', 'swappable', 'unload_adapter']
