@@ -224,10 +224,13 @@ class Config:
 
     def register_all(self) -> None:
         """Import the layers that register settings when they load (the online suppliers'
-        API keys), so every setting is known."""
+        API keys, plugin suppliers' included), so every setting is known."""
         import importlib
-        for name in self._setting_modules:
-            importlib.import_module(name)
+        for ref in self._setting_modules:    # 'module' or 'module:function' (called)
+            name, _, function = ref.partition(':')
+            module = importlib.import_module(name)
+            if function:
+                getattr(module, function)()
 
     def _check_file_keys(self, path: Path, data: dict) -> None:
         """A key of the file that is no setting is a typo (``timout: 3``): say so, with the
@@ -332,5 +335,5 @@ def _add_builtin_settings(config: Config) -> None:
 
 
 # the online suppliers' key settings exist once their table is loaded (see register_all)
-config = Config(setting_modules=('lazyllm.module.online',))
+config = Config(setting_modules=('lazyllm.module.online:load_suppliers',))
 _add_builtin_settings(config)

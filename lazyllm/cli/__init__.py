@@ -1,8 +1,9 @@
 """The ``lazyllm`` command line.
 
-Subcommands are entries in ``COMMANDS`` (a name, a one-line help, a function that adds its
-arguments, a function that runs it), registered the same way a plugin would add one, so each
-later layer (deploy, ps, stop, logs, models, chat, finetune) is one module and one entry.
+Subcommands are entries in ``commands`` (``COMMANDS``; a name, a one-line help, a function that
+adds its arguments, a function that runs it), registered the same way a plugin adds one (the
+entry-point group ``lazyllm.commands``), so each layer (deploy, ps, stop, logs, models, chat)
+is one module and one entry.
 
 Exit codes are the same for every command (docs/cli.md): 0 success; 1 a well-formed command
 that failed (a lazyllm error, printed as ``Error: …`` without a traceback); 2 bad usage, a
@@ -13,88 +14,29 @@ raising SystemExit, so that it can be called from Python too.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
-from .._version import __version__
-from ..errors import InputError, LazyLLMError
-from ._tree import owner, parsers
+from ..errors import LazyLLMError
+from ._command import (
+    FAILED,
+    INTERRUPTED,
+    OK,
+    USAGE,
+    Command,
+    UsageError,
+    _clash_report,  # noqa: F401  (--version's check, importable from here)
+    build_parser,
+    commands,
+    register,
+)
+from ._tree import owner
 
-__all__ = ['main', 'Command', 'COMMANDS', 'register', 'build_parser', 'UsageError']
+__all__ = ['main', 'Command', 'COMMANDS', 'commands', 'register', 'build_parser', 'UsageError']
 
-OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(InputError):
-    """A command line that is wrong as written (exit 2, with the command's own usage); raised
-    by a command's ``run`` for rules argparse cannot express, e.g. "a name or --all"."""
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int | None]
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def register(command: Command) -> Command:
-    COMMANDS[command.name] = command
-    return command
-
-
-class _Version(argparse.Action):
-    """``--version``: the version on stdout; a clash with the PyPI LazyLLM distribution (the
-    same ``lazyllm`` package folder) on stderr, unless the import already warned."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
-                 **kwargs: Any):
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help="print lazyllm's version and exit", **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        print(f'lazyllm {__version__}')
-        warning = _clash_report()
-        if warning:
-            print(f'Warning: {warning}', file=sys.stderr)
-        parser.exit(OK)
-
-
-def _clash_report() -> str | None:
-    """``lazyllm._clash.report()``, unless ``import lazyllm`` has already warned with it."""
-    from .. import _clash
-    if _clash.warned:
-        return None
-    try:
-        return _clash.report()
-    except Exception as e:   # --version must still answer; say that the check failed
-        return (f'could not check for files of the PyPI LazyLLM distribution in the lazyllm '
-                f'package folder ({type(e).__name__}: {e}); reinstall lazyllm-model-layer if '
-                'imports fail.')
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog='lazyllm',
-        description='lazyllm: deploy, inspect and call models (local, online, or at a URL).',
-        epilog="Run 'lazyllm COMMAND --help' for the options of a command. Exit codes: 0 ok, "
-               '1 failed, 2 bad usage.')
-    parser.add_argument('--version', action=_Version)
-    subs = parser.add_subparsers(dest='command', metavar='COMMAND')
-    for cmd in COMMANDS.values():
-        sub = subs.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        cmd.add_arguments(sub)
-        sub.set_defaults(_run=cmd.run)
-    for _, each in parsers(parser):   # the deepest parser given is the one that explains
-        each.set_defaults(_parser=each)
-    return parser
+COMMANDS = commands      # the table of commands (lazyllm.cli._command), by its old name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,6 +98,6 @@ def _reader_gone() -> int:
     return 0
 
 
-# register their commands, in the order `lazyllm --help` lists them
+# register the built-in commands, in the order `lazyllm --help` lists them
 from . import _config_cmd, _models_cmd  # noqa: E402,F401,I001
 from . import _deploy_cmd, _ps_cmd, _chat_cmd, _completion_cmd  # noqa: E402,F401

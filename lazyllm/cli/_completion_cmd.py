@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from . import Command, register
+from ._command import Command, build_parser, register
 from ._tree import Node, nodes
 
 SHELLS = ('bash', 'zsh', 'fish')
@@ -105,8 +105,8 @@ def fish_script(tree: list[Node]) -> str:
         else:
             cond = f'not __fish_seen_subcommand_from {" ".join(every)}'
         head = f'complete -c lazyllm -n {_fish_quote(cond)}'
-        for name, help in node.subcommands.items():
-            lines.append(f'{head} -a {name} -d {_fish_quote(help)}')
+        for name, summary in node.subcommands.items():
+            lines.append(f'{head} -a {name} -d {_fish_quote(summary)}')
         if node.words:
             lines.append(f'{head} -a {_fish_quote(" ".join(node.words))}')
         for option in node.options:
@@ -124,7 +124,6 @@ SCRIPTS = {'bash': bash_script, 'zsh': zsh_script, 'fish': fish_script}
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import build_parser
     print(SCRIPTS[args.shell](nodes(build_parser())), end='')
     return 0
 

@@ -5,7 +5,7 @@ import argparse
 import json
 
 from .._config import config
-from . import Command, register
+from ._command import Command, register
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

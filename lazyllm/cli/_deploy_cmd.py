@@ -20,14 +20,30 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import InputError
-from . import Command, UsageError, register
+from ._command import Command, UsageError, register
 from ._models_cmd import add_pull_arguments, pull
 from ._progress import to_stderr
 
-ENGINES = ('auto', 'transformers', 'vllm', 'embedding', 'rerank')
+
+class _EngineNames:
+    """``--engine``'s choices: ``auto`` and every registered engine, plugins included, read
+    only when argparse checks a value or lists them (building the parser loads nothing)."""
+
+    def _names(self) -> list[str]:
+        from ..deploy import engines
+        return ['auto', *engines.names()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+
+ENGINES = _EngineNames()
 
 
 def parse_option(text: str) -> tuple[str, Any]:

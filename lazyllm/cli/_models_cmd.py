@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from . import Command, register
+from ._command import Command, register
 from ._progress import Heartbeat, folder_bytes, human_bytes
 
 TYPES = ('llm', 'vlm', 'embed', 'rerank', 'classify', 'stt', 'tts', 'sd')   # hub.ModelType

@@ -13,7 +13,7 @@ import time
 from typing import Any, Iterable, Sequence
 
 from ..errors import DeployError, InputError
-from . import Command, UsageError, register
+from ._command import Command, UsageError, register
 
 HEAD = ('NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL', 'JOB', 'STATUS', 'UPTIME')
 

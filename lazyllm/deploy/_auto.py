@@ -43,7 +43,7 @@ def _installed(engine: Engine) -> bool:
 
 
 def pick_engine(model_type: ModelType) -> Engine:
-    vllm = engines.get('vllm')
+    vllm = engines.get('vllm', None)
     if model_type == ModelType.LLM and vllm is not None and \
             (_has_gpu() or os.environ.get('LAZYLLM_PREFER_VLLM')) and _installed(vllm):
         return vllm

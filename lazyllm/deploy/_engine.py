@@ -1,15 +1,18 @@
 """Engines: how to serve a model. An engine turns (model folder, options, host, port) into an
 argv, and says which model types it serves, what it needs installed, and where its health
-endpoint is. Engines are entries in one table; built-ins register the same way a plugin
-would (``register_engine``), and ``get_engine('vllm')`` or ``lazyllm.deploy.vllm`` finds one.
+endpoint is. Engines are entries in one table (``engines``, a ``lazyllm._registry.Registry``);
+built-ins register the same way a plugin does (``register_engine``; a package declares an
+``Engine`` instance in the entry-point group ``lazyllm.engines``), and ``get_engine('vllm')``
+or ``lazyllm.deploy.vllm`` finds one.
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 from dataclasses import dataclass, field
 
 from .._options import Option, validate_options
+from .._registry import Registry
+from .._requires import missing_modules
 from ..errors import DeployError, InputError
 from ..hub import ModelType
 
@@ -66,9 +69,7 @@ class Engine:
 
     def check_installed(self, python: str = sys.executable) -> None:
         """Fail before launching when this interpreter lacks what the engine imports."""
-        if python != sys.executable:
-            return                    # another venv: its own log will say what is missing
-        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        missing = missing_modules(self.requires, python)
         if missing:
             raise DeployError(f'the {self.name} engine needs {", ".join(missing)}, not '
                               f'installed in {python}: {self.install_hint}')
@@ -95,18 +96,23 @@ class Engine:
         return f'<engine {self.name}: {", ".join(sorted(t.value for t in self.types))}>'
 
 
-engines: dict[str, Engine] = {}
+def _admit(name: str, engine: Engine) -> None:
+    if not isinstance(engine, Engine):
+        raise InputError(f'engine {name!r} must be a lazyllm.deploy.Engine instance, not '
+                         f'{type(engine).__name__}: subclass Engine and register an instance')
 
 
-def register_engine(engine: Engine) -> Engine:
-    engines[engine.name] = engine
-    return engine
+engines: Registry[Engine] = Registry('engine', 'lazyllm.engines', admit=_admit)
+
+
+def register_engine(engine: Engine, *, replace: bool = False) -> Engine:
+    """Add ``engine`` to the table under ``engine.name``; a name already taken is an
+    InputError unless ``replace=True``."""
+    return engines.register(engine, replace=replace)
 
 
 def get_engine(engine: 'str | Engine') -> Engine:
+    """An engine by object or name (``'vllm'``); an InputError listing the known ones."""
     if isinstance(engine, Engine):
         return engine
-    if isinstance(engine, str) and engine.lower() in engines:
-        return engines[engine.lower()]
-    raise InputError(f'unknown engine {engine!r}: use one of {", ".join(sorted(engines))} '
-                     '(or lazyllm.deploy.<name>).')
+    return engines.get(engine)

@@ -6,7 +6,8 @@
     emb.update()        # validate the trainset, train, then serve the new weights
 
 Methods (``methods``): ``sentence_transformers`` and ``flagembedding`` for embedding and
-reranker models, ``lora`` (alias ``alpacalora``) for LLMs, ``auto`` by model type. Each job
+reranker models, ``lora`` (alias ``alpacalora``) for LLMs, ``auto`` by model type; a package
+adds more through the entry-point group ``lazyllm.finetune_methods`` (docs/plugins.md). Each job
 runs in its own process through a launcher (``lazyllm.launchers``; local by default), writes
 a run folder (``_run``) and reports progress and the loss. Trainsets are checked before
 anything starts (``load_trainset``): a bad line is an InputError naming file, line and field.

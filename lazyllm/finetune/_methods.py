@@ -1,9 +1,11 @@
 """Finetune methods: a table of what can train which model type, with which options.
 
-A method names its job module (``lazyllm.finetune.jobs.<job>``, run in its own process), the
-tasks it trains (``embed``, ``rerank``, ``llm``), its options (checked before any process
-starts; defaults filled in, so a job never guesses) and what it needs installed. Built-ins
-register the same way a plugin would (``register_method``)::
+A method names its job module (``lazyllm.finetune.jobs.<job>``, or a plugin's own dotted
+module; run in its own process), the tasks it trains (``embed``, ``rerank``, ``llm``), its
+options (checked before any process starts; defaults filled in, so a job never guesses) and
+what it needs installed. Built-ins register the same way a plugin does (``register_method``;
+a package declares a ``FinetuneMethod`` instance in the entry-point group
+``lazyllm.finetune_methods``)::
 
     m.finetune_method(lazyllm.finetune.lora, r=16, epochs=2)
     m.finetune_method('sentence_transformers', learning_rate=1e-4)
@@ -11,13 +13,13 @@ register the same way a plugin would (``register_method``)::
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Mapping
 
 from .._options import Option, validate_options
+from .._registry import Registry
+from .._requires import missing_modules
 from ..errors import FinetuneError, InputError
 
 __all__ = ['FinetuneMethod', 'AutoMethod', 'register_method', 'get_method', 'methods',
@@ -32,7 +34,7 @@ class FinetuneMethod:
     name: str
     tasks: frozenset
     options: Mapping[str, Option] = field(default_factory=dict)
-    job: str = ''                     # the module under lazyllm.finetune.jobs
+    job: str = ''                     # a module of lazyllm.finetune.jobs, or dotted
     requires: tuple = ()              # modules the job's interpreter must have
     install_hint: str = "pip install 'lazyllm-model-layer[finetune]'"
 
@@ -46,16 +48,17 @@ class FinetuneMethod:
 
     def check_installed(self, python: str = sys.executable) -> None:
         """Fail before launching when this interpreter lacks what the job imports."""
-        if python != sys.executable:
-            return                    # another venv: the job's own log says what is missing
-        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        missing = missing_modules(self.requires, python)
         if missing:
             raise FinetuneError(f'the {self.name} finetune method needs '
                                 f'{", ".join(missing)}, not installed in {python}: '
                                 f'{self.install_hint}')
 
     def argv(self, job_json: str, python: str = sys.executable) -> list[str]:
-        return [python, '-m', f'lazyllm.finetune.jobs.{self.job}', job_json]
+        """``python -m <job module> job.json``: a bare ``job`` is a module of
+        ``lazyllm.finetune.jobs``, a dotted one (a plugin's) is taken as given."""
+        module = self.job if '.' in self.job else f'lazyllm.finetune.jobs.{self.job}'
+        return [python, '-m', module, job_json]
 
     def __repr__(self) -> str:
         return f'<finetune method {self.name}: {", ".join(sorted(self.tasks))}>'
@@ -71,40 +74,44 @@ class AutoMethod:
         return '<finetune method auto: by model type>'
 
 
-_METHODS: dict[str, FinetuneMethod] = {}
-methods: Mapping[str, FinetuneMethod] = MappingProxyType(_METHODS)
+def _admit(name: str, method: FinetuneMethod) -> None:
+    if not isinstance(method, FinetuneMethod):
+        raise InputError(f'finetune method {name!r} must be a lazyllm.finetune.FinetuneMethod, '
+                         f'not {type(method).__name__}')
+    if name == 'auto':
+        raise InputError('the finetune method name auto is lazyllm.finetune.auto (chosen by the '
+                         'model type): choose another name')
+
+
+methods: Registry[FinetuneMethod] = Registry(
+    'finetune method', 'lazyllm.finetune_methods', admit=_admit,
+    hint=", or auto (by the model's type), e.g. lazyllm.finetune.lora")
 _AUTO = {'embed': 'sentence_transformers', 'rerank': 'sentence_transformers', 'llm': 'lora'}
 
 
-def register_method(method: FinetuneMethod, *aliases: str) -> FinetuneMethod:
-    if not isinstance(method, FinetuneMethod):
-        raise InputError(f'register_method() takes a FinetuneMethod, not '
-                         f'{type(method).__name__}')
-    for name in (method.name, *aliases):
-        _METHODS[name] = method
-    return method
+def register_method(method: FinetuneMethod, *aliases: str,
+                    replace: bool = False) -> FinetuneMethod:
+    """Add ``method`` under its name and ``aliases``; a name already taken is an InputError
+    unless ``replace=True``."""
+    return methods.register(method, aliases=aliases, replace=replace)
 
 
 def get_method(method: Any) -> FinetuneMethod | AutoMethod:
     """A method from the table, by object or name (``'lora'``, ``'alpacalora'``…)."""
     if isinstance(method, (FinetuneMethod, AutoMethod)):
         return method
-    if isinstance(method, str):
-        if method.lower() == 'auto':
-            return auto
-        if method.lower() in _METHODS:
-            return _METHODS[method.lower()]
-    raise InputError(f'unknown finetune method {method!r}: use one of '
-                     f'{", ".join(["auto", *sorted(_METHODS)])} (e.g. lazyllm.finetune.lora)')
+    if isinstance(method, str) and method.lower() == 'auto':
+        return auto
+    return methods.get(method)
 
 
 def pick_method(method: Any, task: str) -> FinetuneMethod:
     """The concrete method that trains ``task`` (resolving ``auto``), or an InputError."""
     method = get_method(method)
     if isinstance(method, AutoMethod):
-        method = _METHODS[_AUTO[task]]
+        method = methods.get(_AUTO[task])
     if not method.trains(task):
-        able = sorted({m.name for m in _METHODS.values() if m.trains(task)})
+        able = sorted(m.name for m in methods.values() if m.trains(task))
         raise InputError(f'the {method.name} finetune method does not train {task} models '
                          f'(it trains {", ".join(sorted(method.tasks))}): use '
                          f'{" or ".join(able)}, or lazyllm.finetune.auto')

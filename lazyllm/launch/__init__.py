@@ -1,10 +1,10 @@
 """Where engine processes run: ``launch(argv, resources) -> Job``.
 
-``launchers`` is the table of launchers by name; ``get_launcher`` turns a name, class or
-instance into a launcher. Built-in launchers register the same way a plugin does, with
-``launchers.register(name, cls)``; a package can also declare an entry point in the group
-``lazyllm.launchers`` (``name = "pkg.module:LauncherClass"``), loaded on first lookup of an
-unknown name.
+``launchers`` is the table of launchers by name (a ``lazyllm._registry.Registry``);
+``get_launcher`` turns a name, class or instance into a launcher. Built-in launchers register
+the same way a plugin does, with ``launchers.register(name, cls)``; a package can also declare
+an entry point in the group ``lazyllm.launchers`` (``name = "pkg.module:LauncherClass"``),
+loaded on the first lookup of an unknown name or the first listing.
 
     from lazyllm.launch import get_launcher
     launcher = get_launcher('local')
@@ -16,9 +16,10 @@ unknown name.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, cast
 
 from .._config import config
+from .._registry import Registry
 from ..errors import InputError
 from ._base import (
     ENDED,
@@ -44,46 +45,44 @@ __all__ = ['Launcher', 'Job', 'Resources', 'Status', 'STATUSES', 'ENDED', 'HOST'
            'RayLauncher', 'RayJob', 'LauncherRegistry', 'launchers', 'get_launcher',
            'launcher_from_ref', 'allocate_port', 'port_is_free']
 
-_ENTRY_POINT_GROUP = 'lazyllm.launchers'
+
+def _admit(name: str, cls: type[Launcher]) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Launcher)):
+        raise InputError(f'launcher {name!r} must be a subclass of '
+                         f'lazyllm.launch.Launcher, not {cls!r}.')
 
 
-class LauncherRegistry(dict):
-    """Launcher classes by name; ``launchers.local`` is ``launchers['local']``."""
+class LauncherRegistry(Registry[type[Launcher]]):
+    """Launcher classes by name: ``launchers.slurm`` is ``launchers['slurm']`` (LazyLLM users
+    write ``lazyllm.launchers.slurm(...)``). Besides every registry's ``register(cls, name)``,
+    the launcher's own spellings stay: ``register(name, cls)`` and ``@register(name)``."""
 
-    _plugins_loaded = False
+    def __init__(self) -> None:
+        super().__init__('launcher', 'lazyllm.launchers', admit=_admit, named=False)
 
-    def register(self, name: str, cls: type[Launcher] | None = None) -> Any:
-        """Register ``cls`` under ``name``; without ``cls``, a class decorator."""
-        if cls is None:
-            return lambda c: self.register(name, c)
-        if not (isinstance(cls, type) and issubclass(cls, Launcher)):
-            raise InputError(f'launcher {name!r} must be a subclass of '
-                             f'lazyllm.launch.Launcher, not {cls!r}.')
-        self[name.lower()] = cls
-        return cls
+    def register(self, obj: type[Launcher] | str,
+                 name: str | type[Launcher] | None = None, *, aliases: Iterable[str] = (),
+                 replace: bool = False) -> Any:
+        """Register a launcher class under ``name``; ``register(name)`` alone is a class
+        decorator."""
+        if isinstance(obj, str):                 # register(name, cls) or @register(name)
+            label = obj
+            if name is None:
+                return lambda cls: self.register(cls, label, aliases=aliases, replace=replace)
+            obj, name = name, label
+        # the types are checked where every entry is: _admit, and the registry for the name
+        return super().register(cast('type[Launcher]', obj), cast('str | None', name),
+                                aliases=aliases, replace=replace)
 
     def lookup(self, name: str) -> type[Launcher]:
-        key = name.lower()
-        if key not in self and not self._plugins_loaded:
-            self._load_plugins()
-        if key not in self:
-            raise InputError(f'unknown launcher {name!r}; known launchers: '
-                             f'{", ".join(sorted(self))}. Install the plugin that provides '
-                             f'it, or pick a known one.')
-        return self[key]
-
-    def _load_plugins(self) -> None:
-        from importlib.metadata import entry_points
-        self._plugins_loaded = True
-        for ep in entry_points(group=_ENTRY_POINT_GROUP):
-            if ep.name.lower() not in self:
-                self.register(ep.name, ep.load())
+        """``get(name)``, the launcher's historic spelling."""
+        return self.get(name)
 
     def __getattr__(self, name: str) -> type[Launcher]:
         if name.startswith('_'):
             raise AttributeError(name)
         try:
-            return self.lookup(name)
+            return self.get(name)
         except InputError as e:
             raise AttributeError(str(e)) from None
 

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import lazyllm
 from lazyllm.cli import COMMANDS, build_parser
 from lazyllm.cli._tree import nodes
 
@@ -50,9 +51,10 @@ def bash_complete(tmp_path_factory):
 def test_commands_flags_and_choices(bash_complete):
     assert bash_complete('') == list(COMMANDS)
     assert bash_complete('de') == ['deploy']
-    assert bash_complete('deploy', 'm', '--engine', '') == ['auto', 'transformers', 'vllm',
-                                                            'embedding', 'rerank']
-    assert bash_complete('deploy', 'm', '--engine', 'v') == ['vllm']
+    engines = ['auto', *lazyllm.deploy.engines.names()]     # plugins' engines too
+    assert bash_complete('deploy', 'm', '--engine', '') == engines
+    assert {'transformers', 'vllm', 'embedding', 'rerank'} <= set(engines)
+    assert bash_complete('deploy', 'm', '--engine', 'vl') == ['vllm', 'vlm']
     assert bash_complete('deploy', '--port', '8000', 'm', '--det') == ['--detach']
     assert bash_complete('models', '') == ['pull']
     assert bash_complete('models', '--type', 'e') == ['embed']
@@ -90,8 +92,8 @@ def test_fish_script_covers_the_tree():
         for option in node.options:
             longs = [f'-l {f[2:]}' for f in option.flags if f.startswith('--')]
             assert any(all(x in line for x in longs) for line in lines), option.flags
-    assert any("-l engine -x -a 'auto transformers vllm embedding rerank'" in line
-               for line in lines)
+    engines = ' '.join(['auto', *lazyllm.deploy.engines.names()])
+    assert any(f"-l engine -x -a '{engines}'" in line for line in lines)
     fish = shutil.which('fish')
     if fish:
         out = subprocess.run([fish, '--no-config', '-c', text + "\ncomplete -C'lazyllm dep'"],

@@ -4,7 +4,8 @@
     emb = lazyllm.OnlineModule(source='qwen', type='embed')
     local = lazyllm.OnlineChatModule(base_url='http://127.0.0.1:8000/v1/')   # any OpenAI URL
 
-Suppliers are rows of a table (:data:`suppliers`, :func:`register_supplier`); each call type
+Suppliers are rows of a table (:data:`suppliers`, :func:`register_supplier`; a package adds
+rows through the entry-point group ``lazyllm.suppliers``, docs/plugins.md); each call type
 speaks a wire protocol (:mod:`lazyllm.client.protocols`) through the one
 ``lazyllm.client``. Keys come from ``api_key=`` or ``LAZYLLM_<SOURCE>_API_KEY`` (see
 ``_keys``) and never appear in logs, reprs or errors.
@@ -18,4 +19,10 @@ from ._suppliers import CALL_TYPES, Supplier, get_supplier, register_supplier, s
 
 __all__ = ['OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule',
            'OnlineModule', 'OnlineBase', 'Supplier', 'register_supplier', 'get_supplier',
-           'suppliers', 'CALL_TYPES']
+           'suppliers', 'CALL_TYPES', 'load_suppliers']
+
+
+def load_suppliers() -> list[str]:
+    """The names of every supplier, plugins' included (loading them adds their
+    ``<name>_api_key`` settings, so config.yaml may set those keys)."""
+    return suppliers.names()

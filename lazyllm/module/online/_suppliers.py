@@ -10,15 +10,17 @@ OpenAI-compatible twin). A new OpenAI-compatible supplier is one ``register_supp
         'acme', 'https://api.acme.ai/v1/', models={'llm': 'acme-chat'}))
 
 Registering also registers the setting ``<name>_api_key`` (``LAZYLLM_ACME_API_KEY`` or the
-config file), read only when a module is built.
+config file), read only when a module is built. A package adds a row through the entry-point
+group ``lazyllm.suppliers`` (a ``Supplier`` instance), loaded when an unknown source is asked
+for or the table is listed.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Mapping
 
 from ..._config import config
+from ..._registry import Registry
 from ...errors import InputError
 
 __all__ = ['Supplier', 'register_supplier', 'suppliers', 'get_supplier', 'CALL_TYPES',
@@ -65,40 +67,36 @@ class Supplier:
         return type in self.protocols
 
 
-_SUPPLIERS: dict[str, Supplier] = {}
-suppliers: Mapping[str, Supplier] = MappingProxyType(_SUPPLIERS)
-
-
-def register_supplier(supplier: Supplier, *, replace: bool = False) -> Supplier:
-    """Add ``supplier`` to the table (built-ins register the same way)."""
+def _admit(name: str, supplier: Supplier) -> None:
+    """Checks a row before it joins the table, then registers its key setting."""
     if not isinstance(supplier, Supplier):
-        raise InputError(f'register_supplier() takes a Supplier, not {type(supplier).__name__}')
-    name = supplier.name
-    if not name.isidentifier() or name != name.lower():
-        raise InputError(f'supplier name {name!r} must be a lowercase identifier, e.g. "acme"')
-    if name in _SUPPLIERS and not replace:
-        raise InputError(f'supplier {name!r} is already registered: pass replace=True to '
-                         f'change it')
+        raise InputError(f'supplier {name!r} must be a lazyllm.online.Supplier, not '
+                         f'{type(supplier).__name__}')
+    if not supplier.name.isidentifier() or supplier.name != name:
+        raise InputError(f'supplier name {supplier.name!r} must be a lowercase identifier, '
+                         f'e.g. "acme"')
     unknown = set(supplier.protocols) - set(CALL_TYPES)
     if unknown:
         raise InputError(f'supplier {name!r} names unknown call types {sorted(unknown)}: use '
                          f'{", ".join(CALL_TYPES)}')
     if not supplier.key_from:
         config.add(supplier.key_setting, '', str, f'API key of {name}', secret=True)
-    _SUPPLIERS[name] = supplier
-    return supplier
+
+
+suppliers: Registry[Supplier] = Registry(
+    'supplier', 'lazyllm.suppliers', admit=_admit,
+    hint=' as source=, or source="openai" with base_url= for any OpenAI-compatible endpoint')
+
+
+def register_supplier(supplier: Supplier, *, replace: bool = False) -> Supplier:
+    """Add ``supplier`` to the table (built-ins and plugins register the same way); a name
+    already taken is an InputError unless ``replace=True``."""
+    return suppliers.register(supplier, replace=replace)
 
 
 def get_supplier(name: Any) -> Supplier:
     """The table entry of ``name``; an InputError listing the known ones otherwise."""
-    if not isinstance(name, str) or name.lower() not in _SUPPLIERS:
-        import difflib
-        close = difflib.get_close_matches(str(name).lower(), list(_SUPPLIERS), n=2)
-        hint = f' (did you mean {" or ".join(map(repr, close))}?)' if close else ''
-        raise InputError(f'unknown online source {name!r}{hint}: use one of '
-                         f'{", ".join(_SUPPLIERS)}, or source="openai" with base_url= for any '
-                         f'OpenAI-compatible endpoint')
-    return _SUPPLIERS[name.lower()]
+    return suppliers.get(name)
 
 
 def _openai_like(name: str, base_url: str, models: dict, extra: tuple = (), *,

@@ -109,8 +109,7 @@ def test_a_plugin_supplier_registers_like_the_builtins(monkeypatch):
         with pytest.raises(InputError, match='already registered'):
             register_supplier(acme)
     finally:
-        from lazyllm.module.online import _suppliers
-        _suppliers._SUPPLIERS.pop('acmetest')
+        del suppliers['acmetest']
 
 
 def test_keys_never_show_in_reprs(monkeypatch):
