@@ -4,18 +4,21 @@ A deploy waits minutes for an engine and a pull downloads gigabytes. On a termin
 spinner line shows the state; without one (a CI log, ``2> file``, a detached deploy's log)
 a plain line every ``progress_interval`` seconds (default 10) shows that the command is
 alive and what it waits for. stdout stays the command's result, so ``--json`` output is
-unchanged. Python API users are not affected: :func:`to_stderr` switches the deploy waiter
-(lazyllm/serve/_readiness.py) from INFO log records to these lines only inside the CLI.
+unchanged. The lines themselves are lazyllm/_progress.py's; this module adds the CLI's own
+part: :func:`to_stderr` sends the library's progress (an engine's wait) to stderr instead of
+INFO log records, only inside the CLI, so Python API users are not affected; and
+:class:`Heartbeat` reports on work that has no progress of its own (a download) by asking a
+status function.
 """
 from __future__ import annotations
 
 import os
 import sys
 import threading
-import time
 from typing import Any, Callable
 
 from .._config import config
+from .._progress import Progress
 
 __all__ = ['to_stderr', 'Heartbeat', 'folder_bytes', 'human_bytes']
 
@@ -30,9 +33,9 @@ def _interval() -> float:
 
 
 def to_stderr() -> None:
-    """Show the deploy waiter's progress as lines on stderr (no terminal) in this process."""
-    from ..serve._readiness import _Progress
-    _Progress.stderr_every = _interval()
+    """Show the library's progress (an engine's wait) as lines on stderr, not log records,
+    in this process."""
+    Progress.stderr_every = _interval()
 
 
 def human_bytes(n: float) -> str:
@@ -61,37 +64,25 @@ class Heartbeat:
     a terminal (a spinner), else a line every ``progress_interval`` seconds. Nothing is shown
     for work that ends before the first interval, so quick commands stay quiet."""
 
-    SPIN = '|/-\\'
-
     def __init__(self, what: str, status: Callable[[], str] | None = None,
                  stream: Any = None):
-        self.what, self.status = what, status or (lambda: '')
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, 'isatty', lambda: False)())
-        self.every = _interval()
+        self.status = status or (lambda: '')
+        self.progress = Progress(what, every=_interval(), stream=stream or sys.stderr)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name='lazyllm-progress', daemon=True)
-        self._drawn = False
 
-    def _text(self, elapsed: float) -> str:
+    def _status(self) -> str:
         try:
-            status = self.status()
+            return self.status()
         except Exception as e:   # a failing probe must not end the work it reports on
-            status = f'({type(e).__name__})'
-        return f'{self.what} ({elapsed:.0f}s)' + (f': {status}' if status else '')
+            return f'({type(e).__name__})'
 
     def _beat(self) -> None:
-        started, tick = time.monotonic(), 0
-        step = 0.25 if self.tty else self.every
+        # a spinner turns four times a second; plain lines come at the interval, which this
+        # thread keeps (so the status, e.g. a folder's size, is computed only that often)
+        step = 0.25 if self.progress.tty else self.progress.every
         while not self._done.wait(step):
-            text = self._text(time.monotonic() - started)
-            if self.tty:
-                tick += 1
-                self.stream.write(f'\r\033[K{self.SPIN[tick % 4]} {text}'[:200])
-                self._drawn = True
-            else:
-                self.stream.write(text + '\n')
-            self.stream.flush()
+            self.progress.show(self._status(), due=True)
 
     def __enter__(self) -> 'Heartbeat':
         self._thread.start()
@@ -100,6 +91,4 @@ class Heartbeat:
     def __exit__(self, *exc: Any) -> None:
         self._done.set()
         self._thread.join()
-        if self._drawn:
-            self.stream.write('\r\033[K')
-            self.stream.flush()
+        self.progress.close()

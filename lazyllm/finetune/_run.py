@@ -1,4 +1,4 @@
-"""One finetune run: a folder, a job through a launcher, a progress bar, and new weights.
+"""One finetune run: a folder, a job through a launcher, its progress, and new weights.
 
 A run lives in ``<target>/<base>-<trainset>-<YYYYmmdd-HHMMSS>/``. While the job trains it
 is ``<target>/.<name>.partial/``, and it is renamed only when the job succeeded and wrote
@@ -10,6 +10,7 @@ normalized ``trainset.jsonl`` and, at the end, ``job.log``; the job writes the w
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from typing import Any
 from .._config import config, expand_user
 from .._log import get_logger
 from .._names import safe_name
+from .._progress import Progress
 from ..errors import FinetuneError
 from .jobs._protocol import JobConfig, parse_error, parse_progress
 
@@ -60,39 +62,12 @@ def _new_run(root: Path, base_name: str, trainset_name: str) -> tuple[Path, Path
     raise FinetuneError(f'cannot create a run folder under {root}: clean it up')
 
 
-class _Progress:
-    """Training progress: a tqdm bar with the loss on a terminal, a log line every 10 s
-    otherwise (CI logs, notebooks that capture stderr)."""
-
-    def __init__(self, title: str):
-        self.title, self.logged = title, 0.0
-        self.bar: Any = None     # a tqdm bar once the first step arrives on a terminal
-        self.tty = sys.stderr.isatty()
-
-    def update(self, step: dict) -> None:
-        total, done, loss = step.get('total') or 0, step.get('step') or 0, step.get('loss')
-        if self.tty:
-            if self.bar is None:
-                from tqdm.auto import tqdm
-                self.bar = tqdm(total=total or None, desc=self.title, unit='step')
-            self.bar.n = done
-            if loss is not None:
-                self.bar.set_postfix(loss=f'{loss:.4f}', refresh=False)
-            self.bar.refresh()
-        elif time.monotonic() - self.logged >= 10:
-            self.logged = time.monotonic()
-            get_logger().warning('%s: step %s/%s, loss %s', self.title, done, total or '?',
-                                 'n/a' if loss is None else f'{loss:.4f}')
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _watch(job: Any, title: str) -> None:
-    """Wait for ``job``, showing the progress lines of its log as they are written."""
-    progress, offset, tail = _Progress(title), 0, b''
-    try:
+    """Wait for ``job``, showing the progress lines of its log as they are written: a bar
+    with the loss on a terminal, else a WARNING line every 10 s (training takes minutes, and
+    a run that says nothing at the default log level looks hung)."""
+    offset, tail = 0, b''
+    with Progress(title, unit='step', level=logging.WARNING) as progress:
         while True:
             ended = job.ended
             chunk = job.read_output(offset)
@@ -102,12 +77,12 @@ def _watch(job: Any, title: str) -> None:
             for line in lines:
                 latest = parse_progress(line.decode('utf-8', 'replace')) or latest
             if latest is not None:
-                progress.update(latest)
+                loss = latest.get('loss')
+                progress.show('' if loss is None else f'loss {loss:.4f}',
+                              done=latest.get('step') or 0, total=latest.get('total'))
             if ended:
                 return
             time.sleep(0.5)
-    finally:
-        progress.close()
 
 
 def run_finetune(*, method: Any, task: str, base: Path, trainset: Any, options: dict,

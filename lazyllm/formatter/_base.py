@@ -11,7 +11,7 @@ formatter is any callable ``output -> value``. FormatterBase adds LazyLLM's call
   ``lazyllm.package``, as LazyLLM's do (so a formatter can follow a flow step that returns
   several values).
 - ``f | g``: apply ``f``, then ``g``; either side may be a plain function. A formatter piped
-  after a pipeline is appended to it in place (see ``ModuleBase.__or__``).
+  after a pipeline is appended to it in place (see ``Pipeline.__or__``).
 """
 from __future__ import annotations
 

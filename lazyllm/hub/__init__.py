@@ -6,9 +6,10 @@
 """
 from ._builtin import BUILTINS
 from ._builtin import build as build_builtin
+from ._cache import cache_dir, has_weights
 from ._catalog import CatalogEntry, catalog, catalog_type, lookup, suggest
 from ._download import SOURCES
-from ._resolve import cache_dir, has_weights, resolve_model
+from ._resolve import resolve_model
 from ._types import ModelType, folder_context_length, infer_type, type_from_name
 
 pull = resolve_model

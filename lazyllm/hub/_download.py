@@ -23,6 +23,7 @@ from .._config import config
 from .._log import get_logger
 from ..errors import ConfigError, DownloadError, LazyLLMError
 from . import _hf, _ms
+from ._cache import cache_dir, has_weights
 from ._catalog import suggest
 from ._verify import RemoteFile, select, verify
 
@@ -57,7 +58,7 @@ def explain(source: str, repo: str, e: BaseException) -> DownloadError:
         getattr(e, 'status_code', None)
     where = f'{source} ({_endpoint(source)})'
     if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-        msg = (f'disk full while downloading {repo}: free space under {_cache_root()} or set '
+        msg = (f'disk full while downloading {repo}: free space under {cache_dir()} or set '
                'LAZYLLM_MODEL_CACHE_DIR to a larger disk.')
     elif kinds & {'GatedRepoError', 'PermissionDeniedError'} or status in (401, 403):
         msg = (f'{repo} on {where} needs access (HTTP {status or "401"}, gated or private): '
@@ -77,11 +78,6 @@ def explain(source: str, repo: str, e: BaseException) -> DownloadError:
     else:
         msg = f'downloading {repo} from {where} failed: {type(e).__name__}: {e}'
     return DownloadError(msg)
-
-
-def _cache_root() -> Path:
-    from ._resolve import cache_dir
-    return cache_dir()
 
 
 def _check_space(files: list[RemoteFile], partial: Path) -> None:
@@ -146,11 +142,9 @@ def _plan_ms(repo: str, revision: str | None):
 def pull_repo(source: str, repo: str, revision: str | None = None) -> Path:
     """Download ``repo`` from ``source`` into the lazyllm cache; the finished folder."""
     from filelock import FileLock
-
-    from ._resolve import has_weights
     try:
         fetch = (_plan_hf if source == 'huggingface' else _plan_ms)(repo, revision)
-        root = _cache_root()
+        root = cache_dir()
         final, key = root / repo, repo.replace('/', '--')
         (root / '.locks').mkdir(parents=True, exist_ok=True)
         with FileLock(str(root / '.locks' / f'{key}.lock')):

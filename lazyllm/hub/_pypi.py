@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .._log import get_logger
 from ..errors import DownloadError
+from ._verify import _digest
 
 __all__ = ['WheelFile', 'sha256_of', 'installed_file', 'fetch_file']
 
@@ -41,11 +42,7 @@ class WheelFile:
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open('rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
+    return _digest(path, hashlib.sha256())     # read in blocks, as downloads are checked
 
 
 def installed_file(spec: WheelFile) -> Path | None:

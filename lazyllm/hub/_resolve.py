@@ -31,24 +31,13 @@ from typing import Any
 from .._config import config, expand_user
 from .._log import get_logger
 from ..errors import ConfigError, DownloadError, InputError, ModelNotFoundError
+from . import _hf, _ms
 from ._builtin import build, builtin
+from ._cache import cache_dir, has_weights
 from ._catalog import CatalogEntry, lookup, suggest
+from ._download import explain, pull_repo, sources
 
-__all__ = ['resolve_model', 'has_weights', 'cache_dir', 'offline', 'hub_repo']
-
-
-_WEIGHTS = ('*.safetensors', '*.bin', '*.pt', '*.pth', '*.gguf', '*.onnx', 'model.bin')
-
-
-def has_weights(folder: Path) -> bool:
-    return any(next(folder.glob(p), None) for p in _WEIGHTS) or \
-        any(next(folder.glob('*/' + p), None) for p in ('*.safetensors', '*.bin'))
-
-
-def cache_dir() -> Path:
-    if config['model_cache_dir']:
-        return expand_user(config['model_cache_dir'], 'LAZYLLM_MODEL_CACHE_DIR', error=ConfigError)
-    return config.home() / 'models'
+__all__ = ['resolve_model', 'offline', 'hub_repo']
 
 
 def offline() -> bool:
@@ -86,7 +75,6 @@ def hub_repo(source: str, name: str) -> str:
 
 
 def _hub_caches(name: str, entry: CatalogEntry | None, revision: str | None) -> Path | None:
-    from . import _hf, _ms
     hf = entry.hf if entry else hub_repo('huggingface', name)
     ms = entry.ms if entry else hub_repo('modelscope', name)
     found = (_hf.cached(hf, revision) if hf else None) or \
@@ -96,7 +84,6 @@ def _hub_caches(name: str, entry: CatalogEntry | None, revision: str | None) -> 
 
 def _download(text: str, entry: CatalogEntry | None, source: str | None,
               revision: str | None, looked: str) -> Path:
-    from ._download import explain, pull_repo, sources
     failures = []
     for src in sources(source):
         repo = entry.repo(src) if entry else hub_repo(src, text)

@@ -37,6 +37,7 @@ __all__ = ['Resources', 'Launcher', 'Job', 'Status', 'STATUSES', 'ENDED', 'HOST'
 Status = Literal['pending', 'running', 'exited', 'failed', 'stopped']
 STATUSES: tuple[str, ...] = ('pending', 'running', 'exited', 'failed', 'stopped')
 ENDED: frozenset[str] = frozenset({'exited', 'failed', 'stopped'})
+_EXIT_TIMEOUT = 5.0     # seconds a job's own stop() gets at interpreter exit (Job._exit_ask)
 
 
 
@@ -292,6 +293,18 @@ class Job(ABC):
             raise InputError(f'lines must be an int >= 0, got {lines!r}.')
         return self.tail_output(lines)[0].decode('utf-8', errors='replace').rstrip('\n')
 
+    def _exit_ask(self) -> None:
+        """At interpreter exit (``stop_at_exit``), step one, for every job in turn: ask the
+        job to end. A job that can be asked without waiting for it (a signal) waits in
+        ``_exit_wait``, so that all such jobs end in parallel; by default this is the whole
+        ``stop``."""
+        self.stop(timeout=_EXIT_TIMEOUT)
+
+    def _exit_wait(self) -> None:
+        """At exit, step two, once every job was asked: wait for this one to end. Nothing to
+        wait for by default: ``_exit_ask`` stopped it."""
+        return None
+
     def __enter__(self) -> Job:
         return self
 
@@ -397,31 +410,42 @@ class Launcher(ABC):
         return f'<{type(self).__name__} {self.ref}>'
 
 
-_exit_jobs: set = set()
+# -- the jobs to stop when this interpreter exits ------------------------------------------
+_exit_jobs: dict[Job, int] = {}   # job -> pid of the process that launched it, in launch order
 _exit_lock = threading.Lock()
 _exit_registered = False
 
 
 def stop_at_exit(job: Job) -> None:
-    """Stop ``job`` when this interpreter exits (cluster jobs that are not detached)."""
+    """Stop ``job`` when this interpreter exits (every job not launched with detach=True)."""
     global _exit_registered
     with _exit_lock:
         if not _exit_registered:     # registered at the first launch, not at import
             atexit.register(_stop_exit_jobs)
             _exit_registered = True
-        _exit_jobs.add(job)
+        _exit_jobs[job] = os.getpid()
 
 
 def forget_at_exit(job: Job) -> None:
+    """Nothing to do for ``job`` at exit any more: it ended, or was stopped."""
     with _exit_lock:
-        _exit_jobs.discard(job)
+        _exit_jobs.pop(job, None)
 
 
 def _stop_exit_jobs() -> None:
+    """atexit: stop every job this process launched (a forked child leaves its parent's
+    alone), the newest first: a Ray job before the local Ray head it runs on. Every job is
+    asked to end, then each is waited for, so that those that can end in parallel do."""
     with _exit_lock:
-        jobs = list(_exit_jobs)
+        jobs = [job for job, owner in reversed(_exit_jobs.items()) if owner == os.getpid()]
     for job in jobs:
-        try:
-            job.stop(timeout=5)
-        except Exception:   # noqa: BLE001 - at exit, one failure must not skip the others
-            pass
+        _quietly(job._exit_ask)
+    for job in jobs:
+        _quietly(job._exit_wait)
+
+
+def _quietly(step: Any) -> None:
+    try:
+        step()
+    except Exception:   # noqa: BLE001 - at exit, one failure must not skip the others
+        pass

@@ -13,7 +13,6 @@ another one through ``LocalJob.attach(pid, log_path=...)``.
 """
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import signal
@@ -36,8 +35,10 @@ from ._base import (
     _is_int,
     _is_number,
     fill_endpoint,
+    forget_at_exit,
     log_dir,
     merged_env,
+    stop_at_exit,
 )
 from ._ports import allocate_port, port_is_free
 from ._watchdog import group_members
@@ -135,7 +136,7 @@ class LocalJob(Job):
         self._grace = grace
         self._stopped = False
         self._lock = threading.Lock()
-        self._owner = os.getpid()  # a forked child must not stop its parent's jobs at exit
+        self._exit_deadline: float | None = None   # when the grace at exit runs out
 
     @classmethod
     def attach(cls, pid: int, *, log_path: str | os.PathLike, name: str = 'job',
@@ -205,7 +206,7 @@ class LocalJob(Job):
             self._await_leader(_check_timeout(timeout, 'wait(timeout=)'))
         return self.status
 
-    # -- the steps, also used by the atexit handler to stop many jobs in parallel ----------
+    # -- the steps, also used at interpreter exit to stop many jobs in parallel ------------
     def _leader_exited(self) -> bool:
         """Our child: whether the watchdog ended. Attached: whether the whole group did."""
         if self._proc is None:
@@ -251,39 +252,18 @@ class LocalJob(Job):
             elif self._proc.returncode is None:
                 _kill_group(self.pid)
                 self._proc.wait()
-        _untrack(self)
+        forget_at_exit(self)
 
+    def _exit_ask(self) -> None:
+        # SIGTERM now, waited for in _exit_wait once every job was asked: the engines shut
+        # down in parallel, each within its grace
+        asked = self._request_stop()
+        self._exit_deadline = time.monotonic() + self._grace if asked else None
 
-_live: set[LocalJob] = set()
-_live_lock = threading.Lock()
-_atexit_installed = False
-
-
-def _track(job: LocalJob) -> None:
-    global _atexit_installed
-    with _live_lock:
-        if not _atexit_installed:  # installed at the first launch, not at import
-            atexit.register(_stop_all)
-            _atexit_installed = True
-        _live.add(job)
-
-
-def _untrack(job: LocalJob) -> None:
-    with _live_lock:
-        _live.discard(job)
-
-
-def _stop_all() -> None:
-    """atexit: stop every job this interpreter started; all are asked first, so they shut
-    down in parallel, each within its grace."""
-    with _live_lock:
-        jobs = [j for j in _live if j._owner == os.getpid()]
-    start = time.monotonic()
-    asked = [j for j in jobs if j._request_stop()]
-    for job in asked:
-        job._await_leader(max(0.0, start + job._grace - time.monotonic()))
-    for job in jobs:
-        job._end()
+    def _exit_wait(self) -> None:
+        if self._exit_deadline is not None:
+            self._await_leader(max(0.0, self._exit_deadline - time.monotonic()))
+        self._end()
 
 
 class LocalLauncher(Launcher):
@@ -358,7 +338,7 @@ class LocalLauncher(Launcher):
         job = LocalJob(proc, name=name, argv=argv, log_path=log_path, grace=self.grace,
                        port=port)
         if not detach:
-            _track(job)
+            stop_at_exit(job)
         get_logger().info('launched %s (pid %s%s), log: %s', name, proc.pid,
                           ', detached' if detach else '', log_path)
         return job

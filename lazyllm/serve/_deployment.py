@@ -35,12 +35,11 @@ from ..hub import (
     type_from_name,
 )
 from ._leases import Clients, Lease
-from ._readiness import check_identity, wait_ready
+from ._readiness import PROBE_TIMEOUT, check_identity, wait_ready
 
 __all__ = ['Deployment', 'Launched', 'Lease']
 
 
-_PROBE_TIMEOUT = 1.5
 _EXIT_NOTICE = 3.0   # seconds a failed call waits for its engine's job to be seen ended
 
 
@@ -56,7 +55,7 @@ class Deployment(Clients):
         self.state, self.url, self.served_name, self.job = 'stopped', None, None, None
         self.launched_by: Any = None      # the launcher of ``job``
         self.served_by: Engine | None = None   # the engine row ``job`` runs
-        self.evicted = False              # stopped to make room (_memory.py); restarts on use
+        self.evicted = False              # stopped to make room (_pool.py); restarts on use
         self.adapter: str | None = None   # a LoRA adapter served by name, called by default
         self._mix: str | None = None      # the engine's default adapter set by the last launch
         self._context: tuple = (None, None)   # (url, context length) read from that engine
@@ -234,7 +233,7 @@ class Deployment(Clients):
         target = url or self.given_url
         assert target is not None     # callers pass a URL, or have checked given_url
         base = normalize_base_url(target)
-        probe = Client(base, self.api_key, timeout=_PROBE_TIMEOUT, max_retries=0)
+        probe = Client(base, self.api_key, timeout=PROBE_TIMEOUT, max_retries=0)
         try:
             cards = probe.request('GET', 'models').get('data') or []
             if self.token:

@@ -34,11 +34,12 @@ from typing import Any
 from .._config import config
 from .._log import get_logger
 from ..errors import DeployError, EndpointError, InputError, LazyLLMError
+from ._readiness import PROBE_TIMEOUT, engine_root
 
 __all__ = ['Named', 'start_named', 'stop_named', 'find_deployment', 'deployments', 'config_hash',
            'observe', 'end_deployment', 'job_of', 'move_named', 'follow']
 
-_PROBE_TIMEOUT = 2.0
+_ANSWER_TIMEOUT = 10.0   # a one-token request may wait behind a busy engine's batch
 _HEALTH_TRIES = (0.5, 1.0, 2.0)   # per-try timeouts of the health probe (backoff between)
 _STARTER_GRACE = 30.0             # seconds a deploy process gets to stop what it launched
 
@@ -93,8 +94,8 @@ def alive(rec: Any, *, deep: bool = True) -> bool:
         return False
     from ..client import Client
     try:
-        with Client(rec.url, config['engine_api_key'], timeout=_PROBE_TIMEOUT * 5,
-                    max_retries=0, connect_timeout=_PROBE_TIMEOUT) as c:
+        with Client(rec.url, config['engine_api_key'], timeout=_ANSWER_TIMEOUT,
+                    max_retries=0, connect_timeout=PROBE_TIMEOUT) as c:
             c.request('GET', '/health')
             if deep:
                 if rec.type == 'embed':
@@ -349,8 +350,6 @@ def _answers(url: str) -> bool:
     """Whether the engine at ``url`` (…/v1/) answers ``/health`` at all (any HTTP status:
     a 401 answers too), tried with growing timeouts and a pause between tries."""
     import httpx
-
-    from ._readiness import engine_root
     root = engine_root(url)
     for i, timeout in enumerate(_HEALTH_TRIES):
         try:

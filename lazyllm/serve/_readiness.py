@@ -4,23 +4,30 @@
 the launch token (deploy/_identity.py), and fails fast when the job ends, with the engine's
 own reason. A 200 without the token comes from another process on the engine's port: it is
 refused at once, before a prompt or an API key can reach it. While waiting it shows the
-job's state or the engine's latest log line (a spinner on a terminal, a log line every
-10 s otherwise): vLLM on a CPU takes ~40 s, and a cluster job may wait in a queue first.
+job's state or the engine's latest log line (``EngineProgress``: a spinner on a terminal,
+an INFO log record every 10 s otherwise, a line on stderr in the command line): vLLM on a
+CPU takes ~40 s, and a cluster job may wait in a queue first.
 """
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any, Callable, Mapping
 
 from .._config import config
-from .._log import get_logger
+from .._progress import Progress
 from ..deploy import Engine, is_ours
 from ..errors import DeployError
 
-__all__ = ['wait_ready', 'check_identity', 'failure_text', 'engine_root']
+__all__ = ['wait_ready', 'check_identity', 'failure_text', 'engine_root', 'EngineProgress',
+           'PROBE_TIMEOUT']
 
-_PROBE_TIMEOUT = 1.5
+# Seconds one probe of an engine may take: GET /health (polled while it loads, and to check
+# its launch token) or GET /v1/models (attaching to a URL). An engine answers these from
+# memory, without running the model, so even a busy one replies in milliseconds; 1.5 s
+# leaves room for a loaded machine or a cluster network, yet a dead or wrong address is
+# found quickly. The launch-token check of an attach, asked once and not retried, allows four
+# times that.
+PROBE_TIMEOUT = 1.5
 
 
 def wait_ready(job: Any, engine: Engine, token: str | None, *, what: str,
@@ -31,8 +38,8 @@ def wait_ready(job: Any, engine: Engine, token: str | None, *, what: str,
     import httpx
     started = time.monotonic()
     deadline = started + config['deploy_timeout']
-    shown = logged = started      # the job is asked once a second, not every poll
-    with httpx.Client(timeout=_PROBE_TIMEOUT) as http, _Progress(engine.name) as progress:
+    shown = started      # the job is asked once a second, not every poll
+    with httpx.Client(timeout=PROBE_TIMEOUT) as http, EngineProgress(engine.name) as progress:
         while True:
             check_cancel()
             if job.ended:
@@ -52,9 +59,8 @@ def wait_ready(job: Any, engine: Engine, token: str | None, *, what: str,
                     job, engine, what, f'was not ready after {config["deploy_timeout"]:.0f}s '
                     '(raise LAZYLLM_DEPLOY_TIMEOUT if the model is just slow to load)'))
             if now - shown >= 1:
-                shown, log = now, now - logged >= 10
-                logged = now if log else logged
-                progress.update(now - started, _latest(job), log=log)
+                shown = now
+                progress.update(now - started, _latest(job))
             time.sleep(0.2)
 
 
@@ -70,7 +76,7 @@ def check_identity(base_url: str, token: str) -> None:
     root = engine_root(base_url)
     headers: Mapping[str, str]
     try:
-        headers = httpx.get(root + '/health', timeout=_PROBE_TIMEOUT * 4).headers
+        headers = httpx.get(root + '/health', timeout=PROBE_TIMEOUT * 4).headers
     except httpx.HTTPError:
         headers = {}
     if not is_ours(headers, token):
@@ -110,43 +116,15 @@ def _latest(job: Any) -> str:
     return (job.logs(1).strip().splitlines() or [''])[-1][-80:]
 
 
-class _Progress:
-    """Waiting-for-the-engine feedback: a tqdm line on a terminal, log lines elsewhere.
-
-    Without a terminal, a Python program gets INFO log records (shown at LAZYLLM_LOG_LEVEL
-    INFO): its logging stays its own. The command line sets ``stderr_every`` (seconds,
-    lazyllm/cli/_progress.py) so that a user of ``lazyllm deploy`` in a CI log or a pipe
-    sees a line on stderr at that pace instead of minutes of silence at the default level.
-    """
-
-    stderr_every: float | None = None
+class EngineProgress(Progress):
+    """Waiting for the ``engine`` to load: ``waiting for the vllm engine (12s): <its latest
+    log line>``, as INFO log records in a Python program (shown at LAZYLLM_LOG_LEVEL INFO),
+    on stderr in the command line (lazyllm/_progress.py says why)."""
 
     def __init__(self, engine: str):
-        self.engine, self.bar = engine, None
-        self.every = type(self).stderr_every
-        self.printed = time.monotonic()
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-            self.bar = tqdm(desc=f'starting {engine}', bar_format='{desc} {elapsed} {postfix}',
-                            leave=False)
+        super().__init__(f'waiting for the {engine} engine')
 
-    def update(self, elapsed: float, last_line: str, log: bool) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(last_line)
-        elif self.every is not None:
-            now = time.monotonic()
-            if now - self.printed >= self.every:
-                self.printed = now
-                text = f'waiting for the {self.engine} engine ({elapsed:.0f}s)'
-                print(f'{text}: {last_line}' if last_line else text, file=sys.stderr,
-                      flush=True)
-        elif log:
-            get_logger().info('waiting for the %s engine (%.0fs): %s', self.engine, elapsed,
-                              last_line)
-
-    def __enter__(self) -> '_Progress':
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    def update(self, elapsed: float, last_line: str, log: bool | None = None) -> None:
+        """``log`` says whether a log record is due now (None: every 10 s); lines on stderr
+        keep the command line's pace."""
+        self.show(last_line, elapsed=elapsed, due=log if self.stream is None else None)

@@ -18,7 +18,7 @@ import pytest
 from lazyllm import config
 from lazyllm.cli._progress import Heartbeat, folder_bytes, human_bytes
 from lazyllm.errors import ConfigError
-from lazyllm.serve._readiness import _Progress
+from lazyllm.serve._readiness import EngineProgress as _Progress
 from tests.servers.hf_hub_server import HFHubServer
 
 

@@ -171,10 +171,10 @@ def test_attach_validates_its_arguments():
 
 
 def test_detached_job_of_this_interpreter_is_not_stopped_at_exit(launcher, jobs):
-    from lazyllm.launch import _local
+    from lazyllm.launch import _base
     job = launcher.launch(ENGINE, name='mine', detach=True)
     jobs.append(job)
-    assert job not in _local._live  # the atexit handler will skip it
+    assert job not in _base._exit_jobs  # the atexit handler will skip it
     assert wait_until(lambda: 'engine up' in job.logs(), timeout=10)
     cmd = Path(f'/proc/{job.pid}/cmdline').read_bytes().split(b'\0')
     assert cmd[cmd.index(b'--parent') + 1] == b'0'  # the watchdog watches no parent

@@ -1,9 +1,10 @@
-"""A chat or completions request body, checked whole before it joins a batch.
+"""A request body, checked whole before it joins a batch.
 
 ``chat_request`` / ``completion_request`` return what the engine needs (messages or prompts
-and a ``Spec``) or raise a 400 ``ApiError`` that names the field (``param``) and the fix.
-Every field is checked for type and range here, in the request's own task, so a bad value
-can never reach the batched generator and fail other requests. The field tables are in
+and a ``Spec``) or raise a 400 ``ApiError`` that names the field (``param``) and the fix;
+``texts_of`` does the same for the ``input`` of the embedding and classify engines. Every
+field is checked for type and range here, in the request's own task, so a bad value can
+never reach the batched generator and fail other requests. The field tables are in
 ``_fields``.
 """
 from __future__ import annotations
@@ -255,3 +256,31 @@ def prompts_of(body: dict, vocab: int) -> list:
 def _is_ids(p: Any, vocab: int) -> bool:
     return isinstance(p, list) and bool(p) and all(
         isinstance(t, int) and not isinstance(t, bool) and 0 <= t < vocab for t in p)
+
+
+def texts_of(body: dict, task: str, *, empty_ok: bool) -> list[str]:
+    """The ``input`` field of an embeddings or classify request (``task``: 'embed',
+    'classify') as a non-empty list of strings, or a 400 that says what to send.
+    ``empty_ok``: whether '' is a text (it has an embedding; it has no class)."""
+    if 'input' not in body:
+        raise ApiError(400, 'input is required: send a string or a non-empty list of strings')
+    value = body['input']
+    if value == '' and not empty_ok:
+        raise ApiError(400, f'input is empty: send the text to {task} (a non-empty string or '
+                            'a list of them)')
+    texts = [value] if isinstance(value, str) else value
+    if not isinstance(texts, list) or not texts:
+        raise ApiError(400, f'input must be a {"" if empty_ok else "non-empty "}string or a '
+                            f'non-empty list of strings, got {value!r:.60}')
+    if all(isinstance(t, int) for t in texts) or all(
+            isinstance(t, list) and all(isinstance(x, int) for x in t) for t in texts):
+        raise ApiError(400, f'input holds token ids: this {task} engine takes text only, send '
+                            'the strings themselves')
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ApiError(400, f'input[{i}] must be a string, got {type(text).__name__}: '
+                                f'convert it to text first')
+        if not text and not empty_ok:
+            raise ApiError(400, f'input[{i}] is an empty string: send text to {task}, or '
+                                f'leave it out')
+    return texts

@@ -40,10 +40,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from ._app import ApiError, check_model, create_app, read_body
+from ._app import check_model, create_app, read_body
 from ._batcher import MicroBatcher
 from ._fields import check_fields
 from ._placement import device_of
+from ._requests import texts_of
 from ._st_common import (
     add_common_arguments,
     add_stats_route,
@@ -85,7 +86,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         body = await read_body(request, '{"input": ["some text"]}')
         check_fields(body, FIELDS, '/classify', refused={})
         check_model(app, body)
-        texts = texts_of(body)
+        texts = texts_of(body, 'classify', empty_ok=False)
         results = await run_batch(batcher, texts)
         data = [{'index': i, 'label': names[max(range(n), key=probs.__getitem__)],
                  'probs': probs, 'num_classes': n} for i, (probs, _) in enumerate(results)]
@@ -155,30 +156,3 @@ def _limit(asked: int | None, tokenizer: Any, config: Any) -> int:
         raise ValueError(f'--max-length must be from 1 to {own} (what the model reads), got '
                          f'{asked}: pass a smaller max_length or leave it unset')
     return asked
-
-
-def texts_of(body: dict) -> list[str]:
-    """The ``input`` field as a non-empty list of non-empty strings, or a 400 that says what
-    to send."""
-    if 'input' not in body:
-        raise ApiError(400, 'input is required: send a string or a non-empty list of strings')
-    value = body['input']
-    if value == '':
-        raise ApiError(400, 'input is empty: send the text to classify (a non-empty string or '
-                            'a list of them)')
-    texts = [value] if isinstance(value, str) else value
-    if not isinstance(texts, list) or not texts:
-        raise ApiError(400, f'input must be a non-empty string or a non-empty list of strings, '
-                            f'got {value!r:.60}')
-    if all(isinstance(t, int) for t in texts) or all(
-            isinstance(t, list) and all(isinstance(x, int) for x in t) for t in texts):
-        raise ApiError(400, 'input holds token ids: this engine classifies text only, send the '
-                            'strings themselves')
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ApiError(400, f'input[{i}] must be a string, got {type(text).__name__}: '
-                                f'convert it to text first')
-        if not text:
-            raise ApiError(400, f'input[{i}] is an empty string: send text to classify, or '
-                                f'leave it out')
-    return texts

@@ -40,6 +40,7 @@ from sentence_transformers import SentenceTransformer
 from ._app import ApiError, check_model, create_app, read_body
 from ._batcher import MicroBatcher
 from ._fields import check_fields
+from ._requests import texts_of
 from ._st_common import (
     add_common_arguments,
     add_stats_route,
@@ -80,7 +81,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         body = await read_body(request, '{"input": ["some text"]}')
         check_fields(body, FIELDS, '/v1/embeddings', refused={})
         check_model(app, body)
-        texts = texts_of(body)
+        texts = texts_of(body, 'embed', empty_ok=True)
         fmt = body.get('encoding_format') or 'float'
         if fmt not in ('float', 'base64'):
             raise ApiError(400, f'encoding_format must be "float" or "base64", got {fmt!r}')
@@ -146,23 +147,3 @@ class Embedder:
         if fmt == 'base64':
             return base64.b64encode(vector.astype('<f4').tobytes()).decode('ascii')
         return vector.tolist()
-
-
-def texts_of(body: dict) -> list[str]:
-    """The ``input`` field as a list of strings, or a 400 that says what to send."""
-    if 'input' not in body:
-        raise ApiError(400, 'input is required: send a string or a non-empty list of strings')
-    value = body['input']
-    texts = [value] if isinstance(value, str) else value
-    if not isinstance(texts, list) or not texts:
-        raise ApiError(400, f'input must be a string or a non-empty list of strings, got '
-                            f'{value!r:.60}')
-    if all(isinstance(t, int) for t in texts) or all(
-            isinstance(t, list) and all(isinstance(x, int) for x in t) for t in texts):
-        raise ApiError(400, 'input holds token ids: this engine embeds text only, send the '
-                            'strings themselves')
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ApiError(400, f'input[{i}] must be a string, got {type(text).__name__}: '
-                                f'convert it to text first')
-    return texts

@@ -36,7 +36,7 @@ from ._building import caller_frame, close_block, open_block
 from ._options import check_step_keywords, register_options
 from ._package import call_with
 from ._steps import StepAlias, as_step, unwrap
-from ._trace import record_step_failure, step_description
+from ._trace import record_step_failure
 
 __all__ = ['FlowBase', 'run_concurrently']
 
@@ -115,7 +115,7 @@ class FlowBase(ModuleBase):
         try:
             return step(*args, **kwargs)
         except Exception as e:
-            record_step_failure(e, self, step_description(self.step_label(index), index, step))
+            record_step_failure(e, self, _step_description(self.step_label(index), index, step))
             raise
 
     def _post_process(self, output: Any) -> Any:
@@ -201,6 +201,16 @@ class FlowBase(ModuleBase):
 
     def _repr_children(self) -> list[tuple[str, Any]]:
         return [(self.step_label(i), unwrap(s)) for i, s in enumerate(self._steps)]
+
+
+def _step_description(label: str, index: int, step: Any) -> str:
+    """``step 'f2' (pipeline)`` / ``step 1``: a step by name (else index), and its kind
+    when the step is itself a flow (the path of an error, ``_trace``)."""
+    text = f'step {label!r}' if label else f'step {index}'
+    inner = unwrap(step)
+    if isinstance(inner, FlowBase):
+        text += f' ({type(inner).__name__.lower()})'
+    return text
 
 
 def run_concurrently(calls: list[Callable[[], Any]]) -> list[Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from ...errors import InputError
+from ...formatter import FormatterBase
 from .._base import ModuleBase
 from ._base import FlowBase
 from ._package import as_args, pack
@@ -46,6 +47,15 @@ class Pipeline(FlowBase):
         if not isinstance(unpack, bool):
             raise InputError(f'output(unpack=) takes True or False, got {unpack!r}.')
         return Ref(self, 'output', step, unpack=unpack)
+
+    def __or__(self, formatter: Any) -> ModuleBase:
+        """``p | formatter``: as for any module (a view whose output goes through it), but a
+        ``FormatterBase``, as in LazyLLM, becomes the pipeline's last step, in place, and the
+        pipeline itself is returned (so it also works inside ``with pipeline() as p``)."""
+        if isinstance(formatter, FormatterBase):
+            self._add_step(None, formatter)
+            return self
+        return super().__or__(formatter)
 
     def _run(self, count: int, args: tuple, kwargs: dict, frame: Any) -> Any:
         """Run the first ``count`` steps on the call's arguments."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ['record_step_failure', 'flow_label', 'step_description']
+__all__ = ['record_step_failure', 'flow_label']
 
 _PATH_ATTR = '_lazyllm_flow_path'     # (flow label, [step descriptions], note text)
 
@@ -23,18 +23,6 @@ def flow_label(flow: Any) -> str:
     kind = type(flow).__name__.lower()
     name = getattr(flow, '_name', None)
     return f"{kind} {name!r}" if name else kind
-
-
-def step_description(label: str, index: int, step: Any) -> str:
-    """``step 'f2' (pipeline)`` / ``step 1``: a step by name (else index), and its kind
-    when the step is itself a flow."""
-    from ._base import FlowBase
-    from ._steps import unwrap
-    text = f'step {label!r}' if label else f'step {index}'
-    inner = unwrap(step)
-    if isinstance(inner, FlowBase):
-        text += f' ({type(inner).__name__.lower()})'
-    return text
 
 
 def record_step_failure(error: BaseException, flow: Any, step_text: str) -> None:
