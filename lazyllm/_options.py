@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ._names import article
 from .errors import InputError
 
 __all__ = ['Option', 'validate_options']
@@ -30,8 +31,8 @@ class Option:
             names = ' or '.join(k.__name__ for k in kinds)
             if bool in kinds and len(kinds) == 1:
                 raise InputError(f'{owner} option {name} must be True or False, got {value!r}.')
-            article = 'an' if names[0] in 'aeiou' else 'a'
-            raise InputError(f'{owner} option {name} must be {article} {names}, got {value!r}.')
+            raise InputError(f'{owner} option {name} must be {article(names)} {names}, got '
+                             f'{value!r}.')
         if self.choices and value not in self.choices:
             raise InputError(f'{owner} option {name}={value!r} is not one of '
                              f'{", ".join(map(repr, self.choices))}.')

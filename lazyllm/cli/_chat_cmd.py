@@ -10,8 +10,9 @@ import argparse
 import json
 import sys
 
+from .._names import article
 from ..errors import DeployError, InputError
-from . import Command, register
+from ._command import Command, register
 from ._ps_cmd import find, set_example
 
 CHAT_TYPES = ('llm', 'vlm')
@@ -28,18 +29,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--json', action='store_true',
                         help='print one JSON line {"prompt", "answer"} per answer, once it is '
                              'complete (not streamed)')
-
-
-_LETTER_VOWELS = set('aefhilmnorsx')   # letters whose spoken name starts with a vowel sound
-
-
-def article(word: str) -> str:
-    """``a`` or ``an`` for ``word``: an initialism (all consonants: llm, stt, vlm) by how its
-    first letter is spoken ("an LLM", "a VLM"), a word by its first letter ("an embed")."""
-    w = word.lower()
-    if w and not set(w) & set('aeiouy'):
-        return 'an' if w[0] in _LETTER_VOWELS else 'a'
-    return 'an' if w[:1] in set('aeiou') else 'a'
 
 
 def _lines(interactive: bool):

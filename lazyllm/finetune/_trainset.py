@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .._config import expand_user
-from .._names import safe_name
+from .._names import article, safe_name
 from ..errors import InputError
 
 __all__ = ['Trainset', 'load_trainset']
@@ -101,7 +101,8 @@ def load_trainset(data: Any, task: str) -> Trainset:
         items = (item for f in files for item in _read(f))
         empty_where = str(path)
     else:
-        raise InputError(f'cannot use a {type(data).__name__} as a trainset: {_ACCEPTED}')
+        kind = type(data).__name__
+        raise InputError(f'cannot use {article(kind)} {kind} as a trainset: {_ACCEPTED}')
     records = []
     try:
         for where, raw in items:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._names import article
 from ..errors import FormatError
 from ._base import excerpt
 from ._extract import extract_json
@@ -38,7 +39,8 @@ class JsonFormatter(JsonLikeFormatter):
 
     def _parse_py_data_by_formatter(self, data: Any) -> Any:
         if not isinstance(data, _JSON_DATA):
-            raise FormatError(f'JsonFormatter got a {type(data).__name__}: it reads the '
+            kind = type(data).__name__
+            raise FormatError(f'JsonFormatter got {article(kind)} {kind}: it reads the '
                               "model's text output (a str), a chat message, or data that is "
                               'already parsed (dict, list, tuple, number)')
         return super()._parse_py_data_by_formatter(data)

@@ -14,7 +14,8 @@ found from attributes and from flow steps):
 - ``wait()`` blocks until the module is stopped (Ctrl-C stops it).
 - ``with m.start(): ...`` stops the tree on exit.
 
-Subclasses override ``forward`` (and ``stream_forward`` to stream), and the per-module steps
+Subclasses override ``forward`` (``aforward`` for real async I/O behind ``acall``,
+``stream_forward`` to stream), and the per-module steps
 ``_start_self``, ``_stop_self`` and ``_update_self``. Calls are thread-safe: a call mutates no
 shared state, and hooks and formatter are swapped, never edited in place.
 """
@@ -27,7 +28,7 @@ from typing import Any, Callable, Iterator
 
 from .._config import config
 from ..errors import DeployError, InputError, StartError
-from ._hooks import Hook
+from ._hooks import Hook, HookRun
 from ._stream import StreamOptions
 
 __all__ = ['ModuleBase']
@@ -75,44 +76,46 @@ class ModuleBase:
         yield self.forward(*args, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        hooks = self._hooks
-        try:
-            for h in hooks:
-                args, kwargs = h.pre_call(self, args, kwargs)
+        with HookRun(self) as hooks:
+            args, kwargs = hooks.pre(args, kwargs)
             if self._stream.enabled:
                 out = _join(self._stream.emit(self.stream_forward(*args, **kwargs), self))
             else:
                 out = self.forward(*args, **kwargs)
-            if self._formatter is not None:
-                out = self._formatter(out)
-        except Exception as e:
-            for h in hooks:
-                h.on_error(self, e)
-            raise
-        for h in hooks:
-            out = h.post_call(self, out)
-        return out
+            out = self._format(out)
+        return hooks.post(out)
+
+    async def aforward(self, *args: Any, **kwargs: Any) -> Any:
+        """The async twin of ``forward``. This default runs ``forward`` in a worker thread;
+        model modules override it with real async I/O."""
+        import asyncio
+        return await asyncio.to_thread(self.forward, *args, **kwargs)
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        """The async twin of calling the module: the same hooks around ``aforward`` and the
+        same formatter on its output."""
+        with HookRun(self) as hooks:
+            args, kwargs = hooks.pre(args, kwargs)
+            out = self._format(await self.aforward(*args, **kwargs))
+        return hooks.post(out)
+
+    __acall__ = acall     # LazyLLM's name
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         """Iterate over the output as it is produced (tokens, for a model module).
 
         Pre-call hooks run before the first chunk; post-call hooks see the joined output.
         The formatter does not apply to chunks (it needs the whole output)."""
-        hooks = self._hooks
         chunks = []
-        try:
-            for h in hooks:
-                args, kwargs = h.pre_call(self, args, kwargs)
+        with HookRun(self) as hooks:
+            args, kwargs = hooks.pre(args, kwargs)
             for chunk in self.stream_forward(*args, **kwargs):
                 chunks.append(chunk)
                 yield chunk
-        except Exception as e:
-            for h in hooks:
-                h.on_error(self, e)
-            raise
-        out = _join(chunks)
-        for h in hooks:
-            out = h.post_call(self, out)
+        hooks.post(_join(chunks))
+
+    def _format(self, out: Any) -> Any:
+        return out if self._formatter is None else self._formatter(out)
 
     # -- hooks and formatter --------------------------------------------------------------
     def register_hook(self, hook: Hook) -> Hook:
@@ -127,21 +130,23 @@ class ModuleBase:
     def remove_hook(self, hook: Hook) -> None:
         self._hooks = tuple(h for h in self._hooks if h is not hook)
 
+    def formatter(self, formatter: Callable[[Any], Any] | None) -> 'ModuleBase':
+        """Set the function applied to every output (LazyLLM's ``.formatter(f)``); ``None``
+        removes it. Returns the module, so builders chain."""
+        if formatter is not None and not callable(formatter):
+            raise InputError('formatter must be callable, e.g. lazyllm.formatter.JsonFormatter()'
+                             ', or None to remove it')
+        self._formatter = formatter
+        return self
+
     def __or__(self, formatter: Callable[[Any], Any]) -> 'ModuleBase':
         """``module | formatter``: a view of this module whose output goes through
         ``formatter`` too. The view shares the module's submodules and lifecycle; the
         original module is not changed.
 
-        A pipeline piped into a formatter (a ``FormatterBase``) is the exception, as in
-        LazyLLM: the formatter becomes the pipeline's last step, in place, and the pipeline
-        itself is returned (so ``p | formatter`` also works inside ``with pipeline() as p``)."""
+        A pipeline piped into a formatter is the exception (``Pipeline.__or__``)."""
         if isinstance(formatter, ModuleBase) or not callable(formatter):
             return NotImplemented
-        from ..formatter import FormatterBase
-        from .flows._pipeline import Pipeline
-        if isinstance(self, Pipeline) and isinstance(formatter, FormatterBase):
-            self._add_step(None, formatter)
-            return self
         view = copy.copy(self)
         old = self._formatter
         view._formatter = formatter if old is None else (lambda out: formatter(old(out)))

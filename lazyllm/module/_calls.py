@@ -13,7 +13,8 @@ from ..errors import InputError
 from ..prompt import ChatPrompter, EmptyPrompter, Prompter, PrompterBase
 
 __all__ = ['as_prompter', 'default_prompter', 'check_sampling', 'share_view', 'llm_request',
-           'embed_texts', 'rerank_args', 'embed_call', 'rerank_call', 'json_mode', 'answer_of']
+           'embed_texts', 'rerank_args', 'rerank_pairs', 'embed_call', 'rerank_call', 'json_mode',
+           'answer_of']
 
 def then(value: Any, shape: Callable[[Any], Any]) -> Any:
     """``shape(value)``, or, when ``value`` is awaitable (an AsyncClient call), an awaitable
@@ -170,4 +171,10 @@ def rerank_call(client: Any, model: str | None, query: Any, documents: Any = Non
     """(index, score) pairs, best first, for ``documents`` against ``query``."""
     rerank_args(query, documents, top_n)
     return then(client.rerank(query, documents, model=model, top_n=top_n, **params),
-                 lambda pairs: [(int(i), float(s)) for i, s in pairs])
+                lambda pairs: rerank_pairs(pairs, top_n))
+
+
+def rerank_pairs(pairs: Any, top_n: int | None) -> list[tuple[int, float]]:
+    """What a rerank call returns: (index, score) pairs, best first, at most ``top_n``
+    (an endpoint may ignore top_n)."""
+    return [(int(i), float(s)) for i, s in pairs[:top_n or len(pairs)]]

@@ -97,7 +97,7 @@ class ChatCapabilities:
         of ``prompts``. A failed prompt raises its error once all have finished, unless
         ``return_exceptions=True`` (then its item carries ``error``)."""
         prompts = _check_batch(prompts, concurrency)
-        formatter = getattr(self, '_formatter', None)
+        shape = self._format   # type: ignore[attr-defined]  # of ModuleBase, mixed in with it
 
         def one(index: int, prompt: Any) -> BatchItem:
             started = time.perf_counter()
@@ -108,7 +108,7 @@ class ChatCapabilities:
                                  latency=time.perf_counter() - started)
             latency = time.perf_counter() - started
             usage = result.usage or {}
-            text = formatter(result.content) if formatter is not None else result.content
+            text = shape(result.content)
             return BatchItem(index, prompt, text=text, latency=latency,
                              prompt_tokens=usage.get('prompt_tokens'),
                              completion_tokens=usage.get('completion_tokens'))

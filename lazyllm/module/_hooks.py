@@ -36,3 +36,30 @@ class Hook:
 
     def on_error(self, module: Any, error: BaseException) -> None:
         return None
+
+
+class HookRun:
+    """The hooks of one call of ``module`` (sync, async or streamed alike), as a ``with``
+    block around the work: ``pre`` changes the arguments, every hook's ``on_error`` sees an
+    exception leaving the block (which is re-raised), ``post`` changes the output."""
+
+    def __init__(self, module: Any):
+        self.module, self.hooks = module, module._hooks
+
+    def __enter__(self) -> 'HookRun':
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        if isinstance(error, Exception):
+            for h in self.hooks:
+                h.on_error(self.module, error)
+
+    def pre(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        for h in self.hooks:
+            args, kwargs = h.pre_call(self.module, args, kwargs)
+        return args, kwargs
+
+    def post(self, output: Any) -> Any:
+        for h in self.hooks:
+            output = h.post_call(self.module, output)
+        return output

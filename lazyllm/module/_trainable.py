@@ -20,40 +20,20 @@ from ..client import ChatDelta, ChatResult
 from ..deploy import auto as _auto
 from ..errors import EndpointError, InputError
 from ..hub import SOURCES, ModelType, infer_type, type_from_name
-from ..prompt import PrompterBase
 from ..serve import Deployment, Lease, swap, swappable
-from ._base import ModuleBase
 from ._call_log import apply_return_trace
-from ._calls import (
-    answer_of,
-    as_prompter,
-    check_sampling,
-    default_prompter,
-    embed_call,
-    json_mode,
-    llm_request,
-    rerank_call,
-    share_view,
-    then,
-)
+from ._calls import check_sampling, embed_call, rerank_call, then
+from ._chat import ChatModule
 from ._finetune import FinetuneMixin
-from ._generation import ChatCapabilities
 
 __all__ = ['TrainableModule']
 
-_SAMPLING = frozenset({'temperature', 'top_p', 'top_k', 'min_p', 'max_tokens', 'stop', 'seed',
-                       'repetition_penalty', 'presence_penalty', 'frequency_penalty',
-                       'logit_bias', 'tools', 'tool_choice', 'parallel_tool_calls',
-                       'response_format'})
-
-
-def _check_sampling(values: dict) -> dict:
-    return check_sampling(values, _SAMPLING)
-
-
-class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
+class TrainableModule(FinetuneMixin, ChatModule):
     """A model served by an engine that lazyllm launches, or reached at a URL; finetuned by
-    ``update()`` (see ``_finetune``)."""
+    ``update()`` (see ``_finetune``). Chat calls take the one path of ChatModule; this class
+    says where they go (its deployment) and serves the model types that do not chat."""
+
+    json_from_formatter = True     # the engines enforce response_format by constrained decoding
 
     def __init__(self, base_model: str | os.PathLike = '', target_path: str = '', *,
                  stream: bool | dict = False, type: Any = None, source: str | None = None,
@@ -70,9 +50,6 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         self._deployment = Deployment(base_model, engine=_auto, url=url, launcher=launcher,
                                       type=type, trust_remote_code=trust_remote_code,
                                       source=source)
-        self._prompter: PrompterBase = default_prompter()
-        self._history: list = []
-        self._sampling: dict = {}
         self._adapter: str | None = None
         self._init_finetune()
         self._named_start: tuple | None = None   # (name or None for reuse, detach)
@@ -99,20 +76,6 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
                            api_key=api_key))
         return self
 
-    def prompt(self, prompt: Any = None, history: list | None = None) -> 'TrainableModule':
-        """Set the prompter, as LazyLLM: a str or dict is a ChatPrompter (with ``history``
-        as its few-shot turns), a prompter is used as is, ``None`` is an EmptyPrompter (no
-        system text; the input is the user message). Without a call to ``prompt()`` the
-        module has a ChatPrompter with no instruction."""
-        self._prompter = as_prompter(prompt, history)
-        return self
-
-    def formatter(self, formatter: Callable[[Any], Any] | None) -> 'TrainableModule':
-        if formatter is not None and not callable(formatter):
-            raise InputError('formatter must be callable, e.g. lazyllm.formatter.JsonFormatter().')
-        self._formatter = formatter
-        return self
-
     def share(self, prompt: Any = None, format: Callable | None = None,
               stream: bool | dict | None = None, history: list | None = None,
               adapter: str | None = None, **sampling: Any) -> 'TrainableModule':
@@ -122,7 +85,7 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         Changing the view never changes this module."""
         if adapter is not None and (not isinstance(adapter, str) or not adapter):
             raise InputError('adapter must be the name of a served LoRA adapter, e.g. "sql".')
-        view = share_view(self, prompt, format, stream, history, _check_sampling(sampling))
+        view = super().share(prompt, format, stream, history, **sampling)
         if adapter is not None:
             view._adapter = adapter
         return view
@@ -245,7 +208,21 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         with dep.lease() as lease:
             return call(lease)
 
-    # -- calls ----------------------------------------------------------------------------
+    async def _aengine_call(self, call: Callable[[Lease], Any]) -> Any:
+        """The async twin of ``_engine_call``: ``await call(lease)``, restarted and
+        retried once when the engine died under it (the waits run in a worker thread)."""
+        import asyncio
+        dep = self._ready()
+        with dep.lease(asynchronous=True) as lease:
+            try:
+                return await call(lease)
+            except EndpointError as e:
+                if not await asyncio.to_thread(dep.engine_lost, lease.generation, e):
+                    raise
+        await asyncio.to_thread(self._recover, dep, lease.generation)
+        with dep.lease(asynchronous=True) as lease:
+            return await call(lease)
+
     # -- capabilities (see _generation.py) --------------------------------------------------
     def _kind(self) -> ModelType | None:
         dep = self._deployment
@@ -267,108 +244,78 @@ class TrainableModule(FinetuneMixin, ChatCapabilities, ModuleBase):
         folder's own (config.json)."""
         return self._deployment.context_length()
 
-    def chat(self, input: Any = None, **kw: Any) -> Any:
-        """The whole answer as a ChatResult (``content``, ``usage``, ``finish_reason``…)."""
+    # -- calls: the model types that do not chat, then the one chat path ----------------------
+    def _typed(self, args: tuple, kw: dict) -> Callable[[Lease], Any] | None:
+        return _typed_call(self._ready(), args, kw)
+
+    def forward(self, *args: Any, **kw: Any) -> Any:
+        call = self._typed(args, kw)
+        if call is not None:
+            return self._engine_call(call)
+        return super().forward(_single(args), **kw)
+
+    async def aforward(self, *args: Any, **kw: Any) -> Any:
+        call = self._typed(args, kw)
+        if call is not None:
+            return await self._aengine_call(call)
+        return await super().aforward(_single(args), **kw)
+
+    def stream_forward(self, *args: Any, **kw: Any) -> Iterator[Any]:
+        if self._ready().type in _TYPED_CALLS:      # one answer, not a text stream
+            yield self.forward(*args, **kw)
+            return
+        yield from super().stream_forward(_single(args), **kw)
+
+    async def astream(self, *args: Any, **kw: Any) -> AsyncIterator[Any]:
+        if self._ready().type in _TYPED_CALLS:      # one answer, not a text stream
+            yield await self.aforward(*args, **kw)
+            return
+        async for piece in super().astream(_single(args), **kw):
+            yield piece
+
+    # -- where chat requests go: this module's deployment (see ChatModule) -------------------
+    def _route(self, kw: dict) -> Deployment:
         dep = self._ready()
-        if dep.type not in (ModelType.LLM, ModelType.VLM):
+        if dep.type is not None and dep.type not in (ModelType.LLM, ModelType.VLM):
             raise InputError(f'chat() is for LLMs; this is a {dep.type} model: call the module '
                              f'itself, e.g. m(texts).')
-        messages, params = self._llm_args(input, kw)
+        return dep
+
+    def _send(self, messages: list, params: dict, dep: Deployment) -> ChatResult:
         return self._engine_call(lambda lease: lease.client.chat(
             messages, model=self._model_name(lease), **params))
 
-    def _llm_args(self, input: Any, kw: dict) -> tuple[list, dict]:
-        files = kw.pop('lazyllm_files', None)   # images (path, bytes, PIL, URL) for a VLM
-        history = self._history + list(kw.pop('history', None) or [])
-        params = json_mode({**self._sampling, **_check_sampling(kw)}, self._formatter)
-        messages, params = llm_request(self._prompter, input, history, params)
-        if files is not None:
-            from ..client.protocols.media import with_images
-            messages = with_images(messages, files)
-        return messages, params
+    async def _asend(self, messages: list, params: dict, dep: Deployment) -> ChatResult:
+        return await self._aengine_call(lambda lease: lease.client.chat(
+            messages, model=self._model_name(lease), **params))
 
-    def forward(self, *args: Any, **kw: Any) -> Any:
-        dep = self._ready()
-        call = _typed_call(dep, args, kw)
-        if call is not None:
-            return self._engine_call(call)
-        messages, params = self._llm_args(_single(args), kw)
-        return self._engine_call(lambda lease: answer_of(lease.client.chat(
-            messages, model=self._model_name(lease), **params)))
-
-    def stream_forward(self, *args: Any, **kw: Any) -> Iterator[str]:
-        dep = self._ready()
-        if dep.type in _TYPED_CALLS:      # one answer, not a text stream
-            yield self.forward(*args, **kw)
-            return
-        messages, params = self._llm_args(_single(args), kw)
+    def _send_stream(self, messages: list, params: dict,
+                     dep: Deployment) -> Iterator[ChatDelta]:
         for attempt in (1, 2):  # a stream that died before its first output is sent again
-            fragments: list = []    # tool-call deltas: one assistant message dict at the end
             began = False
             with dep.lease() as lease:
                 try:
                     for delta in lease.client.stream_chat(
                             messages, model=self._model_name(lease), **params):
-                        if delta.content:
-                            began = True
-                            yield delta.content
-                        fragments += delta.tool_calls
-                    break
+                        began = began or bool(delta.content or delta.tool_calls)
+                        yield delta
+                    return
                 except EndpointError as e:    # after output began: StreamInterrupted
                     if began or attempt == 2 or not dep.engine_lost(lease.generation, e):
                         raise
             self._recover(dep, lease.generation)
-        if fragments:
-            yield answer_of(ChatResult.from_deltas([ChatDelta(tool_calls=fragments)]))
 
-    async def _aengine_call(self, call: Callable[[Lease], Any]) -> Any:
-        """The async twin of ``_engine_call``: ``await call(lease)``, restarted and
-        retried once when the engine died under it (the waits run in a worker thread)."""
+    async def _asend_stream(self, messages: list, params: dict,
+                            dep: Deployment) -> AsyncIterator[ChatDelta]:
         import asyncio
-        dep = self._ready()
-        with dep.lease(asynchronous=True) as lease:
-            try:
-                return await call(lease)
-            except EndpointError as e:
-                if not await asyncio.to_thread(dep.engine_lost, lease.generation, e):
-                    raise
-        await asyncio.to_thread(self._recover, dep, lease.generation)
-        with dep.lease(asynchronous=True) as lease:
-            return await call(lease)
-
-    async def acall(self, *args: Any, **kw: Any) -> Any:
-        """The async twin of calling the module (formatter applied; hooks are sync-only)."""
-        dep = self._ready()
-        call = _typed_call(dep, args, kw)
-        if call is not None:
-            out = await self._aengine_call(call)
-        else:
-            messages, params = self._llm_args(_single(args), kw)
-
-            async def chat(lease: Lease) -> Any:
-                return answer_of(await lease.client.chat(
-                    messages, model=self._model_name(lease), **params))
-            out = await self._aengine_call(chat)
-        return self._formatter(out) if self._formatter is not None else out
-
-    __acall__ = acall
-
-    async def astream(self, *args: Any, **kw: Any) -> AsyncIterator[str]:
-        import asyncio
-        dep = self._ready()
-        if dep.type in _TYPED_CALLS:      # one answer, not a text stream
-            yield await self.acall(*args, **kw)
-            return
-        messages, params = self._llm_args(_single(args), kw)
         for attempt in (1, 2):  # a stream that died before its first output is sent again
             began = False
             with dep.lease(asynchronous=True) as lease:
                 try:
                     async for delta in lease.client.stream_chat(
                             messages, model=self._model_name(lease), **params):
-                        if delta.content:
-                            began = True
-                            yield delta.content
+                        began = began or bool(delta.content or delta.tool_calls)
+                        yield delta
                     return
                 except EndpointError as e:    # after output began: StreamInterrupted
                     if began or attempt == 2 or \

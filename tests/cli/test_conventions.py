@@ -13,8 +13,8 @@ import time
 import pytest
 
 import lazyllm
+from lazyllm._names import article
 from lazyllm.cli import COMMANDS, build_parser
-from lazyllm.cli._chat_cmd import article
 from lazyllm.cli._tree import nodes
 
 

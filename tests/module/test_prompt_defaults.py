@@ -107,14 +107,14 @@ def test_shares_keep_their_own_prompter(chat, server):
 def test_trainable_module_defaults_without_an_engine(tmp_path):
     m = lazyllm.TrainableModule(str(tmp_path / 'no-model-needed'))   # constructors do no I/O
     assert type(m._prompter) is ChatPrompter
-    messages, _ = m._llm_args('hi', {})
+    messages, _ = m._request('hi', {})
     assert messages == [{'role': 'user', 'content': 'hi'}]
     m.prompt(None)
     assert isinstance(m._prompter, EmptyPrompter)
-    assert m._llm_args('hi', {'history': [['q', 'a']]})[0][-1] == {'role': 'user',
+    assert m._request('hi', {'history': [['q', 'a']]})[0][-1] == {'role': 'user',
                                                                     'content': 'hi'}
     m.prompt('Be {mood}.', history=[['q', 'a']])
-    assert m._llm_args('calm', {})[0] == [{'role': 'system', 'content': 'Be calm.'},
+    assert m._request('calm', {})[0] == [{'role': 'system', 'content': 'Be calm.'},
                                           {'role': 'user', 'content': 'q'},
                                           {'role': 'assistant', 'content': 'a'},
                                           {'role': 'user', 'content': ''}]

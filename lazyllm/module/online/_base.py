@@ -8,9 +8,8 @@ that made the module, not at its first call.
 """
 from __future__ import annotations
 
-import asyncio
 import threading
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from ..._log import get_logger
 from ..._redact import mask, redact
@@ -82,7 +81,7 @@ class OnlineBase(ModuleBase):
             raise InputError(f'model must be a non-empty str, not {model!r}: pass the '
                              f"supplier's model name, or leave it out for the default")
         if base_url is not None and not isinstance(base_url, str):
-            raise InputError(f'base_url must be a str URL, not {type(base_url).__name__}')
+            raise InputError(f'base_url must be a str URL, not {base_url.__class__.__name__}')
         supplier, key, self._why = choose_supplier(source, api_key, base_url)
         if not supplier.offers(self._type):
             others = [s.name for s in suppliers.values() if s.offers(self._type)]
@@ -105,16 +104,6 @@ class OnlineBase(ModuleBase):
         self._clients = Clients(supplier, key, timeout=timeout, max_retries=max_retries)
         self._clients.check(self._base_url)
         self._usage = Usage()
-
-    # -- builders -----------------------------------------------------------------------------
-    def formatter(self, formatter: Callable[[Any], Any] | None) -> OnlineBase:
-        """Set the function applied to every output (LazyLLM's ``.formatter(f)``); ``None``
-        removes it. Returns the module, so builders chain."""
-        if formatter is not None and not callable(formatter):
-            raise InputError('formatter must be callable, e.g. lazyllm.formatter.JsonFormatter()'
-                             ', or None to remove it')
-        self._formatter = formatter
-        return self
 
     # -- what the module talks to -----------------------------------------------------------
     @property
@@ -154,15 +143,6 @@ class OnlineBase(ModuleBase):
         if url is not None:
             url = normalize_base_url(url)
         return model or self._model, url or self._base_url
-
-    async def acall(self, *args: Any, **kw: Any) -> Any:
-        """The async twin of calling the module (formatter applied; hooks are sync-only).
-        This default runs the blocking call in a thread; the chat module overrides it with
-        real async I/O."""
-        out = await asyncio.to_thread(self.forward, *args, **kw)
-        return self._formatter(out) if self._formatter is not None else out
-
-    __acall__ = acall
 
     def _stop_self(self) -> None:
         self._clients.close()

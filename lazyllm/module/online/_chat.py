@@ -17,17 +17,8 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 from ...client import ChatDelta, ChatResult
 from ...client.protocols import anthropic, dashscope, openai
-from ...client.protocols.media import with_images
 from ...errors import InputError
-from .._calls import (
-    answer_of,
-    as_prompter,
-    check_sampling,
-    default_prompter,
-    llm_request,
-    share_view,
-)
-from .._generation import ChatCapabilities
+from .._chat import ChatModule
 from ._base import OnlineBase
 from ._context import context_length
 
@@ -38,24 +29,16 @@ CHAT_PROTOCOLS: dict[str, Callable[..., Any]] = {
     'anthropic': anthropic.chat,
     'dashscope': dashscope.chat,
 }
-# Keywords a module (or a share) takes as defaults for every call; anything else a supplier
-# accepts goes in static_params= or in the call itself.
-SAMPLING = frozenset({'temperature', 'top_p', 'top_k', 'max_tokens', 'stop', 'seed',
-                      'presence_penalty', 'frequency_penalty', 'repetition_penalty',
-                      'tools', 'tool_choice', 'response_format', 'reasoning_effort',
-                      'enable_thinking', 'thinking'})
 
 
-def _check_sampling(values: dict) -> dict:
-    return check_sampling(values, SAMPLING, '; put other request fields in static_params= '
-                          '(every call) or in the call itself')
-
-
-class OnlineChatModule(OnlineBase, ChatCapabilities):
-    """A chat model behind an online API; see the module docstring."""
+class OnlineChatModule(OnlineBase, ChatModule):
+    """A chat model behind an online API; see the module docstring. Chat calls take the one
+    path of ChatModule; this class says where they go (the supplier's protocol and clients)
+    and counts their usage."""
 
     types = ('llm', 'vlm')
     default_type = 'llm'
+    any_call_params = True     # suppliers' APIs differ: a call may carry any field they take
 
     def __init__(self, model: str | None = None, source: str | None = None,
                  base_url: str | None = None, *, stream: bool | dict = False,
@@ -72,43 +55,11 @@ class OnlineChatModule(OnlineBase, ChatCapabilities):
         protocol = self._supplier.protocol(self._type)
         assert protocol is not None     # OnlineBase checked that the supplier offers the type
         self._protocol = CHAT_PROTOCOLS[protocol]
-        self._prompter = default_prompter() if prompt is None else as_prompter(prompt)
+        if prompt is not None:
+            self.prompt(prompt)
         self._history = list(history or [])
-        self._sampling = _check_sampling(dict(sampling))
+        self._sampling = self._checked(dict(sampling))
         self._context_length: int | None = None
-
-    # -- builders ---------------------------------------------------------------------------
-    def prompt(self, prompt: Any = None, history: list | None = None) -> OnlineChatModule:
-        """Set the prompter, as LazyLLM: a str or dict is a ChatPrompter (with ``history``
-        as its few-shot turns), a prompter is used as is, ``None`` is an EmptyPrompter (no
-        system text; the input is the user message). Without ``prompt=`` or a call to
-        ``prompt()`` the module has a ChatPrompter with no instruction."""
-        self._prompter = as_prompter(prompt, history)
-        return self
-
-    def share(self, prompt: Any = None, format: Callable | None = None,
-              stream: bool | dict | None = None, history: list | None = None,
-              **sampling: Any) -> OnlineChatModule:
-        """A view with its own prompt, formatter, stream setting, history and sampling
-        defaults, on the same clients and usage counter. The original is not changed."""
-        view = share_view(self, prompt, format, stream, history, _check_sampling(sampling))
-        return view
-
-    # -- one call ---------------------------------------------------------------------------
-    def _plan(self, input: Any, kw: dict, stream: bool) -> tuple[Callable, str]:
-        """The protocol call for ``input`` and the base URL it goes to."""
-        files = kw.pop('lazyllm_files', None)
-        model, url = self._target(kw.pop('model', None), kw.pop('url', None))
-        history = self._history + list(kw.pop('history', None) or [])
-        params = {**self._static, **self._sampling, **kw}
-        messages, params = llm_request(self._prompter, input, history, params)
-        if files:
-            images = files if isinstance(files, (list, tuple)) else [files]
-            if len(images) > self._supplier.max_images:
-                raise InputError(f'{len(images)} images in one call, but {self.source} takes '
-                                 f'at most {self._supplier.max_images}: send fewer')
-            messages = with_images(messages, images)
-        return self._protocol(messages, model, params, stream, self._supplier, url), url
 
     # -- capabilities (see module/_generation.py) -------------------------------------------
     @property
@@ -131,56 +82,37 @@ class OnlineChatModule(OnlineBase, ChatCapabilities):
             raise InputError(f'max_context_length must be an int >= 1 or None, got {tokens!r}.')
         self._context_length = tokens
 
-    def chat(self, input: Any = None, **kw: Any) -> ChatResult:
-        """The whole answer: ``content``, ``reasoning_content``, ``tool_calls``, ``usage``.
-        Keywords: ``lazyllm_files`` (images), ``history``, ``model``, ``url``, ``tools``
-        and any request parameter (``temperature=0``…)."""
-        call, url = self._plan(input, kw, stream=False)
-        result = call(self._clients.api(url))
+    # -- where chat requests go: the supplier (see ChatModule) -------------------------------
+    def _route(self, kw: dict) -> tuple[str | None, str]:
+        """(model, base URL) of the call: ``model=`` and ``url=`` override the module's."""
+        return self._target(kw.pop('model', None), kw.pop('url', None))
+
+    def _call(self, messages: list, params: dict, route: tuple, stream: bool) -> Callable:
+        model, url = route
+        return self._protocol(messages, model, params, stream, self._supplier, url)
+
+    def _send(self, messages: list, params: dict, route: tuple) -> ChatResult:
+        result = self._call(messages, params, route, False)(self._clients.api(route[1]))
         self._usage.add(result.usage)
         return result
 
-    def stream_chat(self, input: Any = None, **kw: Any) -> Iterator[ChatDelta]:
-        """The answer as deltas (text, reasoning text and tool-call fragments apart)."""
-        call, url = self._plan(input, kw, stream=True)
+    async def _asend(self, messages: list, params: dict, route: tuple) -> ChatResult:
+        result = await self._call(messages, params, route, False)(self._clients.aapi(route[1]))
+        self._usage.add(result.usage)
+        return result
+
+    def _send_stream(self, messages: list, params: dict, route: tuple) -> Iterator[ChatDelta]:
         usage = None
-        for delta in call(self._clients.api(url)):
+        for delta in self._call(messages, params, route, True)(self._clients.api(route[1])):
             usage = delta.usage or usage
             yield delta
         self._usage.add(usage)
 
-    def forward(self, input: Any = None, **kw: Any) -> Any:
-        return answer_of(self.chat(input, **kw))
-
-    def stream_forward(self, input: Any = None, **kw: Any) -> Iterator[Any]:
-        """Yield the answer's text as it arrives; a final assistant message dict follows when
-        the model called tools."""
-        fragments: list = []
-        for delta in self.stream_chat(input, **kw):
-            if delta.content:
-                yield delta.content
-            fragments += delta.tool_calls
-        if fragments:
-            yield answer_of(ChatResult.from_deltas([ChatDelta(tool_calls=fragments)]))
-
-    # -- async twins ------------------------------------------------------------------------
-    async def acall(self, input: Any = None, **kw: Any) -> Any:
-        """The async twin of calling the module (formatter applied; hooks are sync-only)."""
-        call, url = self._plan(input, kw, stream=False)
-        result = await call(self._clients.aapi(url))
-        self._usage.add(result.usage)
-        out = answer_of(result)
-        return self._formatter(out) if self._formatter is not None else out
-
-    __acall__ = acall
-
-    async def astream(self, input: Any = None, **kw: Any) -> AsyncIterator[str]:
-        call, url = self._plan(input, kw, stream=True)
+    async def _asend_stream(self, messages: list, params: dict,
+                            route: tuple) -> AsyncIterator[ChatDelta]:
         usage = None
-        async for delta in call(self._clients.aapi(url)):
+        async for delta in self._call(messages, params, route, True)(
+                self._clients.aapi(route[1])):
             usage = delta.usage or usage
-            if delta.content:
-                yield delta.content
+            yield delta
         self._usage.add(usage)
-
-

@@ -19,7 +19,7 @@ from typing import Any
 from ...client.protocols import dashscope, openai
 from ...client.protocols.media import image_url
 from ...errors import InputError
-from .._calls import embed_texts, rerank_args
+from .._calls import embed_texts, rerank_args, rerank_pairs
 from ._base import OnlineBase
 
 __all__ = ['OnlineEmbeddingModule']
@@ -102,4 +102,4 @@ class OnlineEmbeddingModule(OnlineBase):
             call = openai.rerank(query, documents, model, top_n, params, self._supplier)
         pairs = call(self._clients.api(url))
         self._usage.add(None)
-        return [(int(i), float(s)) for i, s in pairs[:top_n or len(pairs)]]
+        return rerank_pairs(pairs, top_n)

@@ -61,7 +61,7 @@ def accepted_keywords(cls: type[Any]) -> set[str]:
     from .._config_map import keywords
     accepted = keywords(cls.__init__)
     if 'sampling' in inspect.signature(cls.__init__).parameters:
-        from ._chat import SAMPLING
+        from .._chat import SAMPLING
         accepted |= SAMPLING
     return accepted
 
