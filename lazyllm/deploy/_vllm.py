@@ -322,8 +322,8 @@ def _check_installed_parser(options: dict, python: str) -> None:
 
 def _is_embed(model_dir: str) -> bool:
     try:
-        from ..hub import infer_type
-        return infer_type(Path(model_dir)) == ModelType.EMBED
+        from ..hub import model_type
+        return model_type(model_dir) == ModelType.EMBED
     except Exception:   # noqa: BLE001 - vLLM decides by itself then
         return False
 

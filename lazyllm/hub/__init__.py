@@ -9,11 +9,12 @@ from ._builtin import build as build_builtin
 from ._cache import cache_dir, has_weights
 from ._catalog import CatalogEntry, catalog, catalog_type, lookup, suggest
 from ._download import SOURCES
+from ._infer import model_type
 from ._resolve import resolve_model
 from ._types import ModelType, folder_context_length, infer_type, type_from_name
 
 pull = resolve_model
 
-__all__ = ['ModelType', 'infer_type', 'type_from_name', 'folder_context_length',
+__all__ = ['ModelType', 'model_type', 'infer_type', 'type_from_name', 'folder_context_length',
            'resolve_model', 'has_weights', 'pull', 'CatalogEntry', 'catalog', 'catalog_type',
            'lookup', 'suggest', 'build_builtin', 'BUILTINS', 'SOURCES', 'cache_dir']

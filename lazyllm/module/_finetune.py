@@ -152,10 +152,10 @@ class FinetuneMixin:
             raise InputError('a module attached to a URL has no weights to finetune: give a '
                              'base model, e.g. TrainableModule("/models/SmolLM2-135M-Instruct").')
         from ..finetune import load_trainset, pick_method, run_finetune, runs_root
-        from ..hub import infer_type, resolve_model
+        from ..hub import model_type, resolve_model
         dep = self._deployment
         base = resolve_model(self._base_model, source=dep.source)
-        task = (dep.type or infer_type(base)).value
+        task = (dep.type or model_type(base)).value
         if task not in ('embed', 'rerank', 'llm'):
             raise InputError(f'{base.name} is a {task} model: lazyllm finetunes embed, rerank '
                              f'and llm models.')

@@ -12,14 +12,13 @@ answers text, an embedding model returns vectors, a reranker returns (index, sco
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from .._log import get_logger
 from ..client import ChatDelta, ChatResult
 from ..deploy import auto as _auto
 from ..errors import EndpointError, InputError
-from ..hub import SOURCES, ModelType, infer_type, type_from_name
+from ..hub import SOURCES, ModelType, model_type
 from ..serve import Deployment, Lease, swap, swappable
 from ._call_log import apply_return_trace
 from ._calls import check_sampling, embed_call, rerank_call, then
@@ -226,9 +225,7 @@ class TrainableModule(FinetuneMixin, ChatModule):
     # -- capabilities (see _generation.py) --------------------------------------------------
     def _kind(self) -> ModelType | None:
         dep = self._deployment
-        if dep.type is None and dep.model and os.path.isdir(dep.model):
-            return infer_type(Path(dep.model))  # a local folder says what it is
-        return dep.type or (type_from_name(dep.model) if dep.model else None)
+        return dep.type or (model_type(dep.model) if dep.model else None)
 
     @property
     def supports_streaming(self) -> bool:
@@ -297,7 +294,7 @@ class TrainableModule(FinetuneMixin, ChatModule):
                 try:
                     for delta in lease.client.stream_chat(
                             messages, model=self._model_name(lease), **params):
-                        began = began or bool(delta.content or delta.tool_calls)
+                        began = began or _is_output(delta)
                         yield delta
                     return
                 except EndpointError as e:    # after output began: StreamInterrupted
@@ -314,7 +311,7 @@ class TrainableModule(FinetuneMixin, ChatModule):
                 try:
                     async for delta in lease.client.stream_chat(
                             messages, model=self._model_name(lease), **params):
-                        began = began or bool(delta.content or delta.tool_calls)
+                        began = began or _is_output(delta)
                         yield delta
                     return
                 except EndpointError as e:    # after output began: StreamInterrupted
@@ -328,6 +325,12 @@ class TrainableModule(FinetuneMixin, ChatModule):
         model = os.fspath(self._base_model) or self._deployment.given_url or ''
         parts = [repr(model)] + ([base] if base else [])
         return f'TrainableModule({", ".join(parts)}) [{self._deployment.state}]'
+
+
+def _is_output(delta: ChatDelta) -> bool:
+    """Whether the caller has seen output once ``delta`` is yielded (after that a broken
+    stream cannot be sent again without repeating it)."""
+    return bool(delta.content or delta.reasoning_content or delta.tool_calls)
 
 
 def _warn_exited(name: str, job: Any) -> None:

@@ -26,14 +26,7 @@ from .._config import config
 from .._log import get_logger
 from ..deploy import DRAIN_ENV, TOKEN_ENV, AutoEngine, Engine, get_engine, new_token, pick_engine
 from ..errors import DeployError, EndpointError, InputError, OnlineAPIError
-from ..hub import (
-    ModelType,
-    catalog_type,
-    folder_context_length,
-    infer_type,
-    resolve_model,
-    type_from_name,
-)
+from ..hub import ModelType, folder_context_length, model_type, resolve_model
 from ._leases import Clients, Lease
 from ._readiness import PROBE_TIMEOUT, check_identity, wait_ready
 
@@ -249,8 +242,7 @@ class Deployment(Clients):
         if self.type is None:
             kind = card.get('kind')
             name = self.served_name or ''
-            self.type = ModelType.parse(kind) if kind else (catalog_type(name) or
-                                                            type_from_name(name))
+            self.type = ModelType.parse(kind) if kind else model_type(name)
         self._close_clients()                 # they call the engine attached before, if any
         self.url, self.state = base, 'attached'
         self.generation += 1
@@ -258,7 +250,7 @@ class Deployment(Clients):
 
     # -- launching an engine --------------------------------------------------------------
     def _engine_for(self, folder: Path) -> Engine:
-        self.type = self.type or infer_type(folder)
+        self.type = self.type or model_type(folder)
         engine = pick_engine(self.type) if not isinstance(self.engine, Engine) else self.engine
         if not engine.serves(self.type):
             raise DeployError(f'the {engine.name} engine does not serve {self.type.value} '

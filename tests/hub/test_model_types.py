@@ -50,3 +50,17 @@ def test_parse():
     assert ModelType.parse('EMBED') is ModelType.EMBED
     with pytest.raises(InputError, match='unknown model type'):
         ModelType.parse('chat')
+
+
+def test_model_type_takes_the_most_specific_evidence(tmp_path, monkeypatch):
+    """One function for every caller: a folder's files, else the catalog, else the name."""
+    from lazyllm.hub import model_type
+    extra = tmp_path / 'cat.json'
+    extra.write_text(json.dumps({'house-model': {'hf': 'me/house', 'type': 'embed'}}))
+    monkeypatch.setenv('LAZYLLM_CATALOG', str(extra))
+    assert model_type('house-model') == ModelType.EMBED          # the catalog's entry
+    assert type_from_name('house-model') == ModelType.LLM        # what the name alone says
+    assert model_type('acme/whisper-small') == ModelType.STT     # not in the catalog: name
+    d = folder(tmp_path, 'an-embedding-by-name',                 # the files beat the name
+               config__json={'architectures': ['LlamaForCausalLM']})
+    assert model_type(d) == ModelType.LLM and model_type(str(d)) == ModelType.LLM

@@ -43,8 +43,8 @@ def route(model: str | None, type: Any, embed: bool = False) -> tuple[str, str]:
         return normalize_type(type), f'type={type!r}'
     inferred = 'llm'
     if model:
-        from ...hub import type_from_name
-        inferred = normalize_type(type_from_name(model).value)
+        from ...hub import model_type
+        inferred = normalize_type(model_type(model).value)
     if embed and inferred not in _EMBED_TYPES:
         return 'embed', 'the model came as embed_model_name='
     if inferred != 'llm':

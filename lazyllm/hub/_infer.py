@@ -1,0 +1,24 @@
+"""``model_type(model)``: the one answer to "what kind of model is this?" before anything
+serves it, for a folder, a catalog name, a hub id or an online model's name alike.
+
+The most specific evidence wins: a local folder's own files (``config.json``'s
+architectures, ``modules.json``, a cross-encoder's config …, see ``infer_type``), else the
+catalog's entry for the name, else the hints in the name (``…-embedding…``, ``whisper``,
+``-vl``), else ``llm``. Nothing is downloaded or opened beyond the folder pointed at.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._catalog import catalog_type
+from ._types import ModelType, infer_type, type_from_name
+
+__all__ = ['model_type']
+
+
+def model_type(model: str | os.PathLike[str]) -> ModelType:
+    if os.path.isdir(model):
+        return infer_type(Path(model))
+    name = os.fspath(model)
+    return catalog_type(name) or type_from_name(name)
