@@ -11,10 +11,11 @@ from ._catalog import CatalogEntry, catalog, catalog_type, lookup, suggest
 from ._download import SOURCES
 from ._infer import model_type
 from ._resolve import resolve_model
-from ._types import ModelType, folder_context_length, infer_type, type_from_name
+from ._types import ALIASES, ModelType, folder_context_length, infer_type, type_from_name
 
 pull = resolve_model
 
-__all__ = ['ModelType', 'model_type', 'infer_type', 'type_from_name', 'folder_context_length',
-           'resolve_model', 'has_weights', 'pull', 'CatalogEntry', 'catalog', 'catalog_type',
-           'lookup', 'suggest', 'build_builtin', 'BUILTINS', 'SOURCES', 'cache_dir']
+__all__ = ['ModelType', 'ALIASES', 'model_type', 'infer_type', 'type_from_name',
+           'folder_context_length', 'resolve_model', 'has_weights', 'pull', 'CatalogEntry',
+           'catalog', 'catalog_type', 'lookup', 'suggest', 'build_builtin', 'BUILTINS',
+           'SOURCES', 'cache_dir']

@@ -12,29 +12,67 @@ import enum
 import json
 import re
 from pathlib import Path
+from typing import Any, Iterable
 
 from ..errors import InputError
 
-__all__ = ['ModelType', 'infer_type', 'type_from_name', 'folder_context_length']
+__all__ = ['ModelType', 'ALIASES', 'infer_type', 'type_from_name', 'folder_context_length']
+
+# The spellings users bring from other libraries, for the types they mean.
+ALIASES = {'chat': 'llm', 'embedding': 'embed', 'reranker': 'rerank', 'sd': 'text2image',
+           'asr': 'stt', 'image': 'text2image', 'crossmodal_embed': 'cross_modal_embed'}
 
 
 class ModelType(str, enum.Enum):
+    """Every kind of model lazyllm serves or calls, local or online: the one vocabulary of
+    hub, deploy, module and online. ``SD`` (LazyLLM's name for a local text-to-image model)
+    is the same type as ``TEXT2IMAGE``."""
     LLM = 'llm'
     VLM = 'vlm'
     EMBED = 'embed'
+    CROSS_MODAL_EMBED = 'cross_modal_embed'
     RERANK = 'rerank'
     CLASSIFY = 'classify'
     STT = 'stt'
     TTS = 'tts'
-    SD = 'sd'
+    TEXT2IMAGE = 'text2image'
+    SD = 'text2image'
+    IMAGE_EDITING = 'image_editing'
 
     @classmethod
     def parse(cls, value: 'str | ModelType') -> 'ModelType':
+        """The type ``value`` is, exactly (what lazyllm itself wrote: a registry row, an
+        engine's model card); InputError for anything else. User input: :meth:`read`."""
         try:
             return cls(str(getattr(value, 'value', value)).lower())
         except ValueError:
             raise InputError(f'unknown model type {value!r}: use one of '
                              f'{", ".join(t.value for t in cls)}.') from None
+
+    @classmethod
+    def read(cls, value: Any, allowed: Iterable['ModelType'] | None = None, *,
+             what: str = 'model type') -> 'ModelType':
+        """``type=`` as users write it, read the lenient way LazyLLM reads it: any case, an
+        alias (``chat``, ``embedding``, ``sd``…), and a name that is no type at all is ``llm``
+        with a warning (a typo shows in the log). A type outside ``allowed`` (the types the
+        caller serves) is an InputError; ``what`` names them in messages."""
+        allowed = list(allowed) if allowed is not None else list(cls)
+        names = ', '.join(t.value for t in allowed)
+        raw = getattr(value, 'value', value)
+        if not isinstance(raw, str) or not raw.strip():
+            raise InputError(f'type must be a {what.removeprefix("online ")} name such as '
+                             f'"llm" or "embed", not {value!r}: use one of {names}')
+        key = raw.strip().lower()
+        try:
+            found = cls(ALIASES.get(key, key))
+        except ValueError:
+            from .._log import get_logger
+            get_logger().warning('type=%r is no %s: treated as llm, as LazyLLM does (the %ss: '
+                                 '%s)', value, what, what.removeprefix('online '), names)
+            found = cls.LLM
+        if found not in allowed:
+            raise InputError(f'type={value!r} is not an {what} here: use one of {names}')
+        return found
 
     def __str__(self) -> str:
         return self.value

@@ -278,21 +278,9 @@ def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) ->
 
 
 def _local_type(type: Any) -> Any:
-    """A local model's ``type=``: an alias (``embedding``, ``chat``…) is mapped, a name that is
-    no model type is ``llm`` with a warning, as in LazyLLM."""
+    """A local model's ``type=``, read as LazyLLM reads it (``ModelType.read``)."""
     from ..hub import ModelType
-    from .online._suppliers import TYPE_ALIASES
-    value = getattr(type, 'value', type)
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f'type must be a model type name such as "llm" or "embed", not '
-                         f'{type!r}: use one of {", ".join(t.value for t in ModelType)}')
-    value = TYPE_ALIASES.get(value.strip().lower(), value.strip().lower())
-    value = {'text2image': 'sd'}.get(value, value)
-    if value not in {t.value for t in ModelType}:
-        get_logger().warning('type=%r is no model type: treated as llm, as LazyLLM does (the '
-                             'types: %s)', type, ', '.join(t.value for t in ModelType))
-        value = 'llm'
-    return value
+    return ModelType.read(type).value
 
 
 def _build(p: Decision) -> ModuleBase:

@@ -11,35 +11,23 @@ from __future__ import annotations
 import threading
 from typing import Any, ClassVar
 
-from ..._log import get_logger
 from ..._redact import mask, redact
 from ...client import normalize_base_url
 from ...errors import InputError
+from ...hub import ModelType
 from .._base import ModuleBase
 from .._call_log import apply_return_trace
 from ._clients import Clients
 from ._keys import choose_supplier
-from ._suppliers import CALL_TYPES, TYPE_ALIASES, Supplier, suppliers
+from ._suppliers import CALL_TYPES, Supplier, suppliers
 
 __all__ = ['OnlineBase', 'Usage', 'normalize_type']
 
 
 def normalize_type(type: Any, allowed: tuple[str, ...] = CALL_TYPES) -> str:
-    """The call type ``type`` names. A name that is no call type (nor an alias) is ``llm``,
-    as in LazyLLM, with a warning that lists the call types (a typo shows up in the log)."""
-    value = getattr(type, 'value', type)
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f'type must be a call type name such as "llm" or "embed", not '
-                         f'{type!r}: use one of {", ".join(CALL_TYPES)}')
-    value = TYPE_ALIASES.get(value.strip().lower(), value.strip().lower())
-    if value not in CALL_TYPES:
-        get_logger().warning('type=%r is no online call type: treated as llm, as LazyLLM does '
-                             '(the call types: %s)', type, ', '.join(CALL_TYPES))
-        value = 'llm'
-    if value not in allowed:
-        raise InputError(f'type={type!r} is not an online call type here: use one of '
-                         f'{", ".join(allowed)}')
-    return value
+    """The call type ``type`` names (read as ``ModelType.read`` does: an alias is mapped, a
+    name that is no type is ``llm`` with a warning, as in LazyLLM), one of ``allowed``."""
+    return ModelType.read(type, [ModelType(t) for t in allowed], what='online call type').value
 
 
 class Usage:

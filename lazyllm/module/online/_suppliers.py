@@ -22,15 +22,14 @@ from typing import Any, Mapping
 from ..._config import config
 from ..._registry import Registry
 from ...errors import InputError
+from ...hub import ALIASES, ModelType
 
 __all__ = ['Supplier', 'register_supplier', 'suppliers', 'get_supplier', 'CALL_TYPES',
            'TYPE_ALIASES']
 
-# Every kind of online call, and the spellings users bring from other libraries.
-CALL_TYPES = ('llm', 'vlm', 'embed', 'cross_modal_embed', 'rerank', 'stt', 'tts', 'text2image',
-              'image_editing')
-TYPE_ALIASES = {'chat': 'llm', 'embedding': 'embed', 'reranker': 'rerank', 'sd': 'text2image',
-                'asr': 'stt', 'image': 'text2image', 'crossmodal_embed': 'cross_modal_embed'}
+# Every kind of online call: the model types (lazyllm.hub.ModelType) a supplier can offer.
+CALL_TYPES = tuple(t.value for t in ModelType if t is not ModelType.CLASSIFY)
+TYPE_ALIASES = ALIASES
 
 
 @dataclass(frozen=True)
