@@ -223,17 +223,17 @@ class TrainableModule(FinetuneMixin, ChatModule):
             return await call(lease)
 
     # -- capabilities (see _generation.py) --------------------------------------------------
-    def _kind(self) -> ModelType | None:
+    def _model_type(self) -> ModelType | None:
         dep = self._deployment
         return dep.type or (model_type(dep.model) if dep.model else None)
 
     @property
     def supports_streaming(self) -> bool:
-        return self._kind() in (None, ModelType.LLM, ModelType.VLM)
+        return self._model_type() in (None, ModelType.LLM, ModelType.VLM)
 
     @property
     def supports_image_input(self) -> bool:
-        return self._kind() == ModelType.VLM
+        return self._model_type() == ModelType.VLM
 
     @property
     def max_context_length(self) -> int | None:
