@@ -58,13 +58,16 @@ _EMBED = '<embed_model_name>'   # marks a model given as embed_model_name= (no k
 
 @dataclass
 class Decision:
-    """What AutoModel builds: ``kind`` ('online'|'local'), the constructor keywords, and for
-    a local model the ``deploy_method`` call ({'engine', 'method', 'options'}) if any."""
+    """What AutoModel builds: ``kind`` ('online'|'local'), the constructor keywords, for an
+    online model its call type (which picks the module class), and for a local model the
+    ``deploy_method`` call ({'engine', 'method', 'options'}) if any. The module is built from
+    this alone: nothing is decided twice."""
     kind: str
     kwargs: dict
     reasons: list[str] = field(default_factory=list)
     deploy: dict | None = None
     trace: bool = False       # return_trace=True: a CallLog hook on the module
+    call_type: str | None = None
 
     def call(self) -> str:
         """The resulting call as Python text, API keys shown as ***."""
@@ -216,9 +219,11 @@ def _online(model: Any, source: Any, values: dict, from_kw: set, entry: Any,
     default = get_supplier(source).models.get(call_type) if model is None and source else None
     reasons.append(f'call type {call_type} ({why}): {cls.__name__}'
                    + (f', model {default!r}' if default and 'base_url' not in values else ''))
+    if values.get('url') is not None:             # OnlineModule's spelling of base_url
+        values['base_url'] = alias(values.get('base_url'), 'base_url', values.pop('url'), 'url')
     kwargs = {'model': model, 'source': source}
     kwargs.update((k, v) for k, v in values.items() if v is not None)
-    return Decision('online', kwargs, reasons)
+    return Decision('online', kwargs, reasons, call_type=call_type)
 
 
 def _local(model: Any, values: dict, from_kw: set, entry: Any, reasons: list) -> Decision:
@@ -287,8 +292,9 @@ def _build(p: Decision) -> ModuleBase:
     kw = dict(p.kwargs)
     m: ModuleBase
     if p.kind == 'online':
-        from .online import OnlineModule
-        m = OnlineModule.build(kw.pop('model'), kw.pop('source'), **kw)  # = OnlineModule(...)
+        from .online._factory import ROUTES
+        assert p.call_type is not None          # _online always decides it
+        m = ROUTES[p.call_type](**{**kw, 'type': p.call_type})
     else:
         from ..deploy import auto, get_engine
         from ._trainable import TrainableModule

@@ -54,6 +54,17 @@ def test_source_names_the_online_supplier(monkeypatch):
     assert (m.source, m.model, m.type) == ('glm', 'glm-4-plus', 'llm')
 
 
+def test_the_decision_is_built_as_decided(monkeypatch):
+    """AutoModel decides the call type once; the module it returns is of that class, and
+    OnlineModule's url= spelling reaches it as base_url."""
+    monkeypatch.setenv('LAZYLLM_OPENAI_API_KEY', 'sk-test-0123456789')
+    decision = AutoModel.decide('text-embedding-3-small', source='openai',
+                                url='http://127.0.0.1:9/v1/')
+    assert (decision.kind, decision.call_type) == ('online', 'embed')
+    m = AutoModel('text-embedding-3-small', source='openai', url='http://127.0.0.1:9/v1/')
+    assert type(m) is OnlineEmbeddingModule and m.base_url == 'http://127.0.0.1:9/v1/'
+
+
 def test_base_url_without_source_is_an_openai_endpoint():
     m = online(AutoModel('my-served-model', base_url='http://127.0.0.1:9/v1/'))
     assert (m.source, m.base_url) == ('openai', 'http://127.0.0.1:9/v1/')
