@@ -6,11 +6,9 @@ part that needs them is used: ``import lazyllm`` stays fast.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from . import errors, formatter, prompt
 from ._config import config
+from ._lazy import lazy_exports
 from ._version import __version__
 from .errors import LazyLLMError
 from .module import ActionModule, Hook, ModuleBase, listen_stream
@@ -68,14 +66,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module_name, attribute = _LAZY[name]
-        module = importlib.import_module(module_name)
-        value = getattr(module, attribute) if attribute else module
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'lazyllm' has no attribute {name!r}")
+__getattr__ = lazy_exports('lazyllm', globals(), _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -17,7 +17,7 @@ ROOT = Path(lazyllm.__file__).parent
 # kernel's root modules, and the command line's, may also import each other.
 LAYERS = [
     {'errors', '_config', '_log', '_redact', '_names', '_options', '_package', '_version',
-     '_clash', '_registry', '_requires', '_progress'},          # the kernel, root modules
+     '_clash', '_registry', '_requires', '_progress', '_lazy'},  # the kernel, root modules
     {'prompt', 'formatter', 'registry'},                        # pure shaping, the record
     {'client'},                                                 # one HTTP client + protocols
     {'hub', 'launch'},                                          # weights; where processes run

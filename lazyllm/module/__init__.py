@@ -2,9 +2,7 @@
 online and automatic modules built on them."""
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._lazy import lazy_exports
 from ._action import ActionModule
 from ._base import ModuleBase
 from ._generation import BatchItem, ChatCapabilities
@@ -26,8 +24,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module_name, attribute = _LAZY[name]
-        return getattr(importlib.import_module(module_name, __name__), attribute)
-    raise AttributeError(f"module 'lazyllm.module' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, globals(), _LAZY)
