@@ -72,7 +72,8 @@ def test_nothing_is_loaded_by_import_lazyllm(seen):
 
 
 def test_the_plugin_engine_serves_a_model(seen):
-    assert seen['engines'][:1] == ['transformers'] and 'plugin_echo' in seen['engines']
+    names = seen['engines']        # built-ins register at import, plugins on first listing
+    assert 'plugin_echo' in names and names.index('plugin_echo') > names.index('transformers')
     assert 'plugin_broken' not in seen['engines']
     assert isinstance(seen['engine_answer'], str) and seen['engine_answer']
 
