@@ -85,27 +85,19 @@ class ChatModule(ChatCapabilities, ModuleBase):
         """The whole answer: ``content``, ``reasoning_content``, ``tool_calls``, ``usage``,
         ``finish_reason``. Keywords: ``history``, ``lazyllm_files`` (images), ``tools`` and the
         sampling options (``temperature=0``…)."""
-        route = self._route(kw)
-        messages, params = self._request(input, kw)
-        return self._send(messages, params, route)
+        return self._send(*self._prepare(input, kw))
 
     def stream_chat(self, input: Any = None, **kw: Any) -> Iterator[ChatDelta]:
         """The answer as deltas (text, reasoning text and tool-call fragments apart)."""
-        route = self._route(kw)
-        messages, params = self._request(input, kw)
-        return self._send_stream(messages, params, route)
+        return self._send_stream(*self._prepare(input, kw))
 
     async def achat(self, input: Any = None, **kw: Any) -> ChatResult:
         """The async twin of :meth:`chat`."""
-        route = self._route(kw)
-        messages, params = self._request(input, kw)
-        return await self._asend(messages, params, route)
+        return await self._asend(*self._prepare(input, kw))
 
     def astream_chat(self, input: Any = None, **kw: Any) -> AsyncIterator[ChatDelta]:
         """The async twin of :meth:`stream_chat`."""
-        route = self._route(kw)
-        messages, params = self._request(input, kw)
-        return self._asend_stream(messages, params, route)
+        return self._asend_stream(*self._prepare(input, kw))
 
     def forward(self, input: Any = None, **kw: Any) -> Any:
         return answer_of(self.chat(input, **kw))
@@ -138,6 +130,12 @@ class ChatModule(ChatCapabilities, ModuleBase):
         hint = ('; put other request fields in static_params= (every call) or in the call '
                 'itself') if self.any_call_params else ''
         return check_sampling(sampling, SAMPLING, hint)
+
+    def _prepare(self, input: Any, kw: dict) -> tuple[list, dict, Any]:
+        """(messages, params, route) of one call: the subclass pops its routing keywords
+        first, so the rest are checked as request fields."""
+        route = self._route(kw)
+        return (*self._request(input, kw), route)
 
     def _request(self, input: Any, kw: dict) -> tuple[list, dict]:
         """OpenAI messages and request parameters of one call: the prompter's messages for
