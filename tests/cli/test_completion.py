@@ -73,14 +73,31 @@ def test_every_flag_of_every_command_completes(bash_complete):
         assert sorted(bash_complete(*node.path, '-')) == sorted(flags), node.path
 
 
-def test_zsh_loads_the_bash_completion_through_bashcompinit():
+def test_zsh_completes_through_bashcompinit():
     text = script('zsh')
     assert 'bashcompinit' in text and script('bash') in text
-    zsh = shutil.which('zsh')
-    if zsh:
-        out = subprocess.run([zsh, '-f', '-c', text + '\n(( $+functions[_lazyllm] ))'],
-                             capture_output=True, text=True, timeout=30)
-        assert out.returncode == 0, out.stderr
+    zsh = shutil.which('zsh') or pytest.skip('zsh is not installed (apt-get install zsh)')
+
+    def complete(*words: str) -> list[str]:
+        """What zsh offers for ``lazyllm WORDS``: the function runs the way bashcompinit
+        runs it (its compgen -F, in sh emulation, with the COMP_* variables its
+        _bash_complete sets); zsh itself then keeps the words that start with the last one,
+        and so does this."""
+        line = ' '.join(f"'{w}'" for w in ('lazyllm',) + words)
+        probe = ('\n(( $+functions[_lazyllm] )) || exit 4\n'
+                 f'words=({line}); CURRENT=$#words\n'
+                 'COMP_WORDS=("${words[@]}"); COMP_CWORD=$(( CURRENT - 1 ))\n'
+                 f"compgen -F _lazyllm -- '{words[-1]}'\n")
+        out = subprocess.run([zsh, '-f', '-c', text + probe], capture_output=True, text=True,
+                             timeout=30, env={**os.environ, 'LC_ALL': 'C'})
+        assert out.returncode == 0 and out.stderr == '', out.stderr
+        return [w for w in out.stdout.splitlines() if w.startswith(words[-1])]
+
+    assert complete('de') == ['deploy']
+    assert complete('deploy', 'm', '--engine', 'vl') == ['vllm', 'vlm']
+    assert complete('deploy', 'm', '--engine', '') == ['auto', *lazyllm.deploy.engines.names()]
+    assert complete('deploy', '--port', '8000', 'm', '--det') == ['--detach']
+    assert complete('config', 'show', '--') == ['--help', '--json']
 
 
 def test_fish_script_covers_the_tree():
@@ -94,11 +111,10 @@ def test_fish_script_covers_the_tree():
             assert any(all(x in line for x in longs) for line in lines), option.flags
     engines = ' '.join(['auto', *lazyllm.deploy.engines.names()])
     assert any(f"-l engine -x -a '{engines}'" in line for line in lines)
-    fish = shutil.which('fish')
-    if fish:
-        out = subprocess.run([fish, '--no-config', '-c', text + "\ncomplete -C'lazyllm dep'"],
-                             capture_output=True, text=True, timeout=30)
-        assert out.returncode == 0 and out.stdout.startswith('deploy'), out.stderr
+    fish = shutil.which('fish') or pytest.skip('fish is not installed (apt-get install fish)')
+    out = subprocess.run([fish, '--no-config', '-c', text + "\ncomplete -C'lazyllm dep'"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.startswith('deploy'), out.stderr
 
 
 def test_unknown_shell_is_usage():

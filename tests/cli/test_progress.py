@@ -133,6 +133,29 @@ def test_pull_shows_progress_on_stderr_and_the_folder_on_stdout(tmp_path, minilm
     assert '\r' not in out.stderr           # the hub client's redrawn bars are off in a log
 
 
+def test_deploy_shows_the_download_then_the_wait_on_stderr(tmp_path, tiny_llm_path):
+    # a model that is not cached yet: its bytes are shown arriving before the engine's wait
+    with HFHubServer({'test/tiny': tiny_llm_path}) as hub:
+        hub.slow(6.0)                     # its ~0.5 MB take ~3 s
+        env = {**os.environ, 'LAZYLLM_HOME': str(tmp_path), 'HF_ENDPOINT': hub.url,
+               'MODELSCOPE_ENDPOINT': hub.url, 'HF_HOME': str(tmp_path / 'hf'),
+               'LAZYLLM_MODEL_CACHE_DIR': str(tmp_path / 'cache'),
+               'LAZYLLM_PROGRESS_INTERVAL': '0.5'}
+        for var in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'LAZYLLM_MODEL_SOURCE',
+                    'HF_HUB_DISABLE_PROGRESS_BARS', 'LAZYLLM_LOG_LEVEL'):
+            env.pop(var, None)
+        try:
+            out = cli(env, 'deploy', 'test/tiny', '--name', 'p0', '--engine', 'transformers')
+        finally:
+            cli(env, 'stop', '--all', timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stderr.splitlines()
+    pulls = [i for i, line in enumerate(lines) if line.startswith('pulling test/tiny (')]
+    waits = [i for i, line in enumerate(lines) if line.startswith('waiting for the transformers')]
+    assert pulls and waits and max(pulls) < min(waits), out.stderr[-3000:]
+    assert (tmp_path / 'cache' / 'test' / 'tiny').is_dir()
+
+
 def test_deploy_shows_progress_on_stderr(tmp_path, tiny_llm_path):
     env = {**os.environ, 'LAZYLLM_HOME': str(tmp_path), 'LAZYLLM_PROGRESS_INTERVAL': '1'}
     env.pop('LAZYLLM_LOG_LEVEL', None)     # the default level (WARNING) shows no INFO
