@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from .._names import article
 from ..errors import InputError
 
 __all__ = ['ModelType', 'ALIASES', 'infer_type', 'type_from_name', 'folder_context_length']
@@ -59,19 +60,20 @@ class ModelType(str, enum.Enum):
         allowed = list(allowed) if allowed is not None else list(cls)
         names = ', '.join(t.value for t in allowed)
         raw = getattr(value, 'value', value)
+        a_what = f'{article(what)} {what}'
         if not isinstance(raw, str) or not raw.strip():
-            raise InputError(f'type must be a {what.removeprefix("online ")} name such as '
-                             f'"llm" or "embed", not {value!r}: use one of {names}')
+            raise InputError(f'type must be {a_what} such as "llm" or "embed", not {value!r}: '
+                             f'use one of {names}')
         key = raw.strip().lower()
         try:
             found = cls(ALIASES.get(key, key))
         except ValueError:
             from .._log import get_logger
             get_logger().warning('type=%r is no %s: treated as llm, as LazyLLM does (the %ss: '
-                                 '%s)', value, what, what.removeprefix('online '), names)
+                                 '%s)', value, what, what, names)
             found = cls.LLM
         if found not in allowed:
-            raise InputError(f'type={value!r} is not an {what} here: use one of {names}')
+            raise InputError(f'type={value!r} is not {a_what} here: use one of {names}')
         return found
 
     def __str__(self) -> str:

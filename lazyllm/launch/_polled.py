@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import InputError
-from ._base import Job, Resources, Status
+from ._base import Job, Resources, Status, forget_at_exit
 
 __all__ = ['PolledJob', 'check_poll', 'one_node']
 
@@ -36,7 +36,7 @@ def one_node(resources: Resources) -> Resources:
 
 
 class PolledJob(Job):
-    """See the module docstring; subclasses implement ``_fetch``, ``status`` and ``stop``."""
+    """See the module docstring; subclasses implement ``_fetch``, ``status`` and ``_cancel``."""
 
     announces_endpoint = True
 
@@ -62,6 +62,21 @@ class PolledJob(Job):
             if fresh or time.monotonic() - self._seen_at >= self._poll:
                 self._seen, self._seen_at = self._fetch(), time.monotonic()
             return self._seen
+
+    @abstractmethod
+    def _cancel(self, force: bool) -> None:
+        """Ask the scheduler to end the job (``force``: kill it, after a polite ask did not
+        end it in time)."""
+
+    def stop(self, timeout: float = 10.0) -> Status:
+        forget_at_exit(self)
+        if not self.ended:
+            self._stopped = True
+            self._cancel(force=False)
+            if not self._wait_ended(timeout):
+                self._cancel(force=True)
+                self._wait_ended(30)
+        return self.status
 
     def wait(self, timeout: float | None = None) -> Status:
         self._wait_ended(timeout)

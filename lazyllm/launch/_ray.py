@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from .._config import config
 from .._log import get_logger
 from ..errors import InputError, LaunchError
-from ._base import Job, Launcher, Resources, Status, forget_at_exit, log_dir, stop_at_exit
+from ._base import Job, Launcher, Resources, Status, log_dir, stop_at_exit
 from ._polled import PolledJob, check_poll, one_node
 
 __all__ = ['RayLauncher', 'RayJob']
@@ -145,13 +145,10 @@ class RayJob(PolledJob):
         self.read_output(0)
         return super().tail_output(lines)
 
-    def stop(self, timeout: float = 10.0) -> Status:
-        forget_at_exit(self)
-        if not self.ended:
-            self._stopped = True
-            self._api('POST', f'/api/jobs/{self._id}/stop')
-            self._wait_ended(timeout)
-        return self.status
+    def _cancel(self, force: bool) -> None:
+        # Ray's stop already ends the job's process group with SIGKILL after its own grace
+        # period, so a forced stop asks the same again
+        self._api('POST', f'/api/jobs/{self._id}/stop')
 
 
 class RayLauncher(Launcher):

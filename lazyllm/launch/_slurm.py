@@ -34,7 +34,6 @@ from ._base import (
     Launcher,
     Resources,
     Status,
-    forget_at_exit,
     log_dir,
     merged_env,
     stop_at_exit,
@@ -170,15 +169,8 @@ class SlurmJob(PolledJob):
         status, _, signal = code.partition(':')
         return -int(signal) if signal.isdigit() and int(signal) else int(status or 0)
 
-    def stop(self, timeout: float = 10.0) -> Status:
-        forget_at_exit(self)
-        if not self.ended:
-            self._stopped = True
-            _run([_tool('scancel'), self._id])
-            if not self._wait_ended(timeout):
-                _run([_tool('scancel'), '--signal=KILL', '--full', self._id])
-                self._wait_ended(30)
-        return self.status
+    def _cancel(self, force: bool) -> None:
+        _run([_tool('scancel'), *(['--signal=KILL', '--full'] if force else []), self._id])
 
 
 class SlurmLauncher(Launcher):
