@@ -309,6 +309,9 @@ def _add_builtin_settings(config: Config) -> None:
     config.add('vllm_python', '', str,
                'interpreter (a venv with vllm installed) that runs the vllm engine; '
                'default: engine_python, else this one')
+    config.add('llamacpp_server', '', str,
+               "llama.cpp's llama-server binary the llamacpp engine runs; default: the one of "
+               'the llamacpp extra, else llama-server on PATH')
     config.add('default_launcher', 'local', str,
                'where engines and jobs run when no launcher is given: local, slurm or ray')
     config.add('ray_bin', 'ray', str, 'the `ray` command lazyllm.launchers.ray(start_local=True) '

@@ -1,8 +1,11 @@
 """examples/ stay runnable: each script runs to completion with real output."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,12 +20,33 @@ def test_quickstart_runs():
 
 
 def test_chat_local_runs_on_the_builtin_default_model(smollm_path):
-    # No argument: the example asks for 'smollm2', which the library resolves to its build;
-    # the cache is the one the smollm_path fixture built into, so nothing is rebuilt.
-    env = {**os.environ, 'LAZYLLM_MODEL_CACHE_DIR': str(Path(smollm_path).parents[1])}
+    # No argument and no llama.cpp: the example asks for 'smollm2', which the library resolves
+    # to its build; the cache is the one the smollm_path fixture built into (nothing rebuilt).
+    env = {**os.environ, 'LAZYLLM_MODEL_CACHE_DIR': str(Path(smollm_path).parents[1]),
+           'LAZYLLM_LLAMACPP_SERVER': '', 'PATH': os.pathsep.join(
+               d for d in os.environ['PATH'].split(os.pathsep)
+               if not os.path.exists(os.path.join(d, 'llama-server')))}
     out = subprocess.run([sys.executable, str(ROOT / 'examples' / 'chat_local.py')],
                          capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
+    assert re.search(r'engine ready at http://\S+ \(transformers\)', out.stdout)
+    assert 'geography: The capital of France is Paris.' in out.stdout
+    assert out.stdout.split('poet:', 1)[1].strip()
+
+
+def test_chat_local_serves_the_gguf_with_llamacpp_when_installed():
+    from lazyllm.deploy._llamacpp import server_binary
+    from lazyllm.errors import DeployError
+    try:
+        server_binary()
+    except DeployError as e:
+        if os.environ.get('CI'):
+            raise
+        pytest.skip(str(e))
+    out = subprocess.run([sys.executable, str(ROOT / 'examples' / 'chat_local.py')],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert re.search(r'engine ready at http://\S+ \(llamacpp\)', out.stdout)
     assert 'geography: The capital of France is Paris.' in out.stdout
     assert out.stdout.split('poet:', 1)[1].strip()
 

@@ -45,7 +45,9 @@ def installed(tmp_path_factory):
                  'import sysconfig; print(sysconfig.get_path("purelib"))'],
                 'reading the venv', timeout=60).stdout.strip()
     Path(site, 'lazyllm-test-deps.pth').write_text(sysconfig.get_path('purelib') + '\n')
-    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
+    # the main example's default path: the transformers engine (no llama.cpp server)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('PYTHONPATH', 'VIRTUAL_ENV', 'LAZYLLM_LLAMACPP_SERVER')}
     env.update(LAZYLLM_HOME=str(base / 'home'), LAZYLLM_MODEL_CACHE_DIR=str(base / 'cache'),
                PATH=f'{bin_dir}{os.pathsep}{env["PATH"]}')
     elsewhere = base / 'elsewhere'

@@ -2,7 +2,8 @@
 
 vLLM is chosen for LLMs when it is registered and installed (in its own interpreter,
 ``LAZYLLM_VLLM_PYTHON``, when set) and either a GPU is present or
-``LAZYLLM_PREFER_VLLM`` is set; otherwise the built-in engine of the type serves it.
+``LAZYLLM_PREFER_VLLM`` is set; otherwise the built-in engine of the type serves it. A GGUF
+model (a ``.gguf`` file, or a folder of them) is served by llama.cpp (``llamacpp``).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 
 from .._config import config
 from ..errors import DeployError
-from ..hub import ModelType
+from ..hub import ModelType, holds_gguf
 from ._engine import Engine, engines
 
 __all__ = ['auto', 'AutoEngine', 'pick_engine']
@@ -42,13 +43,20 @@ def _installed(engine: Engine) -> bool:
     return True
 
 
-def pick_engine(model_type: ModelType) -> Engine:
+def pick_engine(model_type: ModelType, model: str | os.PathLike | None = None) -> Engine:
+    """The engine for a model of ``model_type``; ``model`` (its file or folder) tells a GGUF
+    model, which only an engine that ``reads_gguf`` serves (llama.cpp), from the others."""
+    gguf = model is not None and holds_gguf(model)
     vllm = engines.get('vllm', None)
-    if model_type == ModelType.LLM and vllm is not None and \
+    if not gguf and model_type == ModelType.LLM and vllm is not None and \
             (_has_gpu() or os.environ.get('LAZYLLM_PREFER_VLLM')) and _installed(vllm):
         return vllm
     for engine in engines.values():
-        if engine.name != 'vllm' and engine.serves(model_type):
+        if engine.name != 'vllm' and engine.serves(model_type) and engine.reads_gguf == gguf:
             return engine
+    if gguf:
+        raise DeployError(f'{model} is a GGUF model and no engine for GGUF serves '
+                          f'{model_type.value} models: serve the Hugging Face folder of the '
+                          'model instead.')
     raise DeployError(f'no engine serves {model_type.value} models yet: choose one with '
                       f'deploy_method(...) from {", ".join(sorted(engines))}.')

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .._options import Option, validate_options
 from .._registry import Registry
@@ -43,6 +44,9 @@ class Engine:
     # given port 0, binds a free port itself and prints the launcher's endpoint line with it
     # (launch/_node.py), so no other process can take a port picked for it in advance
     binds_own_port: bool = False
+    # serves GGUF files (llama.cpp's format) instead of Hugging Face folders: auto picks such
+    # an engine for a GGUF model, and a model of the other format is refused before launch
+    reads_gguf: bool = False
 
     def loads_adapters(self, options: dict) -> bool:
         """Whether an engine launched with ``options`` loads and unloads LoRA adapters while
@@ -61,6 +65,13 @@ class Engine:
     def default_adapter(self, options: dict) -> str | None:
         """The model name calls without ``share(adapter=)`` use when it is not the base's
         served name (None): the built-in engine's weighted adapter mix."""
+        return None
+
+    def request_adapter(self, model: str, options: dict) -> Callable[[dict], dict] | None:
+        """For an engine launched on ``model`` with ``options``: a function that gives a chat
+        call's request fields as that engine reads them, or raises an InputError for a field
+        it would silently ignore; None when it takes the OpenAI fields as they are (ours and
+        vLLM refuse, with a 400, what they cannot honour)."""
         return None
 
     def failure_reason(self, log: str) -> str:

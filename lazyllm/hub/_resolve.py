@@ -133,6 +133,8 @@ def _look_locally(text: str, direct: Path, log: Any, revision: str | None
     entry = None if is_path else lookup(text)
     for candidate in [direct] if is_path else _candidates(text, entry):
         looked.append(candidate)
+        if candidate.is_file() and candidate.suffix.lower() == '.gguf':
+            return candidate.resolve(), looked, is_path, entry   # llama.cpp serves the file
         if candidate.is_dir():
             if not has_weights(candidate):
                 raise ModelNotFoundError(

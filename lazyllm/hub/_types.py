@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .._names import article
-from ..errors import InputError
+from ..errors import InputError, LazyLLMError
+from ._gguf import holds_gguf, pick_gguf, read_header
 
 __all__ = ['ModelType', 'ALIASES', 'infer_type', 'type_from_name', 'folder_context_length']
 
@@ -135,7 +136,12 @@ def infer_type(folder: Path) -> ModelType:
 
 def folder_context_length(folder: str | Path) -> int | None:
     """The context length a local model folder's config.json declares (None: no folder, or
-    it says nothing)."""
+    it says nothing); for a GGUF model, its header's."""
+    if holds_gguf(folder):
+        try:
+            return read_header(pick_gguf(folder)).context_length
+        except LazyLLMError:
+            return None
     cfg = _read_json(Path(folder) / 'config.json')
     cfg = cfg.get('text_config', cfg) if isinstance(cfg, dict) else {}
     for key in ('max_position_embeddings', 'n_positions', 'max_seq_len', 'seq_length'):

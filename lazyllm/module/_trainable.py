@@ -278,6 +278,11 @@ class TrainableModule(FinetuneMixin, ChatModule):
                              f'itself, e.g. m(texts).')
         return dep
 
+    def _prepare(self, input: Any, kw: dict) -> tuple[list, dict, Deployment]:
+        """The request as the serving engine reads its fields (``Engine.request_adapter``)."""
+        messages, params, dep = super()._prepare(input, kw)
+        return messages, dep.adapt_request(params), dep
+
     def _send(self, messages: list, params: dict, dep: Deployment) -> ChatResult:
         return self._engine_call(lambda lease: lease.client.chat(
             messages, model=self._model_name(lease), **params))

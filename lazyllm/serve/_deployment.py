@@ -26,7 +26,7 @@ from .._config import config
 from .._log import get_logger
 from ..deploy import DRAIN_ENV, TOKEN_ENV, AutoEngine, Engine, get_engine, new_token, pick_engine
 from ..errors import DeployError, EndpointError, InputError, OnlineAPIError
-from ..hub import ModelType, folder_context_length, model_type, resolve_model
+from ..hub import ModelType, folder_context_length, holds_gguf, model_type, resolve_model
 from ._leases import Clients, Lease
 from ._readiness import PROBE_TIMEOUT, check_identity, wait_ready
 
@@ -48,6 +48,7 @@ class Deployment(Clients):
         self.state, self.url, self.served_name, self.job = 'stopped', None, None, None
         self.launched_by: Any = None      # the launcher of ``job``
         self.served_by: Engine | None = None   # the engine row ``job`` runs
+        self._adapt: Any = None           # its Engine.request_adapter (None: fields as given)
         self.evicted = False              # stopped to make room (_pool.py); restarts on use
         self.adapter: str | None = None   # a LoRA adapter served by name, called by default
         self._mix: str | None = None      # the engine's default adapter set by the last launch
@@ -251,7 +252,15 @@ class Deployment(Clients):
     # -- launching an engine --------------------------------------------------------------
     def _engine_for(self, folder: Path) -> Engine:
         self.type = self.type or model_type(folder)
-        engine = pick_engine(self.type) if not isinstance(self.engine, Engine) else self.engine
+        engine = pick_engine(self.type, folder) if not isinstance(self.engine, Engine) \
+            else self.engine
+        if engine.reads_gguf != holds_gguf(folder):
+            raise DeployError(
+                f'the {engine.name} engine serves GGUF files, and {folder} is not one: serve '
+                'it with lazyllm.deploy.auto, transformers or vllm, or pass a .gguf file.'
+                if engine.reads_gguf else
+                f'{folder} is a GGUF model, which the {engine.name} engine does not read: '
+                'serve it with lazyllm.deploy.llamacpp (lazyllm.deploy.auto picks it).')
         if not engine.serves(self.type):
             raise DeployError(f'the {engine.name} engine does not serve {self.type.value} '
                               f'models (it serves {", ".join(t.value for t in engine.types)}): '
@@ -315,7 +324,8 @@ class Deployment(Clients):
         # calls that name no adapter may go elsewhere than the base (deploy.transformers with
         # adapters=: their weighted mix); the base stays reachable by its served name
         return Launched(job, launcher, engine, token, served_name,
-                        engine.default_adapter(options))
+                        engine.default_adapter(options),
+                        engine.request_adapter(str(folder), options))
 
     def wait_engine(self, launched: 'Launched') -> 'Launched':
         """``launched`` once its engine is ready (its ``url`` set); on failure the engine is
@@ -344,7 +354,7 @@ class Deployment(Clients):
             replaced = (self.job, self.generation)
             self.job, self.launched_by, self.token = launched.job, launched.launcher, \
                 launched.token
-            self.served_by = launched.engine
+            self.served_by, self._adapt = launched.engine, launched.adapt
             self.url, self.served_name, self.state, self.evicted = \
                 launched.url, launched.served_name, 'running', False
             if self.adapter is None or self.adapter == self._mix:
@@ -354,6 +364,12 @@ class Deployment(Clients):
             self.generation += 1
         pool.add(self)
         return replaced
+
+    def adapt_request(self, params: dict) -> dict:
+        """A chat call's request fields as the engine serving now reads them (see
+        ``Engine.request_adapter``); as given for an engine that takes OpenAI's."""
+        adapt = self._adapt
+        return adapt(params) if adapt is not None else params
 
     def context_length(self) -> int | None:
         """Tokens the model takes: the running engine's ``max_model_len`` (its /v1/models
@@ -412,9 +428,9 @@ class Launched:
     """An engine launched for a deployment (see ``Deployment.launch_engine``): its job, the
     launcher that ran it, the engine row it runs, its launch token, the name it answers
     to, its default adapter, and its URL once ready."""
-    __slots__ = ('job', 'launcher', 'engine', 'token', 'served_name', 'mix', 'url')
+    __slots__ = ('job', 'launcher', 'engine', 'token', 'served_name', 'mix', 'adapt', 'url')
 
     def __init__(self, job: Any, launcher: Any, engine: Engine, token: str | None,
-                 served_name: str, mix: str | None):
+                 served_name: str, mix: str | None, adapt: Any = None):
         self.job, self.launcher, self.engine, self.token = job, launcher, engine, token
-        self.served_name, self.mix, self.url = served_name, mix, ''
+        self.served_name, self.mix, self.adapt, self.url = served_name, mix, adapt, ''
