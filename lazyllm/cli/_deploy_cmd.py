@@ -61,8 +61,9 @@ def parse_option(text: str) -> tuple[str, Any]:
 
 def default_name(model: str) -> str:
     """The model folder's name: ``/models/SmolLM2-135M/`` and ``org/SmolLM2-135M`` give
-    ``SmolLM2-135M``."""
-    return Path(model.rstrip('/\\')).name or model
+    ``SmolLM2-135M``; a GGUF file's without the suffix (``smol.Q4_1.gguf``: ``smol.Q4_1``)."""
+    name = Path(model.rstrip('/\\')).name or model
+    return name[:-5] if name.lower().endswith('.gguf') and len(name) > 5 else name
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -45,6 +45,7 @@ def test_deploy_arguments_and_default_name():
                                                                  False)
     assert dict(args.options) == {'max_batch': 8, 'x': 'y'}
     assert default_name('/m/SmolLM2/') == 'SmolLM2'
+    assert default_name('/m/smol.Q4_1.gguf') == 'smol.Q4_1'      # a GGUF file: no suffix
     assert default_name('HuggingFaceTB/SmolLM2-135M-Instruct') == 'SmolLM2-135M-Instruct'
 
 
