@@ -312,6 +312,9 @@ def _add_builtin_settings(config: Config) -> None:
     config.add('llamacpp_server', '', str,
                "llama.cpp's llama-server binary the llamacpp engine runs; default: the one of "
                'the llamacpp extra, else llama-server on PATH')
+    config.add('llamacpp_convert', '', str,
+               "llama.cpp's convert_hf_to_gguf.py for `lazyllm models convert`; default: fetched "
+               'once from the llamacpp extra\'s source package')
     config.add('default_launcher', 'local', str,
                'where engines and jobs run when no launcher is given: local, slurm or ray')
     config.add('ray_bin', 'ray', str, 'the `ray` command lazyllm.launchers.ray(start_local=True) '

@@ -15,6 +15,7 @@ with the original kept as ``__cause__``.
     │   ├── StartError            start() of a module tree failed; ``.failures`` names each
     │   └── LaunchError           a launcher or its scheduler (Slurm, Ray) refused or lost a job
     ├── FinetuneError             a finetune job failed
+    ├── ConversionError           converting a model to another format (GGUF) failed
     └── EndpointError             talking to an endpoint (a URL) failed; ``.url``
         ├── EndpointConnectError  nothing answers at the URL (refused, unreachable, DNS)
         ├── EndpointTimeout       no complete answer within the timeout (also a TimeoutError)
@@ -34,7 +35,7 @@ from typing import Any, Mapping
 __all__ = [
     'LazyLLMError', 'ConfigError', 'InputError', 'PromptError', 'FormatError',
     'ModelNotFoundError', 'DownloadError', 'DeployError', 'StartError', 'LaunchError',
-    'FinetuneError',
+    'FinetuneError', 'ConversionError',
     'EndpointError', 'EndpointConnectError', 'EndpointTimeout', 'StreamInterrupted',
     'ProtocolError', 'OnlineAPIError', 'AuthenticationError', 'RateLimitError', 'ServerError',
 ]
@@ -96,6 +97,11 @@ class LaunchError(DeployError):
 
 class FinetuneError(LazyLLMError):
     """A finetune job failed."""
+
+
+class ConversionError(LazyLLMError):
+    """Converting a model to another format (GGUF, with llama.cpp's converter) failed; the
+    message quotes the converter's reason."""
 
 
 class EndpointError(LazyLLMError):

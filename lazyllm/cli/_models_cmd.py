@@ -1,4 +1,5 @@
-"""``lazyllm models``: list the model catalog; ``lazyllm models pull NAME``: fetch a model.
+"""``lazyllm models``: list the model catalog; ``lazyllm models pull NAME``: fetch a model;
+``lazyllm models convert NAME --to gguf``: a Hugging Face folder as a GGUF file.
 
 ``pull`` runs the same resolution as ``TrainableModule(NAME).start()`` (path, roots, caches,
 then a download with fallback), so a model pulled here is what a later start() finds. A pull
@@ -15,6 +16,7 @@ from ._command import Command, register
 from ._progress import Heartbeat, folder_bytes, human_bytes
 
 TYPES = ('llm', 'vlm', 'embed', 'rerank', 'classify', 'stt', 'tts', 'sd')   # hub.ModelType
+GGUF_TYPES = ('f32', 'f16', 'bf16', 'q8_0')                  # hub.GGUF_TYPES
 
 
 def add_pull_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +34,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest='action', metavar='ACTION')
     add_pull_arguments(actions.add_parser('pull', help='download a model (catalog name or '
                                           'repo id) and print its folder'))
+    convert = actions.add_parser('convert', help="a Hugging Face folder as a GGUF file "
+                                 "(llama.cpp's converter), for the llamacpp engine")
+    convert.add_argument('name', help='a model folder, or a name lazyllm resolves to one')
+    convert.add_argument('--to', choices=['gguf'], default='gguf', help='the format (gguf)')
+    convert.add_argument('--quantization', choices=GGUF_TYPES, default='q8_0',
+                         help='what the converter writes (default q8_0)')
+    convert.add_argument('--out', help='the file to write (default: <model cache>/gguf/'
+                         '<folder>-<Q>.gguf)')
+    convert.add_argument('--json', action='store_true', help='print {name, path} as JSON')
 
 
 def _table(kind: str | None, as_json: bool) -> int:
@@ -80,9 +91,24 @@ def pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def convert(args: argparse.Namespace) -> int:
+    """``models convert``: the converter's own progress on stderr, the file on stdout."""
+    from ..hub import convert_to_gguf
+    from ._ps_cmd import print_json
+    with Heartbeat(f'converting {args.name}'):
+        path = convert_to_gguf(args.name, quantization=args.quantization, out=args.out)
+    if args.json:
+        print_json({'name': args.name, 'path': str(path)})
+    else:
+        print(path)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.action == 'pull':
         return pull(args)
+    if args.action == 'convert':
+        return convert(args)
     return _table(args.type, args.json)
 
 

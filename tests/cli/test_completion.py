@@ -56,7 +56,7 @@ def test_commands_flags_and_choices(bash_complete):
     assert {'transformers', 'vllm', 'embedding', 'rerank'} <= set(engines)
     assert bash_complete('deploy', 'm', '--engine', 'vl') == ['vllm', 'vlm']
     assert bash_complete('deploy', '--port', '8000', 'm', '--det') == ['--detach']
-    assert bash_complete('models', '') == ['pull']
+    assert bash_complete('models', '') == ['pull', 'convert']
     assert bash_complete('models', '--type', 'e') == ['embed']
     assert bash_complete('models', 'pull', '--source', '') == ['huggingface', 'modelscope']
     assert bash_complete('config', '') == ['show', 'path']

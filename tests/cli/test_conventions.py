@@ -109,8 +109,8 @@ def test_main_returns_codes_instead_of_exiting(capsys):
     assert 'usage: lazyllm ps' in capsys.readouterr().err
 
 
-JSON = {('models',), ('models', 'pull'), ('deploy',), ('pull',), ('ps',), ('stop',),
-        ('chat',), ('config', 'show'), ('config', 'path')}
+JSON = {('models',), ('models', 'pull'), ('models', 'convert'), ('deploy',), ('pull',), ('ps',),
+        ('stop',), ('chat',), ('config', 'show'), ('config', 'path')}
 NO_JSON = {('logs',): "the engine's own log text", ('completion',): 'a shell script',
            ('config',): 'only ACTIONs below it'}
 

@@ -41,22 +41,21 @@ def gguf_llm(smollm_gguf):
 
 
 @pytest.fixture(scope='session')
-def minilm_gguf(llama_server, minilm_path, tmp_path_factory):
-    """all-MiniLM-L6-v2 converted to a float32 GGUF by llama.cpp's own converter, which
-    .ci/install-llamacpp.sh keeps beside the server (convert/)."""
-    import subprocess
-    import sys
-    converter = llama_server.parent / 'convert' / 'convert_hf_to_gguf.py'
-    if not converter.is_file():
+def converter(llama_server):
+    """llama.cpp's convert_hf_to_gguf.py, which .ci/install-llamacpp.sh keeps beside the
+    server (convert/)."""
+    script = llama_server.parent / 'convert' / 'convert_hf_to_gguf.py'
+    if not script.is_file():
         if os.environ.get('CI'):
-            pytest.fail(f'no converter at {converter}: .ci/install-llamacpp.sh puts it there')
-        pytest.skip(f'no llama.cpp converter at {converter} (bash .ci/install-llamacpp.sh '
-                    '.venv puts it there)')
+            pytest.fail(f'no converter at {script}: .ci/install-llamacpp.sh puts it there')
+        pytest.skip(f'no llama.cpp converter at {script} (bash .ci/install-llamacpp.sh .venv '
+                    'puts it there)')
+    return script
+
+
+@pytest.fixture(scope='session')
+def minilm_gguf(converter, minilm_path, tmp_path_factory):
+    """all-MiniLM-L6-v2 converted to a float32 GGUF by llama.cpp's own converter."""
     out = tmp_path_factory.mktemp('gguf') / 'all-MiniLM-L6-v2-F32.gguf'
-    env = {**os.environ, 'PYTHONPATH': f'{converter.parent / "gguf-py"}{os.pathsep}'
-                                       f'{converter.parent}'}
-    done = subprocess.run([sys.executable, str(converter), str(minilm_path), '--outfile',
-                           str(out), '--outtype', 'f32'], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
+    with lazyllm.config.override(llamacpp_convert=str(converter)):
+        return lazyllm.hub.convert_to_gguf(minilm_path, quantization='f32', out=out)
