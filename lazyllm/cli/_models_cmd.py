@@ -82,21 +82,20 @@ def fetch(name: str, source: str | None = None, revision: str | None = None) -> 
 
 def pull(args: argparse.Namespace) -> int:
     """``models pull`` and ``pull``: resolve (maybe download) with progress on stderr."""
-    from ._ps_cmd import print_json
-    path = fetch(args.name, source=args.source, revision=args.revision)
-    if args.json:
-        print_json({'name': args.name, 'path': str(path)})
-    else:
-        print(path)
-    return 0
+    return _print_path(args, fetch(args.name, source=args.source, revision=args.revision))
 
 
 def convert(args: argparse.Namespace) -> int:
-    """``models convert``: the converter's own progress on stderr, the file on stdout."""
+    """``models convert``: a heartbeat on stderr while llama.cpp's converter runs."""
     from ..hub import convert_to_gguf
-    from ._ps_cmd import print_json
     with Heartbeat(f'converting {args.name}'):
         path = convert_to_gguf(args.name, quantization=args.quantization, out=args.out)
+    return _print_path(args, path)
+
+
+def _print_path(args: argparse.Namespace, path: Path) -> int:
+    """The result of ``pull`` and ``convert``: the path, or ``{name, path}`` with --json."""
+    from ._ps_cmd import print_json
     if args.json:
         print_json({'name': args.name, 'path': str(path)})
     else:

@@ -12,8 +12,9 @@ reimplement it. The script comes with llama.cpp's source, first found:
 ``quantization`` is what the converter writes itself: ``f32``, ``f16``, ``bf16`` or ``q8_0``
 (k-quants such as Q4_K_M need llama.cpp's ``llama-quantize`` on the result). The file goes to
 ``<model cache>/gguf/<folder>-<Q>.gguf`` unless ``out`` names one, through a temporary file
-renamed at the end, so an interrupted conversion leaves nothing half-written. The converter's
-own progress (one bar while it writes) goes to stderr.
+renamed at the end, so an interrupted conversion leaves nothing half-written. The
+converter's output is kept from the terminal; a failure quotes its reason
+(``ConversionError``), and ``lazyllm models convert`` shows a heartbeat while it runs.
 """
 from __future__ import annotations
 

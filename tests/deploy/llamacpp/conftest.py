@@ -13,15 +13,21 @@ import lazyllm
 from lazyllm.errors import DeployError
 
 
+def missing(what: str):
+    """Skip, saying what is missing and how to get it; under CI, fail instead."""
+    if os.environ.get('CI'):
+        pytest.fail(f'CI must run the llama.cpp tests: {what}')
+    pytest.skip(f'{what} (bash .ci/install-llamacpp.sh .venv builds the server and keeps the '
+                'converter beside it)')
+
+
 @pytest.fixture(scope='session')
 def llama_server():
     from lazyllm.deploy._llamacpp import server_binary
     try:
         return server_binary()
     except DeployError as e:
-        if os.environ.get('CI'):
-            pytest.fail(f'CI must run the llama.cpp tests: {e}')
-        pytest.skip(f'{e} (bash .ci/install-llamacpp.sh .venv builds one)')
+        missing(str(e))
 
 
 @pytest.fixture(scope='session')
@@ -46,10 +52,7 @@ def converter(llama_server):
     server (convert/)."""
     script = llama_server.parent / 'convert' / 'convert_hf_to_gguf.py'
     if not script.is_file():
-        if os.environ.get('CI'):
-            pytest.fail(f'no converter at {script}: .ci/install-llamacpp.sh puts it there')
-        pytest.skip(f'no llama.cpp converter at {script} (bash .ci/install-llamacpp.sh .venv '
-                    'puts it there)')
+        missing(f'no llama.cpp converter at {script}')
     return script
 
 
