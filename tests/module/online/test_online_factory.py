@@ -67,7 +67,7 @@ def test_attributes_and_stream_reach_the_routed_module():
 @pytest.mark.parametrize('kwargs, words', [
     (dict(source='qwen', type='embed', temperature=0.1), "takes no keyword(s) ['temperature']"),
     (dict(source='qwen', colour='red'), "takes no keyword(s) ['colour']"),
-    (dict(source='qwen', type=3), 'must be a call type name'),
+    (dict(source='qwen', type=3), 'must be an online call type'),
     (dict(source='qwen', type='embed', function='llm'), 'pass one of them'),
     (dict(url='http://a:1', base_url='http://b:2'), 'pass one of them'),
 ])
