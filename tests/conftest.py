@@ -31,6 +31,7 @@ tiny_llm_vllm_path = pytest.fixture(scope='session')(fixtures.tiny_llm_vllm_path
 smollm_path = pytest.fixture(scope='session')(fixtures.smollm_path)
 minilm_path = pytest.fixture(scope='session')(fixtures.minilm_path)
 reranker_path = pytest.fixture(scope='session')(fixtures.reranker_path)
+llama_server = pytest.fixture(scope='session')(fixtures.llama_server)
 
 
 @pytest.fixture(scope='module')

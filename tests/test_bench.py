@@ -47,3 +47,12 @@ def test_bench_faults_runs_quick(tiny_llm_path):
     text = run('bench/bench_faults.py', '--quick')
     for row in ('SIGKILL, 8 callers', 'ps while the engine is busy', 'deploy --detach returns'):
         assert row in text
+
+
+def test_bench_llamacpp_runs_quick(smollm_path, llama_server):
+    """llama.cpp against transformers (no vLLM in --quick)."""
+    text = run('bench/bench_llamacpp.py', '--quick')
+    for row in ('time to ready (start())', 'single-stream tok/s', '4 concurrent tok/s',
+                '4 concurrent llamacpp/vllm', 'engine RSS after the runs (MB)'):
+        assert row in text
+    assert 'not run' not in text, text    # both engines of --quick ran

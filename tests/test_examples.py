@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,15 +32,7 @@ def test_chat_local_runs_on_the_builtin_default_model(smollm_path):
     assert out.stdout.split('poet:', 1)[1].strip()
 
 
-def test_chat_local_serves_the_gguf_with_llamacpp_when_installed():
-    from lazyllm.deploy._llamacpp import server_binary
-    from lazyllm.errors import DeployError
-    try:
-        server_binary()
-    except DeployError as e:
-        if os.environ.get('CI'):
-            raise
-        pytest.skip(str(e))
+def test_chat_local_serves_the_gguf_with_llamacpp_when_installed(llama_server):
     out = subprocess.run([sys.executable, str(ROOT / 'examples' / 'chat_local.py')],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -6,6 +6,8 @@ installed, and otherwise returns the model folder (built once, then cached)::
     from tests.support import fixtures
     smollm_path = pytest.fixture(scope='session')(fixtures.smollm_path)
 """
+import os
+
 import pytest
 
 from tests.support import models
@@ -53,3 +55,23 @@ def reranker_path():
     """One-label cross-encoder finetuned from MiniLM."""
     _need('torch', 'sentence_transformers', 'datasets', 'accelerate')
     return _build(models.tiny_cross_encoder)
+
+
+def required(what: str):
+    """Skip, saying what is missing and how to get it; under CI (``CI=true``) fail instead,
+    so a broken install can never pass as skipped tests."""
+    if os.environ.get('CI'):
+        pytest.fail(f'CI must run this test: {what}')
+    pytest.skip(what)
+
+
+def llama_server():
+    """The llama-server binary the llamacpp engine finds (``LAZYLLM_LLAMACPP_SERVER``, the
+    ``llamacpp`` extra, or PATH)."""
+    from lazyllm.deploy._llamacpp import server_binary
+    from lazyllm.errors import DeployError
+    try:
+        return server_binary()
+    except DeployError as e:
+        required(f'{e} (bash .ci/install-llamacpp.sh .venv builds the server and keeps the '
+                 'converter beside it)')

@@ -5,29 +5,10 @@ The server binary is the one the engine finds (``LAZYLLM_LLAMACPP_SERVER``, the 
 extra, or PATH); ``bash .ci/install-llamacpp.sh .venv`` builds one and prints its path. Without
 one the tests skip, saying so, except under CI, where that is a failure.
 """
-import os
-
 import pytest
 
 import lazyllm
-from lazyllm.errors import DeployError
-
-
-def missing(what: str):
-    """Skip, saying what is missing and how to get it; under CI, fail instead."""
-    if os.environ.get('CI'):
-        pytest.fail(f'CI must run the llama.cpp tests: {what}')
-    pytest.skip(f'{what} (bash .ci/install-llamacpp.sh .venv builds the server and keeps the '
-                'converter beside it)')
-
-
-@pytest.fixture(scope='session')
-def llama_server():
-    from lazyllm.deploy._llamacpp import server_binary
-    try:
-        return server_binary()
-    except DeployError as e:
-        missing(str(e))
+from tests.support import fixtures
 
 
 @pytest.fixture(scope='session')
@@ -52,7 +33,8 @@ def converter(llama_server):
     server (convert/)."""
     script = llama_server.parent / 'convert' / 'convert_hf_to_gguf.py'
     if not script.is_file():
-        missing(f'no llama.cpp converter at {script}')
+        fixtures.required(f'no llama.cpp converter at {script}: bash .ci/install-llamacpp.sh .venv '
+                          'keeps it beside the server')
     return script
 
 
