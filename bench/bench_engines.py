@@ -27,13 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import httpx  # noqa: E402
+from _chats import QUESTIONS, chats  # noqa: E402
 
 import lazyllm  # noqa: E402
 from tests.support import models, procs  # noqa: E402
-
-QUESTIONS = ['What is the capital of France?', 'Name three colours.', 'What is 2 + 2?',
-             'Write a haiku about rain.', 'What is a cat?', 'Say hello in Spanish.',
-             'Why is the sky blue?', 'What is Python?']
 
 
 def row(name: str, ours: str, base: str, ratio: float, goal: str, ok: bool) -> None:
@@ -43,7 +40,7 @@ def row(name: str, ours: str, base: str, ratio: float, goal: str, ok: bool) -> N
 def bench_llm(path: Path, n: int, max_tokens: int) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    prompts = [[{'role': 'user', 'content': QUESTIONS[i % len(QUESTIONS)]}] for i in range(n)]
+    prompts = chats(n)
     llm = lazyllm.TrainableModule(path).deploy_method(lazyllm.deploy.transformers,
                                                       max_batch=n).start()
     try:

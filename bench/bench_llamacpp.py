@@ -39,13 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
+from _chats import chats  # noqa: E402
+
 import lazyllm  # noqa: E402
 from lazyllm.hub import build_builtin  # noqa: E402
 from tests.support import models  # noqa: E402
 
-QUESTIONS = ['What is the capital of France?', 'Name three colours.', 'What is 2 + 2?',
-             'Write a haiku about rain.', 'What is a cat?', 'Say hello in Spanish.',
-             'Why is the sky blue?', 'What is Python?']
 # long enough an answer that a greedy stream runs to the budget rather than stopping early
 STORY = [{'role': 'user', 'content': 'Write a long story about a dragon who learns to cook. '
                                      'Describe every dish in detail.'}]
@@ -108,8 +107,7 @@ def run(module: lazyllm.TrainableModule, *, single: bool, n: int, max_tokens: in
             if min(counts) < single_tokens:
                 result.notes.append(f'a single stream stopped at {min(counts)} tokens '
                                     f'(of {single_tokens})')
-        prompts = [[{'role': 'user', 'content': QUESTIONS[i % len(QUESTIONS)]}]
-                   for i in range(n)]
+        prompts = chats(n)
         t0 = time.perf_counter()
         with cf.ThreadPoolExecutor(n) as pool:
             answers = list(pool.map(lambda m: ask(m, max_tokens), prompts))

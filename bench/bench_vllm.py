@@ -21,12 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
+from _chats import chats  # noqa: E402
+
 import lazyllm  # noqa: E402
 from tests.support import models  # noqa: E402
-
-QUESTIONS = ['What is the capital of France?', 'Name three colours.', 'What is 2 + 2?',
-             'Write a haiku about rain.', 'What is a cat?', 'Say hello in Spanish.',
-             'Why is the sky blue?', 'What is Python?']
 
 
 def run(module: lazyllm.TrainableModule, n: int, max_tokens: int) -> tuple[float, float, int]:
@@ -36,8 +34,7 @@ def run(module: lazyllm.TrainableModule, n: int, max_tokens: int) -> tuple[float
     ready = time.perf_counter() - t0
     try:
         client, name = module.deployment.client(), module.deployment.served_name
-        prompts = [[{'role': 'user', 'content': QUESTIONS[i % len(QUESTIONS)]}]
-                   for i in range(n)]
+        prompts = chats(n)
         ask = (lambda m: client.chat(m, model=name, temperature=0, max_tokens=max_tokens))
         ask(prompts[0])                                                  # warm up
         t0 = time.perf_counter()
