@@ -199,11 +199,13 @@ llamacpp = register_engine(LlamaCppEngine(
         'quantization': Option(str, None, "which GGUF of a folder to serve, e.g. 'Q4_K_M', "
                                "'Q8_0' (default: the only one, else Q4_K_M, else the "
                                'smallest)'),
-        'ctx_size': Option(int, None, "KV cache size in tokens, shared by the parallel slots "
-                           "(default: the model's context length)", flag='--ctx-size'),
+        'ctx_size': Option(int, None, "KV cache size in tokens, split evenly between the "
+                           "parallel slots (default: the model's context length)",
+                           flag='--ctx-size'),
         'parallel': Option(int, None, 'slots: requests decoded together (continuous '
                            'batching; default: the server\'s auto, 4)', flag='--parallel'),
-        'threads': Option(int, None, 'CPU threads for generation (default: all cores)'),
+        'threads': Option(int, None, 'CPU threads for generation (default: all cores; '
+                        'fewer when other busy processes share them)'),
         'threads_batch': Option(int, None, 'CPU threads for prompt processing'),
         'batch_size': Option(int, None, 'logical batch size (tokens per decode)'),
         'ubatch_size': Option(int, None, 'physical batch size'),
