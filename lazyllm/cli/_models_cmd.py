@@ -24,13 +24,17 @@ def add_pull_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--source', choices=['huggingface', 'modelscope'],
                         help='hub to try first (default: LAZYLLM_MODEL_SOURCE)')
     parser.add_argument('--revision', help='branch, tag or commit (default: main / master)')
+    parser.add_argument('--quantization', metavar='Q',
+                        help='for a repo of GGUF files, the one to download, e.g. Q8_0 '
+                             '(default: the only one, else Q4_K_M, else the smallest)')
     parser.add_argument('--json', action='store_true', help='print {name, path} as JSON')
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--type', choices=TYPES, help='only models of this type')
     parser.add_argument('--json', action='store_true',
-                        help='print the entries as JSON: name, type, params, context, hf, ms')
+                        help='print the entries as JSON: name, type, params, context, format, '
+                             'hf, ms')
     actions = parser.add_subparsers(dest='action', metavar='ACTION')
     add_pull_arguments(actions.add_parser('pull', help='download a model (catalog name or '
                                           'repo id) and print its folder'))
@@ -53,16 +57,17 @@ def _table(kind: str | None, as_json: bool) -> int:
                      key=lambda e: e.name)
     if as_json:
         print_json([{'name': e.name, 'type': e.type, 'params': e.params,
-                     'context': e.context or None, 'hf': e.hf or None, 'ms': e.ms or None}
-                    for e in entries])
+                     'context': e.context or None, 'format': e.format, 'hf': e.hf or None,
+                     'ms': e.ms or None} for e in entries])
         return 0
-    print_table(('NAME', 'TYPE', 'PARAMS', 'CONTEXT', 'HUGGING FACE', 'MODELSCOPE'),
-                [(e.name, e.type, e.params, str(e.context or ''), e.hf or '-', e.ms or '-')
-                 for e in entries])
+    print_table(('NAME', 'TYPE', 'PARAMS', 'CONTEXT', 'FORMAT', 'HUGGING FACE', 'MODELSCOPE'),
+                [(e.name, e.type, e.params, str(e.context or ''), e.format, e.hf or '-',
+                  e.ms or '-') for e in entries])
     return 0
 
 
-def fetch(name: str, source: str | None = None, revision: str | None = None) -> Path:
+def fetch(name: str, source: str | None = None, revision: str | None = None,
+          quantization: str | None = None) -> Path:
     """Resolve ``name`` (maybe download or build it) with progress on stderr: the folder.
     ``pull`` prints it; ``deploy`` calls this before starting, so that a download inside a
     deploy shows its bytes arriving, not a silent wait (start() then finds it cached)."""
@@ -77,12 +82,13 @@ def fetch(name: str, source: str | None = None, revision: str | None = None) -> 
     # terminal and fill a log with \r redraws without one
     os.environ.setdefault('HF_HUB_DISABLE_PROGRESS_BARS', '1')
     with Heartbeat(f'pulling {name}', received):
-        return hub_pull(name, source=source, revision=revision)
+        return hub_pull(name, source=source, revision=revision, quantization=quantization)
 
 
 def pull(args: argparse.Namespace) -> int:
     """``models pull`` and ``pull``: resolve (maybe download) with progress on stderr."""
-    return _print_path(args, fetch(args.name, source=args.source, revision=args.revision))
+    return _print_path(args, fetch(args.name, source=args.source, revision=args.revision,
+                                   quantization=args.quantization))
 
 
 def convert(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The model catalog: short names -> Hugging Face / ModelScope repos, type and size.
+"""The model catalog: short names -> Hugging Face / ModelScope repos, type, size, format.
 
 The built-in table is ``catalog.json`` in this package (data, not code: a new model is one
 entry). A user file named by ``LAZYLLM_CATALOG`` (same JSON shape) is merged over it, so a
@@ -18,7 +18,9 @@ from .._config import config, expand_user
 from ..errors import ConfigError
 from ._types import ModelType
 
-__all__ = ['CatalogEntry', 'catalog', 'lookup', 'suggest', 'catalog_type']
+__all__ = ['CatalogEntry', 'catalog', 'lookup', 'suggest', 'catalog_type', 'FORMATS']
+
+FORMATS = ('safetensors', 'gguf')
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class CatalogEntry:
     type: str = 'llm'
     params: str = ''
     context: int = 0
+    format: str = 'safetensors'     # or 'gguf': the repo holds GGUF files (llama.cpp serves it)
 
     def repo(self, source: str) -> str:
         return self.ms if source == 'modelscope' else self.hf
@@ -36,10 +39,15 @@ class CatalogEntry:
 
 def _entries(raw: dict, origin: str) -> dict[str, CatalogEntry]:
     try:
-        return {name: CatalogEntry(name=name, **spec) for name, spec in raw.items()}
+        entries = {name: CatalogEntry(name=name, **spec) for name, spec in raw.items()}
     except TypeError as e:
         raise ConfigError(f'{origin}: bad catalog entry ({e}); each entry takes hf, ms, type, '
-                          'params, context.') from None
+                          'params, context, format.') from None
+    for entry in entries.values():
+        if entry.format not in FORMATS:
+            raise ConfigError(f'{origin}: catalog entry {entry.name!r} has format '
+                              f'{entry.format!r}: use one of {", ".join(FORMATS)}.')
+    return entries
 
 
 @lru_cache(maxsize=1)

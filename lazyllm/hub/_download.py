@@ -92,17 +92,17 @@ def _corrupt_twice(repo: str, name: str, problem: str) -> DownloadError:
                          'serves a bad copy; retry later or try the other LAZYLLM_MODEL_SOURCE.')
 
 
-def _plan_hf(repo: str, revision: str | None):
-    """List the repo (the network step, before anything is written), then a fetch function."""
+def _plan_hf(repo: str, revision: str | None, quantization: str | None):
+    """List the repo (the network step, before anything is written): the files to take, and
+    a function that fetches some of them into a folder."""
     tok = token('huggingface')
     commit, files = _hf.list_files(repo, revision, tok)
-    files = select(files)
 
-    def fetch(partial: Path) -> None:
-        _check_space(files, partial)
-        for f in files:
+    def fetch(partial: Path, todo: list[RemoteFile]) -> None:
+        _check_space(todo, partial)
+        for f in todo:
             _fetch_verified(repo, commit, f, partial / f.name, tok)
-    return fetch
+    return select(files, quantization, repo), fetch
 
 
 def _fetch_verified(repo: str, commit: str, f: RemoteFile, dest: Path, tok: str | None) -> None:
@@ -119,16 +119,16 @@ def _fetch_verified(repo: str, commit: str, f: RemoteFile, dest: Path, tok: str 
     raise _corrupt_twice(repo, f.name, problem)
 
 
-def _plan_ms(repo: str, revision: str | None):
+def _plan_ms(repo: str, revision: str | None, quantization: str | None):
     """Same as ``_plan_hf`` through the modelscope client (whole batch, then verify)."""
     tok = token('modelscope')
-    files = select(_ms.list_files(repo, revision, tok))
+    files = select(_ms.list_files(repo, revision, tok), quantization, repo)
 
-    def fetch(partial: Path) -> None:
-        _check_space(files, partial)
+    def fetch(partial: Path, todo: list[RemoteFile]) -> None:
+        _check_space(todo, partial)
         for _ in range(2):
-            _ms.fetch(repo, revision, partial, [f.name for f in files], tok)
-            bad = {f.name: p for f in files if (p := verify(partial / f.name, f))}
+            _ms.fetch(repo, revision, partial, [f.name for f in todo], tok)
+            bad = {f.name: p for f in todo if (p := verify(partial / f.name, f))}
             for name, problem in bad.items():
                 get_logger().warning('%s/%s is corrupt (%s): fetching it again', repo, name,
                                      problem)
@@ -136,25 +136,45 @@ def _plan_ms(repo: str, revision: str | None):
             if not bad:
                 return
         raise _corrupt_twice(repo, *next(iter(bad.items())))
-    return fetch
+    return files, fetch
 
 
-def pull_repo(source: str, repo: str, revision: str | None = None) -> Path:
-    """Download ``repo`` from ``source`` into the lazyllm cache; the finished folder."""
+def _add_quantization(final: Path, partial: Path, todo: list[RemoteFile], fetch) -> Path:
+    """Another quantization of a GGUF repo already in the cache: its files are fetched (and
+    verified) aside, then each moved in with one rename, so the folder never holds half a
+    file."""
+    get_logger().info('adding %s to %s', ', '.join(f.name for f in todo), final)
+    fetch(partial, todo)
+    for f in todo:
+        os.replace(partial / f.name, final / f.name)
+    shutil.rmtree(partial, ignore_errors=True)
+    return final
+
+
+def pull_repo(source: str, repo: str, revision: str | None = None,
+              quantization: str | None = None) -> Path:
+    """Download ``repo`` from ``source`` into the lazyllm cache; the finished folder. For a
+    repo of GGUF files, ``quantization`` says which one (see ``select``)."""
     from filelock import FileLock
     try:
-        fetch = (_plan_hf if source == 'huggingface' else _plan_ms)(repo, revision)
+        plan = _plan_hf if source == 'huggingface' else _plan_ms
+        files, fetch = plan(repo, revision, quantization)
         root = cache_dir()
         final, key = root / repo, repo.replace('/', '--')
         (root / '.locks').mkdir(parents=True, exist_ok=True)
         with FileLock(str(root / '.locks' / f'{key}.lock')):
+            partial = root / '.partial' / source / key
             if final.is_dir() and has_weights(final):
+                todo = [f for f in files if f.name.endswith('.gguf')
+                        and not (final / f.name).is_file()]
+                if todo:
+                    partial.mkdir(parents=True, exist_ok=True)
+                    return _add_quantization(final, partial, todo, fetch)
                 get_logger().info('%s was downloaded by another process: %s', repo, final)
                 return final
-            partial = root / '.partial' / source / key
             partial.mkdir(parents=True, exist_ok=True)
             get_logger().info('downloading %s from %s into %s', repo, source, final)
-            fetch(partial)
+            fetch(partial, files)
             if not has_weights(partial):
                 raise DownloadError(f'{repo} on {source} has no weight files (*.safetensors, '
                                     '*.bin…): not a model repo, or every weight file skipped.')

@@ -11,6 +11,8 @@ A folder (or a hub repo) often holds several quantizations of one model
 (``…-Q4_K_M.gguf``, ``…-Q8_0.gguf``): ``pick_gguf(folder, quantization)`` chooses one. With no
 ``quantization`` the choice is the only model file, else ``Q4_K_M`` (the usual default of
 llama.cpp's users: a quarter of float16's size, close to its quality), else the smallest.
+A download from a hub applies the same rule to the repo's listing (``choose_quantization``),
+so only the chosen file (all parts of it, when it is split) is fetched.
 """
 from __future__ import annotations
 
@@ -19,12 +21,13 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable, TypeVar
 
 from ..errors import InputError, ModelNotFoundError
 
 __all__ = ['GGUFHeader', 'read_header', 'is_gguf', 'holds_gguf', 'gguf_models', 'pick_gguf',
-           'DEFAULT_QUANTIZATION']
+           'gguf_quantizations', 'quantization_in_name', 'is_model_file_name',
+           'choose_quantization', 'normal_quantization', 'DEFAULT_QUANTIZATION']
 
 MAGIC = b'GGUF'
 DEFAULT_QUANTIZATION = 'Q4_K_M'
@@ -164,23 +167,67 @@ def read_header(path: str | os.PathLike) -> GGUFHeader:
 def gguf_models(folder: str | os.PathLike) -> list[Path]:
     """The GGUF model files of ``folder`` (adapters and vision projectors left out), by
     name; split files (``-00001-of-00003.gguf``) by their first part."""
-    out = []
-    for path in sorted(Path(folder).glob('*.gguf')):
-        part = re.search(r'-(\d+)-of-\d+\.gguf$', path.name)
-        if part and int(part[1]) != 1:
-            continue                       # llama.cpp opens the other parts itself
-        if 'mmproj' in path.name.lower() or read_header(path).kind != 'model':
-            continue
-        out.append(path)
-    return out
+    # llama.cpp opens the later parts of a split file itself
+    return [path for path in sorted(Path(folder).glob('*.gguf'))
+            if is_model_file_name(path.name) and read_header(path).kind == 'model']
+
+
+_QUANT_IN_NAME = re.compile(
+    r'(?:^|[-_.])((?:I?Q\d[A-Z0-9_]*?|BF16|FP?16|FP?32)(?:_[SMLX]{1,2})?)(?:[-.]|$)', re.I)
+_SPLIT_PART = re.compile(r'-(\d+)-of-\d+\.gguf$', re.I)
+
+
+def quantization_in_name(name: str) -> str:
+    """The quantization a GGUF file's name says (``…-Q4_K_M.gguf``, ``…-q8_0-00001-of-00002
+    .gguf`` -> ``Q4_K_M``, ``Q8_0``), else ''."""
+    stem = _SPLIT_PART.sub('', name.rsplit('/', 1)[-1])
+    stem = stem[:-5] if stem.lower().endswith('.gguf') else stem
+    m = _QUANT_IN_NAME.search(stem)
+    return normal_quantization(m.group(1)) if m else ''
+
+
+def normal_quantization(quantization: str) -> str:
+    """``q4_k_m`` -> ``Q4_K_M``; ``fp16`` (as some repos spell it) -> ``F16``."""
+    q = quantization.upper()
+    return {'FP16': 'F16', 'FP32': 'F32'}.get(q, q)
+
+
+def is_model_file_name(name: str) -> bool:
+    """Whether a file named ``name`` is (the first part of) a GGUF model, as far as a name
+    tells: not a vision projector, not a later part of a split file."""
+    if not name.lower().endswith('.gguf') or 'mmproj' in name.lower():
+        return False
+    part = _SPLIT_PART.search(name)
+    return part is None or int(part[1]) == 1
 
 
 def _quant_of(path: Path) -> str:
-    """The quantization a file's name says (``…-Q4_K_M.gguf`` -> ``Q4_K_M``), else its
-    header's."""
-    m = re.search(r'(?:^|[-_.])((?:I?Q\d[A-Z0-9_]*?|[BF]F?16|F32)(?:_[SMLX]{1,2})?)(?:[-.]|$)',
-                  path.stem, re.I)
-    return m.group(1).upper() if m else read_header(path).quantization
+    """The quantization a file's name says, else its header's."""
+    return quantization_in_name(path.name) or normal_quantization(read_header(path).quantization)
+
+
+T = TypeVar('T')
+
+
+def choose_quantization(quants: dict[str, T], size: Callable[[T], int],
+                        quantization: str | None, where: object) -> T:
+    """One of ``quants`` (quantization name -> file(s)) by the rule of the module docstring;
+    an InputError names the quantizations there are. Used for a folder and for a hub repo's
+    listing alike, so a download takes the file a deployment would pick."""
+    if quantization:
+        found = quants.get(normal_quantization(quantization))
+        if found is None:
+            raise InputError(f'{where} has no {quantization} file; its quantizations: '
+                             f'{", ".join(sorted(quants))}. Pass one of them as quantization=.')
+        return found
+    if len(quants) == 1:
+        return next(iter(quants.values()))
+    return quants.get(DEFAULT_QUANTIZATION) or min(quants.values(), key=size)
+
+
+def gguf_quantizations(folder: str | os.PathLike) -> dict[str, Path]:
+    """The GGUF model files of ``folder`` by quantization name (``Q4_K_M`` -> its path)."""
+    return {_quant_of(p): p for p in gguf_models(folder)}
 
 
 def pick_gguf(model: str | os.PathLike, quantization: str | None = None) -> Path:
@@ -189,23 +236,14 @@ def pick_gguf(model: str | os.PathLike, quantization: str | None = None) -> Path
     model = Path(model)
     if model.is_file():
         read_header(model)                 # a damaged file: refused before any launch
-        if quantization and _quant_of(model).upper() != quantization.upper():
+        if quantization and _quant_of(model) != normal_quantization(quantization):
             raise InputError(f'{model.name} is {_quant_of(model) or "of unknown quantization"}, '
                              f'not {quantization}: drop quantization= or pass the folder that '
                              'holds the other files.')
         return model
-    files = gguf_models(model) if model.is_dir() else []
-    if not files:
+    quants = gguf_quantizations(model) if model.is_dir() else {}
+    if not quants:
         raise ModelNotFoundError(f'{model} holds no GGUF model file (*.gguf): serve a GGUF '
                                  'file or folder with this engine, or the safetensors folder '
                                  'with lazyllm.deploy.transformers or vllm.')
-    quants = {_quant_of(p).upper(): p for p in files}
-    if quantization:
-        found = quants.get(quantization.upper())
-        if found is None:
-            raise InputError(f'{model} has no {quantization} file; its quantizations: '
-                             f'{", ".join(sorted(quants))}. Pass one of them as quantization=.')
-        return found
-    if len(files) == 1:
-        return files[0]
-    return quants.get(DEFAULT_QUANTIZATION) or min(files, key=lambda p: p.stat().st_size)
+    return choose_quantization(quants, lambda p: p.stat().st_size, quantization, model)

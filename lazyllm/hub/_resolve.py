@@ -36,6 +36,7 @@ from ._builtin import build, builtin
 from ._cache import cache_dir, has_weights
 from ._catalog import CatalogEntry, lookup, suggest
 from ._download import explain, pull_repo, sources
+from ._gguf import gguf_quantizations, holds_gguf, normal_quantization
 
 __all__ = ['resolve_model', 'offline', 'hub_repo']
 
@@ -83,7 +84,7 @@ def _hub_caches(name: str, entry: CatalogEntry | None, revision: str | None) -> 
 
 
 def _download(text: str, entry: CatalogEntry | None, source: str | None,
-              revision: str | None, looked: str) -> Path:
+              revision: str | None, quantization: str | None, looked: str) -> Path:
     failures = []
     for src in sources(source):
         repo = entry.repo(src) if entry else hub_repo(src, text)
@@ -92,7 +93,7 @@ def _download(text: str, entry: CatalogEntry | None, source: str | None,
                 failures.append(f'{src}: not tried, it takes only org/name repo ids')
             continue
         try:
-            return pull_repo(src, repo, revision)
+            return pull_repo(src, repo, revision, quantization)
         except DownloadError as e:
             failures.append(f'{src}: {e}')
         except OSError as e:   # the cache itself (permissions, disk) before any transfer
@@ -149,12 +150,27 @@ def _look_locally(text: str, direct: Path, log: Any, revision: str | None
     return found, looked, is_path, entry
 
 
+def _lacks(folder: Path, quantization: str | None) -> bool:
+    """Whether ``folder`` is a GGUF repo in the lazyllm cache without the ``quantization``
+    asked for: the download adds that file to it."""
+    if not quantization or not folder.is_dir() or not holds_gguf(folder) \
+            or not folder.is_relative_to(cache_dir().resolve()):
+        return False
+    return normal_quantization(quantization) not in gguf_quantizations(folder)
+
+
 def resolve_model(name: str | os.PathLike, *, source: str | None = None,
-                  revision: str | None = None) -> Path:
-    """The folder holding the weights of ``name``; may download. Raises ModelNotFoundError."""
+                  revision: str | None = None, quantization: str | None = None) -> Path:
+    """The folder holding the weights of ``name``; may download. Raises ModelNotFoundError.
+
+    ``quantization`` matters only for a hub repo of GGUF files: the one file of that
+    quantization is downloaded (and added to the cached folder when another one is there)."""
     if not name or not isinstance(name, (str, os.PathLike)):
         raise InputError('a model name or path is required, e.g. '
                          "TrainableModule('/models/SmolLM2-135M-Instruct').")
+    if quantization is not None and not isinstance(quantization, str):
+        raise InputError(f"quantization is a name such as 'Q4_K_M' or 'Q8_0', got "
+                         f'{quantization!r}.')
     log = get_logger()
     text = os.fspath(name)
     direct = expand_user(text, 'the model path')
@@ -162,7 +178,7 @@ def resolve_model(name: str | os.PathLike, *, source: str | None = None,
         found, looked, is_path, entry = _look_locally(text, direct, log, revision)
     except OSError as e:
         raise _os_error(text, e) from e
-    if found:
+    if found and not (_lacks(found, quantization) and not offline()):
         return found
     places = ''.join(f'\n  {p}' for p in looked)
     if is_path:
@@ -180,4 +196,4 @@ def resolve_model(name: str | os.PathLike, *, source: str | None = None,
             'Unset HF_HUB_OFFLINE to download it, or copy the model folder under '
             'LAZYLLM_MODEL_PATH.')
     log.debug('model %s: not in any cache, downloading', text)
-    return _download(text, entry, source, revision, places)
+    return _download(text, entry, source, revision, quantization, places)

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from ._gguf import choose_quantization, is_model_file_name, quantization_in_name
 
 __all__ = ['RemoteFile', 'select', 'verify']
 
@@ -25,10 +28,22 @@ class RemoteFile:
     git_sha1: str | None = None
 
 
-def select(files: list[RemoteFile]) -> list[RemoteFile]:
-    if not any(f.name.endswith('.safetensors') for f in files):
+def select(files: list[RemoteFile], quantization: str | None = None,
+           repo: str = 'the repo') -> list[RemoteFile]:
+    """The files of a repo worth downloading. Safetensors: the other weight formats are left
+    out. GGUF only: one quantization (``quantization``, else the rule of ``pick_gguf``), all
+    parts of it, and the repo's small files; vision projectors and the other quantizations
+    (often a dozen files of gigabytes) are left out."""
+    if any(f.name.endswith('.safetensors') for f in files):
+        return [f for f in files if not any(fnmatch.fnmatch(f.name, p) for p in OTHER_WEIGHTS)]
+    models = [f for f in files if '/' not in f.name and is_model_file_name(f.name)]
+    if not models:
         return files
-    return [f for f in files if not any(fnmatch.fnmatch(f.name, p) for p in OTHER_WEIGHTS)]
+    by_quant = {quantization_in_name(f.name) or f.name: f for f in models}
+    first = choose_quantization(by_quant, lambda f: f.size or 0, quantization, repo)
+    prefix = re.sub(r'-\d+-of-\d+\.gguf$', '', first.name, flags=re.I)
+    return [f for f in files if not f.name.lower().endswith('.gguf') or f.name == first.name
+            or f.name.startswith(prefix + '-') and re.search(r'-\d+-of-\d+\.gguf$', f.name)]
 
 
 def _digest(path: Path, h, prefix: bytes = b'') -> str:

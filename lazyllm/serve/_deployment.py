@@ -270,7 +270,8 @@ class Deployment(Clients):
     def target(self) -> tuple[Path, Engine, dict]:
         """(model folder, engine, checked options) that a launch would use; resolves (and may
         download) the model. The registry hashes this to tell configurations apart."""
-        folder = resolve_model(self.model, source=self.source)
+        folder = resolve_model(self.model, source=self.source,
+                               quantization=self.options.get('quantization'))
         engine = self._engine_for(folder)
         return folder, engine, engine.validate(self.options)
 

@@ -128,7 +128,7 @@ def test_json_outputs(tmp_path, minilm_path):
     stopped_row(tmp_path)
     models = json.loads(cli(tmp_path, 'models', '--json', '--type', 'embed').stdout)
     assert models and {m['type'] for m in models} == {'embed'}
-    assert set(models[0]) == {'name', 'type', 'params', 'context', 'hf', 'ms'}
+    assert set(models[0]) == {'name', 'type', 'params', 'context', 'format', 'hf', 'ms'}
     table = cli(tmp_path, 'models', '--type', 'embed').stdout.splitlines()
     assert [line.split()[0] for line in table[1:]] == [m['name'] for m in models]
     for args in (['models', 'pull'], ['pull']):

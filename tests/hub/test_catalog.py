@@ -46,6 +46,19 @@ def test_user_catalog_overlay(tmp_path, monkeypatch):
     extra.write_text(json.dumps({'x': {'hf': 'a/b', 'colour': 'red'}}))
     with pytest.raises(ConfigError, match='bad catalog entry'):
         catalog()
+    extra.write_text(json.dumps({'x': {'hf': 'a/b', 'format': 'onnx'}}))
+    with pytest.raises(ConfigError, match="format 'onnx': use one of safetensors, gguf"):
+        catalog()
+
+
+def test_the_catalog_lists_gguf_variants(capsys):
+    assert lookup('qwen2.5-0.5b-gguf').format == 'gguf'
+    assert lookup('Qwen/Qwen2.5-7B-Instruct-GGUF').name == 'qwen2.5-7b-gguf'
+    assert lookup('qwen2.5-0.5b').format == 'safetensors'
+    assert main(['models', '--json']) == 0
+    formats = {e['name']: e['format'] for e in json.loads(capsys.readouterr().out)}
+    assert formats['smollm2-gguf'] == formats['qwen2-0.5b-gguf'] == 'gguf'
+    assert formats['smollm2'] == 'safetensors'
 
 
 def test_models_command_lists_the_catalog(capsys):
