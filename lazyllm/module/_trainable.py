@@ -281,7 +281,7 @@ class TrainableModule(FinetuneMixin, ChatModule):
     def _prepare(self, input: Any, kw: dict) -> tuple[list, dict, Deployment]:
         """The request as the serving engine reads its fields (``Engine.request_adapter``)."""
         messages, params, dep = super()._prepare(input, kw)
-        return messages, dep.adapt_request(params), dep
+        return messages, dep.adapt_request(params, self._adapter or dep.adapter), dep
 
     def _send(self, messages: list, params: dict, dep: Deployment) -> ChatResult:
         return self._engine_call(lambda lease: lease.client.chat(

@@ -366,11 +366,12 @@ class Deployment(Clients):
         pool.add(self)
         return replaced
 
-    def adapt_request(self, params: dict) -> dict:
-        """A chat call's request fields as the engine serving now reads them (see
-        ``Engine.request_adapter``); as given for an engine that takes OpenAI's."""
+    def adapt_request(self, params: dict, adapter: str | None = None) -> dict:
+        """A chat call's request fields, for a call to ``adapter`` (None: the base), as the
+        engine serving now reads them (see ``Engine.request_adapter``); as given for an
+        engine that takes OpenAI's."""
         adapt = self._adapt
-        return adapt(params) if adapt is not None else params
+        return adapt(params, adapter) if adapt is not None else params
 
     def context_length(self) -> int | None:
         """Tokens the model takes: the running engine's ``max_model_len`` (its /v1/models
