@@ -216,7 +216,7 @@ class LlamaCppEngine(Engine):
             argv += ['--lora-scaled', ','.join(f'{p}:0' for p in options['lora'].values())]
         return argv + self.flags(options) + list(options.get('extra_args') or ())
 
-    def request_adapter(self, model: str, options: dict) -> Callable[[dict], dict]:
+    def request_adapter(self, model: str, options: dict) -> Callable[[dict, str | None], dict]:
         """llama-server ignores a field it does not know, and the model name: the fields it
         spells its own way are renamed, what it would ignore is refused (``thinking``;
         ``tools`` when the chat template cannot show them to the model; a forced
