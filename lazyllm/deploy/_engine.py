@@ -7,6 +7,7 @@ or ``lazyllm.deploy.vllm`` finds one.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Callable
@@ -17,7 +18,7 @@ from .._requires import missing_modules
 from ..errors import DeployError, InputError
 from ..hub import ModelType
 
-__all__ = ['Option', 'Engine', 'register_engine', 'get_engine', 'engines']
+__all__ = ['Option', 'Engine', 'register_engine', 'get_engine', 'engines', 'check_lora_shape']
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,19 @@ class Engine:
 
     def __repr__(self) -> str:
         return f'<engine {self.name}: {", ".join(sorted(t.value for t in self.types))}>'
+
+
+def check_lora_shape(engine: str, lora: dict, name_chars: str = '') -> None:
+    """An engine's ``lora`` option is ``{name: path}``: names non-empty strings (without any
+    of ``name_chars``, which that engine's flags cannot carry), paths str or PathLike."""
+    for name, path in lora.items():
+        if not isinstance(name, str) or not name or any(c in name for c in name_chars):
+            without = f' without {" or ".join(map(repr, name_chars))}' if name_chars else ''
+            raise InputError(f'{engine} option lora: adapter names are non-empty strings'
+                             f'{without}, got {name!r}.')
+        if not isinstance(path, (str, os.PathLike)):
+            raise InputError(f'{engine} option lora: the path of adapter {name!r} must be a '
+                             f'str, got {path!r}.')
 
 
 def _admit(name: str, engine: Engine) -> None:

@@ -35,7 +35,7 @@ from typing import Callable
 from .._config import config, expand_user
 from ..errors import DeployError, InputError
 from ..hub import ModelType, pick_gguf, read_gguf_header
-from ._engine import Engine, Option, register_engine
+from ._engine import Engine, Option, check_lora_shape, register_engine
 
 __all__ = ['LlamaCppEngine', 'llamacpp', 'server_binary']
 
@@ -127,14 +127,9 @@ def _adapt(params: dict, adapter: str | None, *, shows_tools: bool,
 
 def _check_lora(lora: dict) -> dict:
     """``{name: path}`` of LoRA adapters in GGUF form, as absolute paths, each checked."""
+    check_lora_shape('llamacpp', lora)
     out = {}
     for name, path in lora.items():
-        if not isinstance(name, str) or not name:
-            raise InputError(f'llamacpp option lora: adapter names are non-empty strings, got '
-                             f'{name!r}.')
-        if not isinstance(path, (str, os.PathLike)):
-            raise InputError(f'llamacpp option lora: the path of adapter {name!r} is a str, got '
-                             f'{path!r}.')
         file = expand_user(os.fspath(path), f'llamacpp option lora[{name!r}]').resolve()
         if not file.is_file():
             raise InputError(f'llamacpp option lora: adapter {name!r} at {path} is no file: '

@@ -49,7 +49,7 @@ from pathlib import Path
 from .._config import config, expand_user
 from ..errors import DeployError, InputError
 from ..hub import ModelType
-from ._engine import Engine, Option, register_engine
+from ._engine import Engine, Option, check_lora_shape, register_engine
 from ._identity import PLUGINS_DIR
 
 __all__ = ['VllmEngine', 'vllm']
@@ -106,16 +106,6 @@ def _nonneg(v: int | float) -> bool:
     return v >= 0
 
 
-def _check_lora(lora: dict) -> None:
-    for name, path in lora.items():
-        if not isinstance(name, str) or not name or '=' in name or ' ' in name:
-            raise InputError(f'vllm option lora: adapter names must be non-empty strings '
-                             f'without "=" or spaces, got {name!r}.')
-        if not isinstance(path, (str, os.PathLike)):
-            raise InputError(f'vllm option lora: the path of adapter {name!r} must be a str, '
-                             f'got {path!r}.')
-
-
 _IDENTITY_MIDDLEWARE = 'lazyllm_engine_identity.ReportToken'   # in PLUGINS_DIR
 
 
@@ -136,7 +126,7 @@ class VllmEngine(Engine):
         if 'seed' in options and not _nonneg(options['seed']):
             raise InputError(f'vllm option seed must be >= 0, got {options["seed"]}.')
         if 'lora' in options:
-            _check_lora(options['lora'])
+            check_lora_shape('vllm', options['lora'], name_chars='= ')
         extra = options.get('extra_args')
         if extra is not None and not all(isinstance(a, str) for a in extra):
             raise InputError(f'vllm option extra_args must be a list of str, got {extra!r}.')

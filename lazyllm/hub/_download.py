@@ -144,6 +144,7 @@ def _add_quantization(final: Path, partial: Path, todo: list[RemoteFile], fetch)
     verified) aside, then each moved in with one rename, so the folder never holds half a
     file."""
     get_logger().info('adding %s to %s', ', '.join(f.name for f in todo), final)
+    partial.mkdir(parents=True, exist_ok=True)
     fetch(partial, todo)
     for f in todo:
         os.replace(partial / f.name, final / f.name)
@@ -168,7 +169,6 @@ def pull_repo(source: str, repo: str, revision: str | None = None,
                 todo = [f for f in files if f.name.endswith('.gguf')
                         and not (final / f.name).is_file()]
                 if todo:
-                    partial.mkdir(parents=True, exist_ok=True)
                     return _add_quantization(final, partial, todo, fetch)
                 get_logger().info('%s was downloaded by another process: %s', repo, final)
                 return final

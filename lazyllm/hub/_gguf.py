@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Callable, TypeVar
 from ..errors import InputError, ModelNotFoundError
 
 __all__ = ['GGUFHeader', 'read_header', 'is_gguf', 'holds_gguf', 'gguf_models', 'pick_gguf',
-           'gguf_quantizations', 'quantization_in_name', 'is_model_file_name',
+           'gguf_quantizations', 'quantization_in_name', 'is_model_file_name', 'first_part',
            'choose_quantization', 'normal_quantization', 'DEFAULT_QUANTIZATION']
 
 MAGIC = b'GGUF'
@@ -174,7 +174,7 @@ def gguf_models(folder: str | os.PathLike) -> list[Path]:
 
 _QUANT_IN_NAME = re.compile(
     r'(?:^|[-_.])((?:I?Q\d[A-Z0-9_]*?|BF16|FP?16|FP?32)(?:_[SMLX]{1,2})?)(?:[-.]|$)', re.I)
-_SPLIT_PART = re.compile(r'-(\d+)-of-\d+\.gguf$', re.I)
+_SPLIT_PART = re.compile(r'-(\d+)-of-(\d+)(\.gguf)$', re.I)
 
 
 def quantization_in_name(name: str) -> str:
@@ -192,13 +192,18 @@ def normal_quantization(quantization: str) -> str:
     return {'FP16': 'F16', 'FP32': 'F32'}.get(q, q)
 
 
+def first_part(name: str) -> str:
+    """The first part of a split GGUF file (``…-00002-of-00003.gguf`` ->
+    ``…-00001-of-00003.gguf``); any other name as it is."""
+    m = _SPLIT_PART.search(name)
+    return name if m is None else f'{name[:m.start()]}-{"1".zfill(len(m[1]))}-of-{m[2]}{m[3]}'
+
+
 def is_model_file_name(name: str) -> bool:
     """Whether a file named ``name`` is (the first part of) a GGUF model, as far as a name
     tells: not a vision projector, not a later part of a split file."""
-    if not name.lower().endswith('.gguf') or 'mmproj' in name.lower():
-        return False
-    part = _SPLIT_PART.search(name)
-    return part is None or int(part[1]) == 1
+    lower = name.lower()
+    return lower.endswith('.gguf') and 'mmproj' not in lower and first_part(name) == name
 
 
 def _quant_of(path: Path) -> str:

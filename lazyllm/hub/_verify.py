@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._gguf import choose_quantization, is_model_file_name, quantization_in_name
+from ._gguf import choose_quantization, first_part, is_model_file_name, quantization_in_name
 
 __all__ = ['RemoteFile', 'select', 'verify']
 
@@ -41,9 +40,8 @@ def select(files: list[RemoteFile], quantization: str | None = None,
         return files
     by_quant = {quantization_in_name(f.name) or f.name: f for f in models}
     first = choose_quantization(by_quant, lambda f: f.size or 0, quantization, repo)
-    prefix = re.sub(r'-\d+-of-\d+\.gguf$', '', first.name, flags=re.I)
-    return [f for f in files if not f.name.lower().endswith('.gguf') or f.name == first.name
-            or f.name.startswith(prefix + '-') and re.search(r'-\d+-of-\d+\.gguf$', f.name)]
+    return [f for f in files
+            if not f.name.lower().endswith('.gguf') or first_part(f.name) == first.name]
 
 
 def _digest(path: Path, h, prefix: bytes = b'') -> str:
