@@ -41,7 +41,7 @@ __all__ = [
     'client',
     'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
     'online', 'AutoModel', 'finetune', 'connect', 'deployments', 'Conversation', 'unload',
-    'switch_device',
+    'switch_device', 'plan',
 ]
 
 # Loaded on first attribute access, to keep `import lazyllm` fast: name -> (module, attribute)
@@ -63,6 +63,7 @@ _LAZY = {
     'Conversation': ('lazyllm.module', 'Conversation'),
     'unload': ('lazyllm.serve', 'unload'),
     'switch_device': ('lazyllm.serve', 'switch_device'),
+    'plan': ('lazyllm.serve', 'plan'),
 }
 
 

@@ -326,6 +326,8 @@ def _add_builtin_settings(config: Config) -> None:
                'seconds an engine replaced by a swap gets to finish the calls it is answering')
     config.add('engine_api_key', None, str,
                'API key the built-in engines require and lazyllm sends to them', secret=True)
+    config.add('preflight', True, bool, 'refuse a deployment that cannot fit in the memory free '
+               'where it would run, before any download or process start (lazyllm.plan)')
     config.add('max_live_models', 0, int, 'most local engines this process keeps running; the '
                'least recently used is stopped to make room (0: no cap)')
     config.add('model_memory_threshold', 0.0, float, 'fraction of RAM in use (0-1) above which '

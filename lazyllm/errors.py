@@ -13,6 +13,7 @@ with the original kept as ``__cause__``.
     │   └── DownloadError         fetching it from a hub failed (network, token, disk, corrupt)
     ├── DeployError               an engine could not be deployed
     │   ├── StartError            start() of a module tree failed; ``.failures`` names each
+    │   ├── WontFitError          the planner found too little free memory; ``.plan``
     │   └── LaunchError           a launcher or its scheduler (Slurm, Ray) refused or lost a job
     ├── FinetuneError             a finetune job failed
     ├── ConversionError           converting a model to another format (GGUF) failed
@@ -34,8 +35,8 @@ from typing import Any, Mapping
 
 __all__ = [
     'LazyLLMError', 'ConfigError', 'InputError', 'PromptError', 'FormatError',
-    'ModelNotFoundError', 'DownloadError', 'DeployError', 'StartError', 'LaunchError',
-    'FinetuneError', 'ConversionError',
+    'ModelNotFoundError', 'DownloadError', 'DeployError', 'StartError', 'WontFitError',
+    'LaunchError', 'FinetuneError', 'ConversionError',
     'EndpointError', 'EndpointConnectError', 'EndpointTimeout', 'StreamInterrupted',
     'ProtocolError', 'OnlineAPIError', 'AuthenticationError', 'RateLimitError', 'ServerError',
 ]
@@ -88,6 +89,15 @@ class StartError(DeployError):
         lines += [f'  - {name}: {type(e).__name__}: {e}' for name, e in self.failures.items()]
         lines.append('Fix the error of each module above, then call start() again.')
         super().__init__('\n'.join(lines))
+
+
+class WontFitError(DeployError):
+    """The model would not fit in the memory free where its engine would run: refused before
+    any download or process start. ``.plan`` is the planner's table (``lazyllm.plan``)."""
+
+    def __init__(self, message: str, plan: Any = None):
+        super().__init__(message)
+        self.plan = plan
 
 
 class LaunchError(DeployError):

@@ -8,6 +8,7 @@ from ._auto import AutoEngine, auto, pick_engine
 from ._classify import classify
 from ._embed import embedding, rerank
 from ._engine import Engine, Option, engines, get_engine, register_engine
+from ._footprint import Footprint
 from ._identity import DRAIN_ENV, TOKEN_ENV, is_ours, new_token
 from ._llamacpp import LlamaCppEngine, llamacpp
 from ._llm import TransformersEngine, transformers
@@ -15,7 +16,7 @@ from ._stt import WhisperEngine, whisper
 from ._vllm import VllmEngine, vllm
 from ._vlm import vlm
 
-__all__ = ['Engine', 'Option', 'engines', 'get_engine', 'register_engine', 'auto',
+__all__ = ['Engine', 'Option', 'Footprint', 'engines', 'get_engine', 'register_engine', 'auto',
            'AutoEngine', 'pick_engine', 'transformers', 'TransformersEngine', 'embedding',
            'rerank', 'classify', 'vllm', 'VllmEngine', 'llamacpp', 'LlamaCppEngine', 'whisper',
            'WhisperEngine', 'vlm', 'DRAIN_ENV', 'TOKEN_ENV', 'is_ours', 'new_token']

@@ -15,6 +15,7 @@ __all__ = ['classify']
 
 classify = register_engine(BuiltinEngine(
     name='classify', kind='classify', types=frozenset({ModelType.CLASSIFY}),
+    base_memory_mb=600,
     requires=('torch', 'transformers', 'fastapi', 'uvicorn'),
     options={
         'device': _DEVICE,

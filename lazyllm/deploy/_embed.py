@@ -10,6 +10,7 @@ __all__ = ['embedding', 'rerank']
 
 embedding = register_engine(BuiltinEngine(
     name='embedding', kind='embed', types=frozenset({ModelType.EMBED}),
+    base_memory_mb=610,
     requires=('torch', 'sentence_transformers', 'fastapi', 'uvicorn'),
     options={
         'device': _DEVICE,
@@ -23,6 +24,7 @@ embedding = register_engine(BuiltinEngine(
 
 rerank = register_engine(BuiltinEngine(
     name='rerank', kind='rerank', types=frozenset({ModelType.RERANK}),
+    base_memory_mb=610,
     requires=('torch', 'sentence_transformers', 'fastapi', 'uvicorn'),
     options={
         'device': _DEVICE,

@@ -16,7 +16,8 @@ from .._options import Option, validate_options
 from .._registry import Registry
 from .._requires import missing_modules
 from ..errors import DeployError, InputError
-from ..hub import ModelType
+from ..hub import DTYPE_BYTES, ModelSize, ModelType
+from ._footprint import MIB, Footprint, held_dtype, quantized_bytes
 
 __all__ = ['Option', 'Engine', 'register_engine', 'get_engine', 'engines', 'check_lora_shape']
 
@@ -48,6 +49,12 @@ class Engine:
     # serves GGUF files (llama.cpp's format) instead of Hugging Face folders: auto picks such
     # an engine for a GGUF model, and a model of the other format is refused before launch
     reads_gguf: bool = False
+    # memory the planner counts (deploy/_footprint.py): the engine process's own resident
+    # memory with a weightless model, in MiB, measured on a CPU (bench/bench_plan.py)...
+    base_memory_mb: int = 0
+    # ...and whether loading holds the stored weights beside the copy it makes in another
+    # dtype (transformers' from_pretrained) rather than converting tensor by tensor
+    holds_stored_copy: bool = False
 
     def loads_adapters(self, options: dict) -> bool:
         """Whether an engine launched with ``options`` loads and unloads LoRA adapters while
@@ -76,6 +83,27 @@ class Engine:
         when it takes the OpenAI fields as they are and adapters as model names (ours and
         vLLM refuse, with a 400, what they cannot honour)."""
         return None
+
+    def footprint(self, size: ModelSize, options: dict, *, context: int, concurrency: int,
+                  gpu: bool = False) -> Footprint:
+        """The memory this engine takes for a model of ``size`` served with ``options``:
+        the weights in the dtype it loads (``dtype=``; its default on this device), a KV
+        cache in that dtype for ``concurrency`` sequences of ``context`` tokens (caches grow
+        as used: this is the most they reach), the loading peak, and its own memory."""
+        dtype = held_dtype(size, options.get('dtype'), gpu=gpu)
+        weights = quantized_bytes(size, options.get('quantization')) or size.weights_at(dtype)
+        value = 2 if size.gguf else DTYPE_BYTES.get(dtype, 4)
+        loading = size.weight_bytes if self.holds_stored_copy and weights != size.weight_bytes \
+            else 0
+        return Footprint(weights, size.kv_bytes(context, concurrency, value), loading,
+                         self.base_memory_mb * MIB, dtype, context, concurrency,
+                         'float16' if size.gguf else dtype)
+
+    def sized(self, options: dict, footprint: Footprint, free: int, total: int) -> dict:
+        """``options`` with the engine's memory settings sized to the machine (``free`` of
+        ``total`` bytes) where the user set none; as given for an engine that allocates as
+        it goes (vLLM overrides this: it reserves its KV cache at start)."""
+        return options
 
     def failure_reason(self, log: str) -> str:
         """The engine's own reason for a failed start, found in its log ('' if none)."""

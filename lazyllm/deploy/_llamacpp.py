@@ -34,8 +34,9 @@ from typing import Callable
 
 from .._config import config, expand_user
 from ..errors import DeployError, InputError
-from ..hub import ModelType, pick_gguf, read_gguf_header
+from ..hub import ModelSize, ModelType, pick_gguf, read_gguf_header
 from ._engine import Engine, Option, check_lora_shape, register_engine
+from ._footprint import MIB, Footprint
 
 __all__ = ['LlamaCppEngine', 'llamacpp', 'server_binary']
 
@@ -224,6 +225,15 @@ class LlamaCppEngine(Engine):
         return functools.partial(_adapt, shows_tools='tools' in text,
                                  adapters=tuple(options.get('lora') or ()))
 
+    def footprint(self, size: ModelSize, options: dict, *, context: int, concurrency: int,
+                  gpu: bool = False) -> Footprint:
+        """llama-server maps the GGUF file as it is and allocates one float16 KV cache of
+        ``ctx_size`` tokens that its parallel slots share: given, else ``concurrency``
+        sequences of ``context`` tokens."""
+        tokens = options.get('ctx_size') or context * concurrency
+        return Footprint(size.weight_bytes, size.kv_bytes(tokens, 1, 2), 0,
+                         self.base_memory_mb * MIB, size.dtype, tokens, 1, 'float16')
+
     def failure_reason(self, log: str) -> str:
         """llama.cpp's own reason for stopping: the first error line of its log."""
         for line in log.splitlines():
@@ -236,6 +246,7 @@ class LlamaCppEngine(Engine):
 
 llamacpp = register_engine(LlamaCppEngine(
     name='llamacpp', types=frozenset({ModelType.LLM, ModelType.EMBED}),
+    base_memory_mb=45,
     install_hint=INSTALL_HINT, api_key_env='LLAMA_API_KEY',
     options={
         'quantization': Option(str, None, "which GGUF of a folder to serve, e.g. 'Q4_K_M', "

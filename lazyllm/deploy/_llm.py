@@ -56,6 +56,7 @@ class TransformersEngine(BuiltinEngine):
 
 transformers = register_engine(TransformersEngine(
     name='transformers', kind='llm', types=frozenset({ModelType.LLM}),
+    base_memory_mb=600, holds_stored_copy=True,
     requires=('torch', 'transformers', 'fastapi', 'uvicorn'),
     options={
         'dtype': _DTYPE,

@@ -47,6 +47,7 @@ class WhisperEngine(BuiltinEngine):
 
 whisper = register_engine(WhisperEngine(
     name='whisper', kind='stt', types=frozenset({ModelType.STT}),
+    base_memory_mb=185,
     requires=('faster_whisper', 'fastapi', 'uvicorn'),
     install_hint="pip install 'lazyllm-model-layer[local,stt]'",
     options={

@@ -48,8 +48,9 @@ from pathlib import Path
 
 from .._config import config, expand_user
 from ..errors import DeployError, InputError
-from ..hub import ModelType
+from ..hub import DTYPE_BYTES, ModelSize, ModelType
 from ._engine import Engine, Option, check_lora_shape, register_engine
+from ._footprint import MIB, Footprint
 from ._identity import PLUGINS_DIR
 
 __all__ = ['VllmEngine', 'vllm']
@@ -216,6 +217,37 @@ class VllmEngine(Engine):
             out['VLLM_CPU_KVCACHE_SPACE'] = str(options['kv_cache_space'])
         return out
 
+    def footprint(self, size: ModelSize, options: dict, *, context: int, concurrency: int,
+                  gpu: bool = False) -> Footprint:
+        """vLLM holds the weights in ``dtype`` (default: the one config.json names),
+        converting tensor by tensor (the peak is the larger of stored and held), and
+        allocates its whole KV cache at start: the size given (``kv_cache_memory_bytes``,
+        ``kv_cache_space``), else the one the plan sizes (``sized``)."""
+        dtype = options.get('dtype') or 'auto'
+        dtype = size.dtype if dtype == 'auto' else {'half': 'float16', 'float': 'float32'}.get(
+            dtype, dtype)
+        weights, value = size.weights_at(dtype), DTYPE_BYTES.get(dtype, 2)
+        kv = options.get('kv_cache_memory_bytes') or (options.get('kv_cache_space') or 0) << 30
+        if kv:                        # a given size: shown as the tokens it holds
+            context, concurrency = kv // max(size.kv_bytes(1, 1, value), 1), 1
+        else:
+            kv = size.kv_bytes(context, concurrency, value)
+        return Footprint(weights, kv, max(0, size.weight_bytes - weights),
+                         self.base_memory_mb * MIB, dtype, context, concurrency, dtype)
+
+    def sized(self, options: dict, footprint: Footprint, free: int, total: int) -> dict:
+        """``options`` with vLLM's memory sized for this machine, unless the user sized it:
+        a KV cache of the plan's size, or a sixteenth of the free memory up to 1 GiB when that
+        is more (room for concurrent calls: vLLM's default reserves 92 % of all memory, and
+        refuses to start when other processes hold more than 8 %), and a memory share that
+        what is free now can grant (vLLM checks it against free memory at start)."""
+        if any(options.get(k) for k in ('kv_cache_memory_bytes', 'kv_cache_space',
+                                         'gpu_memory_utilization')) or not total:
+            return options
+        share = max(0.01, min(0.92, int(free * 0.9 / total * 100) / 100))
+        kv = max(footprint.kv_cache, min(free // 16, 1 << 30), 16 * MIB)
+        return {**options, 'kv_cache_memory_bytes': kv, 'gpu_memory_utilization': share}
+
     def failure_reason(self, log: str) -> str:
         """vLLM's own reason for stopping (the last specific error line of its log), and the
         option to change; '' when the log says nothing specific."""
@@ -377,6 +409,7 @@ def _cpus_bind() -> str:
 
 vllm = register_engine(VllmEngine(
     name='vllm', types=frozenset({ModelType.LLM, ModelType.EMBED}), requires=('vllm',),
+    base_memory_mb=1800,
     api_key_env='VLLM_API_KEY', install_hint=INSTALL_HINT,
     options={
         'dtype': Option(str, None, 'weights precision',

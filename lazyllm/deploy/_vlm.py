@@ -16,6 +16,7 @@ __all__ = ['vlm']
 
 vlm = register_engine(BuiltinEngine(
     name='vlm', kind='vlm', types=frozenset({ModelType.VLM}),
+    base_memory_mb=590, holds_stored_copy=True,
     requires=('torch', 'transformers', 'PIL', 'fastapi', 'uvicorn'),
     options={
         'device': _DEVICE,

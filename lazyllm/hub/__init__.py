@@ -15,7 +15,8 @@ from ._download import SOURCES
 from ._gguf import DEFAULT_QUANTIZATION, GGUFHeader, gguf_models, holds_gguf, pick_gguf
 from ._gguf import read_header as read_gguf_header
 from ._infer import model_type
-from ._resolve import resolve_model
+from ._resolve import model_size, resolve_model
+from ._sizes import DTYPE_BYTES, ModelSize, count_params, dtype_bytes, folder_size, size_from
 from ._types import ALIASES, ModelType, folder_context_length, infer_type, type_from_name
 
 pull = resolve_model
@@ -24,4 +25,6 @@ __all__ = ['ModelType', 'ALIASES', 'model_type', 'infer_type', 'type_from_name',
            'folder_context_length', 'resolve_model', 'has_weights', 'pull', 'CatalogEntry',
            'catalog', 'catalog_type', 'lookup', 'suggest', 'build_builtin', 'BUILTINS',
            'SOURCES', 'cache_dir', 'GGUFHeader', 'read_gguf_header', 'holds_gguf', 'gguf_models',
-           'pick_gguf', 'DEFAULT_QUANTIZATION', 'convert_to_gguf', 'gguf_converter', 'GGUF_TYPES']
+           'pick_gguf', 'DEFAULT_QUANTIZATION', 'convert_to_gguf', 'gguf_converter', 'GGUF_TYPES',
+           'ModelSize', 'model_size', 'folder_size', 'size_from', 'count_params', 'dtype_bytes',
+           'DTYPE_BYTES']

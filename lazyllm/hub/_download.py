@@ -27,7 +27,7 @@ from ._cache import cache_dir, has_weights
 from ._catalog import suggest
 from ._verify import RemoteFile, select, verify
 
-__all__ = ['SOURCES', 'sources', 'pull_repo', 'token', 'explain']
+__all__ = ['SOURCES', 'sources', 'pull_repo', 'plan_files', 'token', 'explain']
 
 SOURCES = ('huggingface', 'modelscope')
 
@@ -92,9 +92,13 @@ def _corrupt_twice(repo: str, name: str, problem: str) -> DownloadError:
                          'serves a bad copy; retry later or try the other LAZYLLM_MODEL_SOURCE.')
 
 
+def plan_files(source: str, repo: str, revision: str | None, quantization: str | None):
+    """List the repo (the network step, before anything is written): the files to take, a
+    function that fetches some of them into a folder, and the commit listed."""
+    return (_plan_hf if source == 'huggingface' else _plan_ms)(repo, revision, quantization)
+
+
 def _plan_hf(repo: str, revision: str | None, quantization: str | None):
-    """List the repo (the network step, before anything is written): the files to take, and
-    a function that fetches some of them into a folder."""
     tok = token('huggingface')
     commit, files = _hf.list_files(repo, revision, tok)
 
@@ -102,7 +106,7 @@ def _plan_hf(repo: str, revision: str | None, quantization: str | None):
         _check_space(todo, partial)
         for f in todo:
             _fetch_verified(repo, commit, f, partial / f.name, tok)
-    return select(files, quantization, repo), fetch
+    return select(files, quantization, repo), fetch, commit
 
 
 def _fetch_verified(repo: str, commit: str, f: RemoteFile, dest: Path, tok: str | None) -> None:
@@ -136,7 +140,7 @@ def _plan_ms(repo: str, revision: str | None, quantization: str | None):
             if not bad:
                 return
         raise _corrupt_twice(repo, *next(iter(bad.items())))
-    return files, fetch
+    return files, fetch, revision or 'master'
 
 
 def _add_quantization(final: Path, partial: Path, todo: list[RemoteFile], fetch) -> Path:
@@ -158,8 +162,7 @@ def pull_repo(source: str, repo: str, revision: str | None = None,
     repo of GGUF files, ``quantization`` says which one (see ``select``)."""
     from filelock import FileLock
     try:
-        plan = _plan_hf if source == 'huggingface' else _plan_ms
-        files, fetch = plan(repo, revision, quantization)
+        files, fetch, _ = plan_files(source, repo, revision, quantization)
         root = cache_dir()
         final, key = root / repo, repo.replace('/', '--')
         (root / '.locks').mkdir(parents=True, exist_ok=True)

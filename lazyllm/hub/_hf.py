@@ -19,7 +19,7 @@ from .._log import get_logger
 from ..errors import ConfigError
 from ._verify import RemoteFile
 
-__all__ = ['endpoint', 'cached', 'list_files', 'fetch_file']
+__all__ = ['endpoint', 'cached', 'list_files', 'fetch_file', 'fetch_head']
 
 
 def endpoint() -> str:
@@ -76,3 +76,20 @@ def fetch_file(repo: str, commit: str, file: RemoteFile, dest: Path, token: str 
         http_get(url, out, resume_size=resume, headers=build_hf_headers(token=token or None),
                  expected_size=file.size, displayed_filename=file.name)
     os.replace(part, dest)
+
+
+def fetch_head(repo: str, commit: str, name: str, size: int, token: str | None = None) -> bytes:
+    """The first ``size`` bytes of one file of ``repo`` (one Range request)."""
+    import httpx
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.utils import build_hf_headers
+    url = hf_hub_url(repo, name, revision=commit, endpoint=endpoint())
+    headers = {**build_hf_headers(token=token or None), 'Range': f'bytes=0-{size - 1}'}
+    with httpx.stream('GET', url, headers=headers, follow_redirects=True, timeout=30) as r:
+        r.raise_for_status()
+        out = bytearray()
+        for chunk in r.iter_bytes():
+            out += chunk
+            if len(out) >= size:     # a server that ignores Range: stop reading
+                break
+    return bytes(out[:size])

@@ -37,8 +37,10 @@ from ._cache import cache_dir, has_weights
 from ._catalog import CatalogEntry, lookup, suggest
 from ._download import explain, pull_repo, sources
 from ._gguf import gguf_quantizations, holds_gguf, normal_quantization
+from ._probe import remote_size
+from ._sizes import ModelSize, folder_size
 
-__all__ = ['resolve_model', 'offline', 'hub_repo']
+__all__ = ['resolve_model', 'model_size', 'offline', 'hub_repo']
 
 
 def offline() -> bool:
@@ -159,20 +161,61 @@ def _lacks(folder: Path, quantization: str | None) -> bool:
     return normal_quantization(quantization) not in gguf_quantizations(folder)
 
 
-def resolve_model(name: str | os.PathLike, *, source: str | None = None,
-                  revision: str | None = None, quantization: str | None = None) -> Path:
-    """The folder holding the weights of ``name``; may download. Raises ModelNotFoundError.
-
-    ``quantization`` matters only for a hub repo of GGUF files: the one file of that
-    quantization is downloaded (and added to the cached folder when another one is there)."""
+def _check_name(name: Any, quantization: Any) -> str:
     if not name or not isinstance(name, (str, os.PathLike)):
         raise InputError('a model name or path is required, e.g. '
                          "TrainableModule('/models/SmolLM2-135M-Instruct').")
     if quantization is not None and not isinstance(quantization, str):
         raise InputError(f"quantization is a name such as 'Q4_K_M' or 'Q8_0', got "
                          f'{quantization!r}.')
+    return os.fspath(name)
+
+
+def model_size(name: str | os.PathLike, *, source: str | None = None,
+               revision: str | None = None, quantization: str | None = None
+               ) -> tuple[ModelSize, Path | None]:
+    """The size of ``name`` and its local folder, looked up as ``resolve_model`` does but
+    without downloading: a model that is not local is sized from its hub's file list and
+    config.json (folder None). A ModelNotFoundError or DownloadError when neither works."""
+    text = _check_name(name, quantization)
+    try:
+        found, looked, is_path, entry = _look_locally(text, expand_user(text, 'the model path'),
+                                                      get_logger(), revision)
+    except OSError as e:
+        raise _os_error(text, e) from e
+    if found is not None and not _lacks(found, quantization):
+        return folder_size(found, quantization), found
+    if is_path:
+        raise ModelNotFoundError(f'model path {text!r} does not exist.')
+    if builtin(text) is not None:      # built from an installed PyPI package: no download
+        folder = build(text)
+        return folder_size(folder, quantization), folder
+    if offline():
+        raise ModelNotFoundError(f'model {text!r} is in no cache and offline mode is on '
+                                 '(HF_HUB_OFFLINE=1): its size cannot be read.')
+    failures = []
+    for src in sources(source):
+        repo = entry.repo(src) if entry else hub_repo(src, text)
+        if repo:
+            try:
+                return remote_size(src, repo, revision, quantization), None
+            except DownloadError as e:
+                failures.append(f'{src}: {e}')
+    if not failures:
+        raise ModelNotFoundError(f'model {text!r} is not a path, not in the catalog and not a '
+                                 'hub repo id: its size cannot be read.')
+    raise DownloadError(f'the size of {text!r} could not be read from a hub:\n  - '
+                        + '\n  - '.join(failures))
+
+
+def resolve_model(name: str | os.PathLike, *, source: str | None = None,
+                  revision: str | None = None, quantization: str | None = None) -> Path:
+    """The folder holding the weights of ``name``; may download. Raises ModelNotFoundError.
+
+    ``quantization`` matters only for a hub repo of GGUF files: the one file of that
+    quantization is downloaded (and added to the cached folder when another one is there)."""
+    text = _check_name(name, quantization)
     log = get_logger()
-    text = os.fspath(name)
     direct = expand_user(text, 'the model path')
     try:
         found, looked, is_path, entry = _look_locally(text, direct, log, revision)

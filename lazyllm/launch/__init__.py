@@ -34,6 +34,7 @@ from ._base import (
     fill_endpoint,
 )
 from ._local import LocalJob, LocalLauncher
+from ._memory import NEED_ENV, REFUSED_TAG, Memory, gib, machine_memory
 from ._node import PREFIX as ENDPOINT_PREFIX
 from ._ports import allocate_port, port_is_free
 from ._ray import RayJob, RayLauncher
@@ -43,7 +44,8 @@ __all__ = ['Launcher', 'Job', 'Resources', 'Status', 'STATUSES', 'ENDED', 'HOST'
            'OWN_PORT', 'ENDPOINT_PREFIX',
            'fill_endpoint', 'LocalLauncher', 'LocalJob', 'SlurmLauncher', 'SlurmJob',
            'RayLauncher', 'RayJob', 'LauncherRegistry', 'launchers', 'get_launcher',
-           'launcher_from_ref', 'allocate_port', 'port_is_free']
+           'launcher_from_ref', 'allocate_port', 'port_is_free', 'Memory', 'machine_memory',
+           'gib', 'NEED_ENV', 'REFUSED_TAG']
 
 
 def _admit(name: str, cls: type[Launcher]) -> None:

@@ -15,7 +15,10 @@ the placeholders ``HOST`` and ``PORT`` instead, and this script, on the node:
    which adds to this one);
 3. prints one line ``LAZYLLM_ENDPOINT {"host": …, "port": …, "node": …, "pid": …,
    "cuda_visible_devices": …}`` to its output, which the launcher's Job reads;
-4. replaces itself with the program (``exec``), so the scheduler's signals (scancel, Ray's
+4. when the job carries the memory its engine needs (``LAZYLLM_NEED_BYTES``, from the
+   planner, serve/_plan.py), checks that this node has it free (``available_ram``), and
+   else exits with one line saying so (``REFUSED_TAG``) before any weights load;
+5. replaces itself with the program (``exec``), so the scheduler's signals (scancel, Ray's
    job stop) reach the engine directly and its exit code is the job's.
 
 Only the standard library is used: the launcher runs this file by path with ``-I -S`` under
@@ -36,6 +39,43 @@ HOST = '{lazyllm.host}'   # in an argv: the address the job's node binds
 PORT = '{lazyllm.port}'   # in an argv: a port free on that node
 OWN_PORT = '{lazyllm.own_port}'   # in an argv: 0, the program binds a port and announces it
 PREFIX = 'LAZYLLM_ENDPOINT '
+NEED_ENV = 'LAZYLLM_NEED_BYTES'
+REFUSED_TAG = '[lazyllm] not started:'
+
+
+def available_ram() -> int | None:
+    """Bytes of RAM this machine can hand out without swapping (``MemAvailable``: free plus
+    reclaimable page cache), lowered to the room left under this process's cgroup memory
+    limit, if any (a container, a Slurm allocation); None without /proc."""
+    try:
+        with open('/proc/meminfo', encoding='ascii') as f:
+            info = {k: int(v.split()[0]) * 1024 for k, v in (ln.split(':', 1) for ln in f)}
+        free = info['MemAvailable']
+    except (OSError, KeyError, ValueError):
+        return None
+    try:
+        with open('/proc/self/cgroup', encoding='ascii') as f:
+            group = '/sys/fs/cgroup/' + f.read().strip().split('::', 1)[1].lstrip('/')
+        with open(group + '/memory.max', encoding='ascii') as f:
+            limit = f.read().strip()
+        if limit != 'max':
+            with open(group + '/memory.current', encoding='ascii') as f:
+                free = min(free, max(int(limit) - int(f.read()), 0))
+    except (OSError, IndexError, ValueError):
+        pass
+    return free
+
+
+def check_memory(env: dict | None = None) -> str:
+    """'' when the memory the job's plan needs (``NEED_ENV``, bytes) is free on this node,
+    else why the engine is not started, with the numbers."""
+    need = (os.environ if env is None else env).get(NEED_ENV)
+    free = available_ram()
+    if not need or free is None or int(need) <= free:
+        return ''
+    return (f'node {socket.gethostname()} has {free / 2**30:.1f} GiB of RAM free and the '
+            f'engine needs about {int(need) / 2**30:.1f} GiB (lazyllm.plan() shows the parts): '
+            'run it on a node with more free memory, or lower max_model_len= or the dtype.')
 
 
 def fill_endpoint(argv: list[str], host: str, port: int | None) -> list[str]:
@@ -124,6 +164,9 @@ def main(argv: list[str]) -> None:
     facts = {'host': host, 'port': port, 'node': socket.gethostname(), 'pid': os.getpid(),
              'cuda_visible_devices': os.environ.get('CUDA_VISIBLE_DEVICES')}
     print(PREFIX + json.dumps(facts), flush=True)
+    refused = check_memory()
+    if refused:      # the planner's check, on the node that would run the engine
+        sys.exit(f'{REFUSED_TAG} {refused}')
     try:
         os.execvp(program[0], program)
     except OSError as e:

@@ -6,6 +6,8 @@
 - named deployments -- engines other processes find by name through the registry
   (:func:`start_named`, :func:`deployments`, :func:`find_deployment`,
   :func:`end_deployment`);
+- the memory planner -- whether a model fits where it would run, and the fixes
+  (:func:`plan`; ``Deployment.start`` refuses one that cannot fit);
 - the live-engine pool -- at most ``max_live_models`` engines, least recently used evicted
   (:data:`pool`, :func:`unload`, :func:`switch_device`).
 
@@ -14,9 +16,10 @@ The module layer (``TrainableModule``) drives this package; nothing here imports
 from ._deployment import Deployment
 from ._leases import Lease
 from ._named import Named, deployments, end_deployment, find_deployment, job_of, start_named
+from ._plan import Plan, plan
 from ._pool import memory_in_use, pool, switch_device, unload
 from ._swap import load_adapter, swap, swappable, unload_adapter
 
 __all__ = ['Deployment', 'Lease', 'Named', 'deployments', 'end_deployment', 'find_deployment',
            'job_of', 'start_named', 'memory_in_use', 'pool', 'switch_device', 'unload',
-           'load_adapter', 'swap', 'swappable', 'unload_adapter']
+           'load_adapter', 'swap', 'swappable', 'unload_adapter', 'Plan', 'plan']

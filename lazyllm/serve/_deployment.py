@@ -289,8 +289,12 @@ class Deployment(Clients):
         before any process starts), without touching the engine this deployment serves from
         now: ``wait_engine`` waits until it is ready and ``take`` switches to it (a blue-green
         swap launches while the old engine keeps answering)."""
-        from ..launch import HOST, OWN_PORT, PORT, get_launcher
+        from ..launch import HOST, NEED_ENV, OWN_PORT, PORT, get_launcher
+        from ._plan import preflight
+        plan = preflight(self)      # refuses a model that cannot fit, before any download
         folder, engine, options = self.target()
+        if plan is not None and plan.engine == engine.name:
+            options = plan.options  # with the engine's memory sized to this machine
         python = (self.python or engine.default_python() or config['engine_python']
                   or sys.executable)
         engine.check_installed(python)
@@ -315,6 +319,8 @@ class Deployment(Clients):
         env[DRAIN_ENV] = str(config['drain_timeout'])   # how long it finishes calls at exit
         if self.api_key:
             env[engine.api_key_env] = self.api_key
+        if plan is not None and plan.fits is None:   # a cluster node: checked there
+            env[NEED_ENV] = str(plan.need)
         token = new_token() if engine.reports_identity else None
         if token:
             env[TOKEN_ENV] = token

@@ -101,10 +101,18 @@ def failure_text(job: Any, engine: Engine, what: str, happened: str) -> str:
     tail = '\n'.join(log.rstrip().splitlines()[-30:])
     code = f' (exit code {job.returncode})' if job.returncode is not None else ''
     head = f'the {engine.name} engine for {what} {happened}{code}.'
-    why = engine.failure_reason(log)
+    why = _node_refusal(log) or engine.failure_reason(log)
     if why:
         head += '\n' + why
     return f'{head}\nLast log lines:\n{tail}\nFull log: {job.log_path}'
+
+
+def _node_refusal(log: str) -> str:
+    """The node's own refusal to start the engine (too little free memory for the plan:
+    launch/_node.py), which comes before anything the engine could say."""
+    from ..launch import REFUSED_TAG
+    line = next((ln for ln in log.splitlines() if REFUSED_TAG in ln), '')
+    return line.split(REFUSED_TAG, 1)[1].strip() if line else ''
 
 
 def _latest(job: Any) -> str:
