@@ -16,7 +16,7 @@ from ..errors import DownloadError, InputError, LazyLLMError
 from . import _hf
 from ._download import explain, plan_files, token
 from ._gguf import is_model_file_name, read_header
-from ._sizes import ModelSize, gguf_size, size_from
+from ._sizes import ModelSize, gguf_size, read_index, size_from
 from ._types import infer_type
 
 __all__ = ['remote_size']
@@ -43,7 +43,7 @@ def remote_size(source: str, repo: str, revision: str | None = None,
                        if '/' not in f.name and f.name.endswith(_WEIGHTS)}
             config = json.loads((folder / 'config.json').read_text()) \
                 if (folder / 'config.json').is_file() else {}
-            return size_from(config, weights, infer_type(folder),
+            return size_from(config, weights, infer_type(folder), index=read_index(folder),
                              source=f'{source} file list and config.json')
     except LazyLLMError:
         raise

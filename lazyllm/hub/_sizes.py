@@ -183,14 +183,14 @@ def _from_safetensors(files: list[Path]) -> tuple[int, int, str]:
 
 def size_from(config: dict, files: dict[str, int], kind: ModelType, *,
               index: dict | None = None, source: str = '') -> ModelSize:
-    """A model's size from its config.json and ``files`` ({name: bytes} of the weight files
-    an engine would load), or its safetensors ``index`` when no weight file is listed."""
+    """A model's size from its config.json and its safetensors ``index`` (the tensors'
+    exact bytes) or ``files`` ({name: bytes} of the weight files an engine would load,
+    headers included)."""
     dtype = str(_text(config).get('torch_dtype') or config.get('torch_dtype')
                 or _text(config).get('dtype') or config.get('dtype') or 'float32')
     dtype = _CANONICAL.get(dtype, dtype)
-    stored = sum(files.values())
-    if not stored and index:
-        stored = int((index.get('metadata') or {}).get('total_size') or 0)
+    stored = int(((index or {}).get('metadata') or {}).get('total_size') or 0) \
+        or sum(files.values())
     params = stored // DTYPE_BYTES.get(dtype, 4) if stored else count_params(config)
     if not stored:
         stored = params * DTYPE_BYTES.get(dtype, 4)
@@ -231,15 +231,16 @@ def folder_size(model: str | os.PathLike, quantization: str | None = None) -> Mo
              if p.name != 'training_args.bin'}
     if not files and (path / 'model.bin').is_file():      # CTranslate2 (faster-whisper)
         files = {'model.bin': (path / 'model.bin').stat().st_size}
-    index = _read_index(path)
+    index = read_index(path)
     return size_from(config, files, kind, index=index,
-                     source='file sizes' if files else 'safetensors index' if index
+                     source='safetensors index' if index else 'file sizes' if files
                      else 'config.json')
 
 
-def _read_index(path: Path) -> dict | None:
+def read_index(folder: Path) -> dict | None:
+    """The folder's ``model.safetensors.index.json``, None without one."""
     try:
-        return json.loads((path / 'model.safetensors.index.json').read_text(encoding='utf-8'))
+        return json.loads((folder / 'model.safetensors.index.json').read_text(encoding='utf-8'))
     except (OSError, ValueError):
         return None
 

@@ -61,6 +61,7 @@ class Deployment(Clients):
         self.swap_lock = threading.Lock()  # one blue-green swap at a time (_swap.py)
         self.generation = 0               # +1 at each launch or attach that became ready
         self.token: str | None = None     # the launch token its engine answers with
+        self.memory_plan: Any = None      # the planner's verdict of the last launch (_plan)
         self._init_clients()
         self.configure(**how)
 
@@ -291,7 +292,8 @@ class Deployment(Clients):
         swap launches while the old engine keeps answering)."""
         from ..launch import HOST, NEED_ENV, OWN_PORT, PORT, get_launcher
         from ._plan import preflight
-        plan = preflight(self)      # refuses a model that cannot fit, before any download
+        # the planner refuses a model that cannot fit, before any download or process
+        plan = self.memory_plan = preflight(self)
         folder, engine, options = self.target()
         if plan is not None and plan.engine == engine.name:
             options = plan.options  # with the engine's memory sized to this machine

@@ -8,8 +8,13 @@ It serves model folders from disk as hub repos, on 127.0.0.1 (point ``HF_ENDPOIN
 - ``GET /api/models/{repo}/tree/{rev}``: the recursive file listing (``snapshot_download``);
 - ``HEAD``/``GET /{repo}/resolve/{rev}/{file}``: ``ETag``, ``X-Repo-Commit``,
   ``Content-Length``, ``X-Linked-Etag``/``X-Linked-Size`` for LFS files, and ``Range``
-  (206 + ``Content-Range``).
+  (``bytes=START-`` or ``bytes=START-END``: 206 + ``Content-Range``).
 Files of 10 kB and more, and ``*.safetensors``, are LFS (ETag = SHA-256), as on the hub.
+
+A repo may also *list* files it does not hold (``listed={'org/repo': {name: size}}``): they
+appear in the model info and the tree with that size and a made-up LFS SHA-256, as the weight
+shards of a real 15 GB model would, and any transfer of one answers 500 'listed only'. A test
+sizes such a repo from its file list and proves that no weight byte was asked for.
 
 Faults, each for the next ``times`` matching requests: :meth:`cut` sends the headers of the
 whole file but closes the connection after ``after`` bytes; :meth:`corrupt` flips one byte;
@@ -57,7 +62,7 @@ class _Fault:
 
 @dataclass(frozen=True)
 class _File:
-    path: Path
+    path: Path | None    # None: listed only (see the module docstring)
     size: int
     git_sha1: str
     digest: str          # sha256 of the content
@@ -79,12 +84,19 @@ def _describe(path: Path) -> _File:
     return _File(path, len(data), git, hashlib.sha256(data).hexdigest(), lfs)
 
 
+def _listed(repo: str, name: str, size: int) -> _File:
+    fake = f'listed only: {repo}/{name}'.encode()
+    return _File(None, size, hashlib.sha1(fake).hexdigest(), hashlib.sha256(fake).hexdigest(),
+                 True)
+
+
 class _Repo:
-    def __init__(self, name: str, folder: Path):
+    def __init__(self, name: str, folder: Path | None, listed: dict[str, int] | None = None):
         self.name = name
         self.commit = hashlib.sha1(name.encode()).hexdigest()
         self.files = {p.relative_to(folder).as_posix(): _describe(p)
-                      for p in sorted(folder.rglob('*')) if p.is_file()}
+                      for p in sorted(folder.rglob('*')) if p.is_file()} if folder else {}
+        self.files.update({n: _listed(name, n, size) for n, size in (listed or {}).items()})
 
     def info(self) -> dict:
         siblings = [{'rfilename': n, 'size': f.size, 'blobId': f.git_sha1,
@@ -111,8 +123,12 @@ class _Repo:
 class HFHubServer:
     """See the module docstring."""
 
-    def __init__(self, repos: dict[str, Path]):
-        self.repos = {name: _Repo(name, Path(folder)) for name, folder in repos.items()}
+    def __init__(self, repos: dict[str, Path], listed: dict[str, dict[str, int]] | None = None):
+        listed = listed or {}
+        self.repos = {name: _Repo(name, Path(folder), listed.get(name))
+                      for name, folder in repos.items()}
+        self.repos.update({name: _Repo(name, None, files) for name, files in listed.items()
+                           if name not in self.repos})
         self.requests: list[Request] = []
         self.tokens: dict[str, str] = {}
         self.seconds_per_mb = 0.0
@@ -247,22 +263,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve_file(self, owner: HFHubServer, repo: _Repo, name: str, file: _File,
                     req: Request) -> None:
-        start = 0
+        if file.path is None:
+            return self._error(500, f'{name} is listed only: this test hub does not hold its '
+                                    'bytes')
+        start, end, partial = 0, file.size - 1, False
         if req.range:
-            start = int(re.match(r'bytes=(\d+)-', req.range).group(1))
+            m = re.match(r'bytes=(\d+)-(\d*)', req.range)
+            start, partial = int(m.group(1)), bool(int(m.group(1)) or m.group(2))
+            if m.group(2):
+                end = min(int(m.group(2)), file.size - 1)
         headers = {'ETag': f'"{file.etag}"', 'X-Repo-Commit': repo.commit,
-                   'Accept-Ranges': 'bytes', 'Content-Length': str(file.size - start)}
+                   'Accept-Ranges': 'bytes', 'Content-Length': str(end + 1 - start)}
         if file.sha256:
             headers.update({'X-Linked-Etag': f'"{file.sha256}"', 'X-Linked-Size': str(file.size)})
-        if start:
-            headers['Content-Range'] = f'bytes {start}-{file.size - 1}/{file.size}'
-        self.send_response(206 if start else 200)
+        if partial:
+            headers['Content-Range'] = f'bytes {start}-{end}/{file.size}'
+        self.send_response(206 if partial else 200)
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
         if self.command == 'HEAD':
             return
-        data = bytearray(file.path.read_bytes()[start:])
+        data = bytearray(file.path.read_bytes()[start:end + 1])
         if owner._take('corrupt', name) and data:
             data[len(data) // 2] ^= 0xFF
         cut = owner._take('cut', name)

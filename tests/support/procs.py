@@ -41,3 +41,17 @@ def engine_processes(module, marker='lazyllm.deploy.servers'):
     the engine's command line (vLLM: 'vllm.entrypoints.openai.api_server')."""
     watchdog = psutil.Process(module.deployment.job.pid)
     return [p for p in watchdog.children(recursive=True) if marker in ' '.join(p.cmdline())]
+
+
+def engine_peak_mb(module):
+    """The engine's peak resident memory in MiB: the sum of ``VmHWM`` (each process's
+    high-water mark of RSS, from /proc) over every process below the module's job watchdog
+    (vLLM runs an API server and an engine core)."""
+    total = 0
+    for proc in psutil.Process(module.deployment.job.pid).children(recursive=True):
+        try:
+            with open(f'/proc/{proc.pid}/status', encoding='ascii') as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith('VmHWM:'))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
