@@ -42,7 +42,7 @@ def test_public_names():
         'client',
         'OnlineChatModule', 'OnlineEmbeddingModule', 'OnlineMultiModalModule', 'OnlineModule',
         'online', 'AutoModel', 'finetune', 'connect', 'deployments', 'Conversation',
-        'unload', 'switch_device'])
+        'unload', 'switch_device', 'plan'])
     for name in lazyllm.__all__:
         assert getattr(lazyllm, name) is not None
     assert lazyllm.formatter.JsonFormatter and lazyllm.formatter.EmptyFormatter

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from ._engine import Engine, Option
+from ._failure import root_cause
 
 _ERROR_TAG = 'lazyllm engine error:'
 _DEVICE = Option(str, None, 'cpu, cuda, cuda:N, mps or auto (checked on the machine '
@@ -54,6 +55,7 @@ class BuiltinEngine(Engine):
 
     def failure_reason(self, log: str) -> str:
         """Our servers print one line 'lazyllm engine error: <cause and fix>' before exiting
-        (lazyllm.deploy.servers.__main__)."""
+        (lazyllm.deploy.servers.__main__); a server that died some other way (an uncaught
+        exception in a thread, a crash in a library) left a traceback, read for its root."""
         line = next((ln for ln in reversed(log.splitlines()) if _ERROR_TAG in ln), '')
-        return line.split(_ERROR_TAG, 1)[1].strip() if line else ''
+        return line.split(_ERROR_TAG, 1)[1].strip() if line else root_cause(log)

@@ -17,6 +17,7 @@ from .._registry import Registry
 from .._requires import missing_modules
 from ..errors import DeployError, InputError
 from ..hub import DTYPE_BYTES, ModelSize, ModelType
+from ._failure import root_cause
 from ._footprint import MIB, Footprint, held_dtype, quantized_bytes
 
 __all__ = ['Option', 'Engine', 'register_engine', 'get_engine', 'engines', 'check_lora_shape']
@@ -106,8 +107,10 @@ class Engine:
         return options
 
     def failure_reason(self, log: str) -> str:
-        """The engine's own reason for a failed start, found in its log ('' if none)."""
-        return ''
+        """The engine's own reason for a failed start, found in its log ('' if none): by
+        default the root exception of a Python traceback (deploy/_failure.py); an engine that
+        reports otherwise, or re-raises with messages of its own, overrides this."""
+        return root_cause(log)
 
     def check_installed(self, python: str = sys.executable) -> None:
         """Fail before launching when this interpreter lacks what the engine imports."""

@@ -50,6 +50,7 @@ from .._config import config, expand_user
 from ..errors import DeployError, InputError
 from ..hub import DTYPE_BYTES, ModelSize, ModelType
 from ._engine import Engine, Option, check_lora_shape, register_engine
+from ._failure import root_cause
 from ._footprint import MIB, Footprint
 from ._identity import PLUGINS_DIR
 
@@ -65,11 +66,11 @@ INSTALL_HINT = ('install it in a venv of its own with `bash .ci/install-vllm.sh 
 # options that are not plain `--flag value` pairs: handled by argv() / env()
 _SPECIAL = {'lora', 'extra_args', 'kv_cache_space', 'cpu_threads_bind', 'served_model_name'}
 
-# lines in vLLM's log that carry the reason it stopped, most specific first
-_REASON = re.compile(r'(?:^|\s)((?:[A-Za-z_.]*(?:Error|Exception)|ValueError|AssertionError|'
-                     r'NotImplementedError)\b:\s*\S.*)$')
-_GENERIC = ('Engine core initialization failed', 'See root cause above', 'Traceback',
-            'Failed core proc')
+# vLLM's re-raises of an engine core's or a worker's error, which only say it happened (the
+# error itself is logged above them): never the reason (deploy/_failure.py)
+_WRAPPERS = ('Engine core initialization failed', 'See root cause above',
+             'See stack trace', 'WorkerProc initialization failed', 'Failed core proc',
+             'background process')
 # a cause in vLLM's words -> the option to change
 _ADVICE = (
     (re.compile(r'head size|head_size', re.I),
@@ -249,18 +250,10 @@ class VllmEngine(Engine):
         return {**options, 'kv_cache_memory_bytes': kv, 'gpu_memory_utilization': share}
 
     def failure_reason(self, log: str) -> str:
-        """vLLM's own reason for stopping (the last specific error line of its log), and the
-        option to change; '' when the log says nothing specific."""
-        reason, lines = '', log.splitlines()
-        for i, line in enumerate(lines):
-            m = _REASON.search(line.strip())
-            if m and not any(g in line for g in _GENERIC):
-                reason = m.group(1).strip()
-                for more in lines[i + 1:i + 4]:      # pydantic puts the message below
-                    if not more.startswith((' ', '\t')) or more.strip().startswith(
-                            ('File "', 'For further information')) or not more.strip():
-                        break
-                    reason += '\n  ' + more.strip()[:600]
+        """vLLM's own reason for stopping (the root error of its log, not the re-raises of
+        the processes above the one that failed), and the option to change; '' when the
+        log says nothing specific."""
+        reason = root_cause(log, _WRAPPERS)
         if not reason:
             return ''
         advice = next((a for pat, a in _ADVICE if pat.search(reason)), '')

@@ -38,6 +38,7 @@ USAGE = {
     'deploy': ['deploy', 'm', '--bogus'], 'pull': ['pull', 'm', '--bogus'],
     'ps': ['ps', '--bogus'], 'stop': ['stop', 'x', '--bogus'], 'logs': ['logs', 'x', '--bogus'],
     'chat': ['chat', 'x', '--bogus'], 'completion': ['completion', 'bash', '--bogus'],
+    'plan': ['plan', 'm', '--bogus'],
 }
 FAILS = {
     'config': (['config', 'show'], {'LAZYLLM_TIMEOUT': 'soon'}),
@@ -47,6 +48,7 @@ FAILS = {
     'ps': (['ps'], {'LAZYLLM_HOME': '/dev/null/home'}),
     'stop': (['stop', 'nope'], {}), 'logs': (['logs', 'nope'], {}),
     'chat': (['chat', 'nope'], {}),
+    'plan': (['plan', '/no/such/model'], {}),
 }
 WORKS = {
     'config': ['config', 'path'], 'models': ['models'], 'ps': ['ps', '--all'],
@@ -110,7 +112,7 @@ def test_main_returns_codes_instead_of_exiting(capsys):
 
 
 JSON = {('models',), ('models', 'pull'), ('models', 'convert'), ('deploy',), ('pull',), ('ps',),
-        ('stop',), ('chat',), ('config', 'show'), ('config', 'path')}
+        ('stop',), ('chat',), ('config', 'show'), ('config', 'path'), ('plan',)}
 NO_JSON = {('logs',): "the engine's own log text", ('completion',): 'a shell script',
            ('config',): 'only ACTIONs below it'}
 

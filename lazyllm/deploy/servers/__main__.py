@@ -59,11 +59,31 @@ def main(argv: list[str] | None = None) -> int:
         return 5
     except Exception as e:  # the model did not load: say why in one line, then the trace
         logging.getLogger('lazyllm.engine').exception('cannot load %s', args.model)
-        print(f'lazyllm engine error: cannot load the model at {args.model}: '
-              f'{type(e).__name__}: {e}', file=sys.stderr, flush=True)
+        print(f'lazyllm engine error: cannot load the model at {args.model}: {cause(e)}',
+              file=sys.stderr, flush=True)
         return 4
     serve(app, sock)
     return 0
+
+
+def cause(error: BaseException) -> str:
+    """``error`` as one line that names the root of its chain first: libraries re-raise
+    what went wrong as their own error (transformers turns a JSONDecodeError of config.json
+    into "OSError: ... is not a valid JSON file"), and the root says what to fix, e.g.
+    ``ValueError: <root> (raised as OSError: <outer>)``."""
+    root, seen = error, {id(error)}
+    while True:
+        inner = root.__cause__ or (None if root.__suppress_context__ else root.__context__)
+        if inner is None or id(inner) in seen:
+            break
+        root = inner
+        seen.add(id(root))
+    text = _one_line(root)
+    return text if root is error else f'{text} (raised as {_one_line(error)})'
+
+
+def _one_line(error: BaseException) -> str:
+    return ' '.join(f'{type(error).__name__}: {error}'.split())
 
 
 def listen(host: str, port: int) -> socket.socket:
