@@ -215,6 +215,7 @@ def _run(args: argparse.Namespace) -> int:
     _stop_on_sigterm(holder)
     module = holder['module'] = _from_file(args) if args.config else _from_flags(args)
     if module.deployment.model and not module.deployment.url:   # fetched first, with progress
+        module.deployment.preflight(before_download=True)      # if it can fit
         fetch(module.deployment.model, source=module.deployment.source,
               quantization=module.deployment.options.get('quantization'))
     module.start(name=name, detach=True)

@@ -13,6 +13,16 @@ from ._deploy_cmd import ENGINES, parse_option
 from ._ps_cmd import print_json, set_example
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected a whole number >= 1, got {text!r}')
+    return value
+
+
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('model', metavar='MODEL',
                         help='a folder, a GGUF file, a catalog name or a hub repo id '
@@ -20,11 +30,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--engine', choices=ENGINES, default='auto',
                         help='the engine that would serve it (default: the one deploy picks)')
     parser.add_argument('--dtype', help='weights precision: float32, bfloat16, float16')
-    parser.add_argument('--max-model-len', type=int, metavar='N',
+    parser.add_argument('--max-model-len', type=_positive, metavar='N',
                         help="tokens of context (default: the model's own)")
-    parser.add_argument('--concurrency', type=int, default=1, metavar='N',
+    parser.add_argument('--concurrency', type=_positive, default=1, metavar='N',
                         help='sequences of that length held at once (default 1)')
-    parser.add_argument('--gpus', type=int, metavar='N',
+    parser.add_argument('--gpus', type=_positive, metavar='N',
                         help='plan tensor parallelism over N GPUs')
     parser.add_argument('--quantization', help='which GGUF of a repo or folder, e.g. Q4_K_M')
     parser.add_argument('--option', '-o', dest='options', action='append', default=[],

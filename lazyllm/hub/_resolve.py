@@ -186,7 +186,9 @@ def model_size(name: str | os.PathLike, *, source: str | None = None,
     if found is not None and not _lacks(found, quantization):
         return folder_size(found, quantization), found
     if is_path:
-        raise ModelNotFoundError(f'model path {text!r} does not exist.')
+        raise ModelNotFoundError(f'model path {text!r} does not exist: pass an existing model '
+                                 'folder or GGUF file, a name from `lazyllm models`, or a hub '
+                                 'repo id (org/name).')
     if builtin(text) is not None:      # built from an installed PyPI package: no download
         folder = build(text)
         return folder_size(folder, quantization), folder

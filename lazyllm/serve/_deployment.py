@@ -24,10 +24,11 @@ from typing import Any
 
 from .._config import config
 from .._log import get_logger
-from ..deploy import DRAIN_ENV, TOKEN_ENV, AutoEngine, Engine, get_engine, new_token, pick_engine
+from ..deploy import DRAIN_ENV, TOKEN_ENV, AutoEngine, Engine, get_engine, new_token
 from ..errors import DeployError, EndpointError, InputError, OnlineAPIError
 from ..hub import ModelType, folder_context_length, holds_gguf, model_type, resolve_model
 from ._leases import Clients, Lease
+from ._plan import Plan, engine_for, preflight
 from ._readiness import PROBE_TIMEOUT, check_identity, wait_ready
 
 __all__ = ['Deployment', 'Launched', 'Lease']
@@ -251,30 +252,22 @@ class Deployment(Clients):
         get_logger().info('attached to %s (model %s)', base, self.served_name)
 
     # -- launching an engine --------------------------------------------------------------
-    def _engine_for(self, folder: Path) -> Engine:
-        self.type = self.type or model_type(folder)
-        engine = pick_engine(self.type, folder) if not isinstance(self.engine, Engine) \
-            else self.engine
-        if engine.reads_gguf != holds_gguf(folder):
-            raise DeployError(
-                f'the {engine.name} engine serves GGUF files, and {folder} is not one: serve '
-                'it with lazyllm.deploy.auto, transformers or vllm, or pass a .gguf file.'
-                if engine.reads_gguf else
-                f'{folder} is a GGUF model, which the {engine.name} engine does not read: '
-                'serve it with lazyllm.deploy.llamacpp (lazyllm.deploy.auto picks it).')
-        if not engine.serves(self.type):
-            raise DeployError(f'the {engine.name} engine does not serve {self.type.value} '
-                              f'models (it serves {", ".join(t.value for t in engine.types)}): '
-                              'use lazyllm.deploy.auto, or pass type= if the type is wrong.')
-        return engine
-
     def target(self) -> tuple[Path, Engine, dict]:
         """(model folder, engine, checked options) that a launch would use; resolves (and may
-        download) the model. The registry hashes this to tell configurations apart."""
+        download) the model, after the planner has checked that a model which is not local
+        yet would fit. The registry hashes this to tell configurations apart."""
+        self.preflight(before_download=True)
         folder = resolve_model(self.model, source=self.source,
                                quantization=self.options.get('quantization'))
-        engine = self._engine_for(folder)
+        self.type = self.type or model_type(folder)
+        engine = engine_for(self.engine, self.type, holds_gguf(folder), folder)
         return folder, engine, engine.validate(self.options)
+
+    def preflight(self, *, before_download: bool = False) -> 'Plan | None':
+        """The memory planner's verdict for this deployment (serve/_plan.py): a WontFitError
+        when the model cannot fit where it would run. ``before_download``: only for a
+        model that is not local yet (one that is, is checked as it launches)."""
+        return preflight(self, before_download=before_download)
 
     def _launch(self, detach: bool = False) -> None:
         launched = self.launch_engine(detach)   # a bad configuration: refused, still stopped
@@ -291,10 +284,8 @@ class Deployment(Clients):
         now: ``wait_engine`` waits until it is ready and ``take`` switches to it (a blue-green
         swap launches while the old engine keeps answering)."""
         from ..launch import HOST, NEED_ENV, OWN_PORT, PORT, get_launcher
-        from ._plan import preflight
-        # the planner refuses a model that cannot fit, before any download or process
-        plan = self.memory_plan = preflight(self)
         folder, engine, options = self.target()
+        plan = self.memory_plan = self.preflight()   # refused before any process starts
         if plan is not None and plan.engine == engine.name:
             options = plan.options  # with the engine's memory sized to this machine
         python = (self.python or engine.default_python() or config['engine_python']

@@ -26,11 +26,11 @@ from typing import Any
 from .._config import config
 from .._log import get_logger
 from ..deploy import AutoEngine, Engine, Footprint, engines, get_engine, pick_engine
-from ..errors import InputError, ModelNotFoundError, WontFitError
+from ..errors import DeployError, InputError, ModelNotFoundError, WontFitError
 from ..hub import ModelSize, ModelType, model_size
 from ..launch import Memory, gib, machine_memory
 
-__all__ = ['Plan', 'plan', 'plan_for', 'preflight']
+__all__ = ['Plan', 'plan', 'plan_for', 'preflight', 'engine_for']
 
 _MIN_CONTEXT = 256            # a fix never proposes fewer tokens than this
 # bytes per parameter of llama.cpp's usual quantizations (blocks of 32 values with scales)
@@ -111,14 +111,29 @@ class Plan:
                 'check.)')
 
 
-def _engine(engine: Any, size: ModelSize, kind: ModelType, folder: Any) -> Engine:
-    if isinstance(engine, Engine):
-        return engine
-    if engine is not None and not isinstance(engine, AutoEngine):
-        return get_engine(engine)
-    if size.gguf and folder is None:           # a hub repo of GGUF files
-        return engines.get('llamacpp')
-    return pick_engine(kind, folder)
+def engine_for(engine: Any, kind: ModelType, gguf: bool, model: Any = None) -> Engine:
+    """The engine that serves a model of type ``kind`` (a GGUF model when ``gguf``) under
+    the choice ``engine`` (an Engine, a name, or auto/None), checked to serve it: a
+    DeployError naming the engine to use otherwise. ``model`` is its file or folder, None
+    for a hub repo not downloaded yet."""
+    if isinstance(engine, AutoEngine) or engine is None:
+        if gguf and model is None:             # a hub repo of GGUF files
+            return engines.get('llamacpp')
+        return pick_engine(kind, model)
+    engine = get_engine(engine)
+    where = model or 'this model'
+    if engine.reads_gguf != gguf:
+        raise DeployError(
+            f'the {engine.name} engine serves GGUF files, and {where} is not one: serve '
+            'it with lazyllm.deploy.auto, transformers or vllm, or pass a .gguf file.'
+            if engine.reads_gguf else
+            f'{where} is a GGUF model, which the {engine.name} engine does not read: '
+            'serve it with lazyllm.deploy.llamacpp (lazyllm.deploy.auto picks it).')
+    if not engine.serves(kind):
+        raise DeployError(f'the {engine.name} engine does not serve {kind.value} '
+                          f'models (it serves {", ".join(t.value for t in engine.types)}): '
+                          'use lazyllm.deploy.auto, or pass type= if the type is wrong.')
+    return engine
 
 
 def _gpu_engine(engine: Engine, options: dict, memory: Memory) -> bool:
@@ -228,11 +243,14 @@ def plan(model: str, *, engine: Any = None, dtype: str | None = None,
         options['dtype'] = dtype
     if quantization is not None:
         options['quantization'] = quantization
-    if gpus:
-        options['tensor_parallel_size'] = gpus
     size, folder = model_size(model, source=source, quantization=options.get('quantization'))
     kind = ModelType.parse(type) if type else size.type
-    chosen = _engine(engine, size, kind, folder)
+    chosen = engine_for(engine, kind, size.gguf, folder)
+    if gpus:
+        if 'tensor_parallel_size' not in chosen.options:
+            raise InputError(f'gpus={gpus}: the {chosen.name} engine does not split a model '
+                             'over GPUs; plan it with engine="vllm" (tensor parallelism).')
+        options['tensor_parallel_size'] = gpus
     options = chosen.validate(options)
     return plan_for(str(model), size, chosen, options, max_model_len=max_model_len,
                     concurrency=concurrency, launcher=launcher)
@@ -272,11 +290,12 @@ def plan_for(model: str, size: ModelSize, engine: Engine, options: dict, *,
                 fixes, sized)
 
 
-def preflight(dep: Any) -> Plan | None:
-    """The plan of the deployment ``dep`` (a ``Deployment``), before it downloads or launches
-    anything; a WontFitError when the model cannot fit. None when the check is off, or the
-    model's size cannot be read (no hub access, an unknown name): the launch that follows
-    then says what is wrong, as it would without a plan."""
+def preflight(dep: Any, *, before_download: bool = False) -> Plan | None:
+    """The plan of the deployment ``dep`` (a ``Deployment``); a WontFitError when the model
+    cannot fit. ``before_download``: None at once for a model that is local (it is checked
+    as it launches: here an engine of it may be running and hold the memory). None too when
+    the check is off, or the model's size cannot be read (no hub access, an unknown name):
+    what follows then says what is wrong, as it would without a plan."""
     if not config['preflight']:
         return None
     options = dep.options
@@ -286,8 +305,9 @@ def preflight(dep: Any) -> Plan | None:
     except (ModelNotFoundError, InputError) as e:
         get_logger().debug('no memory plan for %s: %s', dep.model, e)
         return None
-    kind = dep.type or size.type
-    engine = dep.engine if isinstance(dep.engine, Engine) else _engine(None, size, kind, folder)
+    if before_download and folder is not None:
+        return None
+    engine = engine_for(dep.engine, dep.type or size.type, size.gguf, folder)
     result = plan_for(dep.model, size, engine, engine.validate(options), launcher=dep.launcher)
     if result.fits is False:
         raise WontFitError(result.refusal(), result)
