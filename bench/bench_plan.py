@@ -25,7 +25,6 @@ import argparse
 import concurrent.futures as cf
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import lazyllm  # noqa: E402
 from tests.support import models  # noqa: E402
-from tests.support.procs import engine_peak_mb  # noqa: E402
+from tests.support.procs import engine_peak_mb, hold_memory  # noqa: E402
 
 CHAT = 'What is the capital of France?'
 
@@ -52,16 +51,6 @@ def embed_load(module) -> None:
 
 def rerank_load(module) -> None:
     module('what is a cat', documents=[f'a cat is animal number {i}' for i in range(16)])
-
-
-def hold(gib: float) -> subprocess.Popen:
-    """Another process that holds ``gib`` GiB of touched memory until it is killed."""
-    code = ('import sys, time; b = bytearray(int(float(sys.argv[1]) * 2**30)); '
-            'b[::4096] = b"x" * len(b[::4096]); print("held", flush=True); time.sleep(3600)')
-    proc = subprocess.Popen([sys.executable, '-c', code, str(gib)], stdout=subprocess.PIPE,
-                            text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == 'held'
-    return proc
 
 
 def cases(args: argparse.Namespace) -> list[tuple]:
@@ -91,7 +80,7 @@ def cases(args: argparse.Namespace) -> list[tuple]:
 def measure(name, folder, engine, options, load, held) -> dict:
     options = dict(options)
     python = options.pop('python', None)
-    holder = hold(held) if held else None
+    holder = hold_memory(held) if held else None
     module = lazyllm.TrainableModule(str(folder())).deploy_method(
         getattr(lazyllm.deploy, engine), **({'python': python} if python else {}), **options)
     try:

@@ -55,3 +55,16 @@ def engine_peak_mb(module):
         except (OSError, StopIteration):
             pass
     return total / 1024
+
+
+def hold_memory(gib):
+    """Another process that holds ``gib`` GiB of touched memory until it is killed (a
+    machine whose memory others use); the caller kills it."""
+    import subprocess
+    import sys
+    code = ('import sys, time; b = bytearray(int(float(sys.argv[1]) * 2**30)); '
+            'b[::4096] = b"x" * len(b[::4096]); print("held", flush=True); time.sleep(3600)')
+    proc = subprocess.Popen([sys.executable, '-c', code, str(gib)], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == 'held'
+    return proc

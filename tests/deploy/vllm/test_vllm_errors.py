@@ -38,3 +38,25 @@ def test_vllm_startup_error_is_quoted(vllm_python, tiny_llm_vllm_path, server_op
     assert 'vLLM says:' in head and 'max_model_len' in head, head
     assert 'Fix: lower max_model_len=' in head
     assert took < 120
+
+
+def test_memory_refusal_is_reported_by_its_root_cause(vllm_python, smollm_path):
+    """vLLM on CPU with its default memory share (0.92 of all RAM, given here so that lazyllm
+    does not size it) while another process holds 4 GiB: its engine core raises the
+    ValueError that says so, and its parents re-raise it as 'Engine core initialization
+    failed' and 'WorkerProc initialization failed'. The error quotes the first, and the fix."""
+    from tests.support.procs import hold_memory
+    holder = hold_memory(4)
+    try:
+        m = lazyllm.TrainableModule(smollm_path).deploy_method(
+            lazyllm.deploy.vllm, python=vllm_python, enforce_eager=True, max_model_len=1024,
+            gpu_memory_utilization=0.92)
+        with pytest.raises(DeployError) as info:
+            m.start()
+    finally:
+        holder.kill()
+        holder.wait()
+    head = str(info.value).split('Last log lines:')[0]
+    assert 'vLLM says: ValueError:' in head and 'memory utilization' in head, head
+    assert 'WorkerProc' not in head and 'initialization failed' not in head, head
+    assert 'Fix: lower gpu_memory_utilization=' in head
