@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..hub import ModelSize
+from ..hub import ModelSize, dtype_name
 
 __all__ = ['Footprint', 'held_dtype', 'quantized_bytes']
 
@@ -42,7 +42,7 @@ def held_dtype(size: ModelSize, dtype: str | None, *, gpu: bool) -> str:
     if size.gguf:
         return size.dtype
     if dtype and dtype != 'auto':
-        return {'half': 'float16', 'float': 'float32'}.get(dtype, dtype)
+        return dtype_name(dtype)
     return size.dtype if gpu else 'float32'
 
 

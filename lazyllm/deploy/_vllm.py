@@ -48,7 +48,7 @@ from pathlib import Path
 
 from .._config import config, expand_user
 from ..errors import DeployError, InputError
-from ..hub import DTYPE_BYTES, ModelSize, ModelType
+from ..hub import DTYPE_BYTES, ModelSize, ModelType, dtype_name
 from ._engine import Engine, Option, check_lora_shape, register_engine
 from ._failure import root_cause
 from ._footprint import MIB, Footprint
@@ -225,8 +225,7 @@ class VllmEngine(Engine):
         allocates its whole KV cache at start: the size given (``kv_cache_memory_bytes``,
         ``kv_cache_space``), else the one the plan sizes (``sized``)."""
         dtype = options.get('dtype') or 'auto'
-        dtype = size.dtype if dtype == 'auto' else {'half': 'float16', 'float': 'float32'}.get(
-            dtype, dtype)
+        dtype = size.dtype if dtype == 'auto' else dtype_name(dtype)
         weights, value = size.weights_at(dtype), DTYPE_BYTES.get(dtype, 2)
         kv = options.get('kv_cache_memory_bytes') or (options.get('kv_cache_space') or 0) << 30
         if kv:                        # a given size: shown as the tokens it holds

@@ -16,7 +16,15 @@ from ._gguf import DEFAULT_QUANTIZATION, GGUFHeader, gguf_models, holds_gguf, pi
 from ._gguf import read_header as read_gguf_header
 from ._infer import model_type
 from ._resolve import model_size, resolve_model
-from ._sizes import DTYPE_BYTES, ModelSize, count_params, dtype_bytes, folder_size, size_from
+from ._sizes import (
+    DTYPE_BYTES,
+    ModelSize,
+    count_params,
+    dtype_bytes,
+    dtype_name,
+    folder_size,
+    size_from,
+)
 from ._types import ALIASES, ModelType, folder_context_length, infer_type, type_from_name
 
 pull = resolve_model
@@ -27,4 +35,4 @@ __all__ = ['ModelType', 'ALIASES', 'model_type', 'infer_type', 'type_from_name',
            'SOURCES', 'cache_dir', 'GGUFHeader', 'read_gguf_header', 'holds_gguf', 'gguf_models',
            'pick_gguf', 'DEFAULT_QUANTIZATION', 'convert_to_gguf', 'gguf_converter', 'GGUF_TYPES',
            'ModelSize', 'model_size', 'folder_size', 'size_from', 'count_params', 'dtype_bytes',
-           'DTYPE_BYTES']
+           'dtype_name', 'DTYPE_BYTES']

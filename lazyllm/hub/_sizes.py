@@ -27,7 +27,7 @@ from ._gguf import GGUFHeader, holds_gguf, pick_gguf, read_header
 from ._types import ModelType, infer_type
 
 __all__ = ['ModelSize', 'folder_size', 'size_from', 'gguf_size', 'count_params', 'dtype_bytes',
-           'DTYPE_BYTES']
+           'dtype_name', 'DTYPE_BYTES']
 
 # bytes per value, by the names of torch, safetensors and config.json's torch_dtype
 DTYPE_BYTES = {'float64': 8, 'F64': 8, 'float32': 4, 'F32': 4, 'float': 4, 'float16': 2,
@@ -39,6 +39,12 @@ _CANONICAL = {'F64': 'float64', 'F32': 'float32', 'float': 'float32', 'F16': 'fl
               'F8_E4M3': 'float8', 'F8_E5M2': 'float8', 'float8_e4m3fn': 'float8'}
 _ENCODERS = ('bert', 'xlm-roberta', 'roberta', 'mpnet', 'nomic_bert', 'new', 'distilbert',
              'electra', 'deberta-v2', 'modernbert')
+
+
+def dtype_name(dtype: str) -> str:
+    """One name per dtype, however torch, safetensors or config.json spell it: 'BF16' and
+    'bfloat16' are 'bfloat16', 'half' is 'float16'."""
+    return _CANONICAL.get(dtype, dtype)
 
 
 def dtype_bytes(dtype: str) -> int:
@@ -178,7 +184,7 @@ def _from_safetensors(files: list[Path]) -> tuple[int, int, str]:
             size += tensor['data_offsets'][1] - tensor['data_offsets'][0]
             by_dtype[tensor['dtype']] = by_dtype.get(tensor['dtype'], 0) + count
     dtype = max(by_dtype, key=lambda k: by_dtype[k]) if by_dtype else 'float32'
-    return params, size, _CANONICAL.get(dtype, dtype)
+    return params, size, dtype_name(dtype)
 
 
 def size_from(config: dict, files: dict[str, int], kind: ModelType, *,
@@ -188,7 +194,7 @@ def size_from(config: dict, files: dict[str, int], kind: ModelType, *,
     headers included)."""
     dtype = str(_text(config).get('torch_dtype') or config.get('torch_dtype')
                 or _text(config).get('dtype') or config.get('dtype') or 'float32')
-    dtype = _CANONICAL.get(dtype, dtype)
+    dtype = dtype_name(dtype)
     stored = int(((index or {}).get('metadata') or {}).get('total_size') or 0) \
         or sum(files.values())
     params = stored // DTYPE_BYTES.get(dtype, 4) if stored else count_params(config)

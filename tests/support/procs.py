@@ -1,5 +1,7 @@
 """Process helpers for tests that start real processes (psutil is a test-only dependency)."""
 import os
+import subprocess
+import sys
 import time
 
 import psutil
@@ -60,8 +62,6 @@ def engine_peak_mb(module):
 def hold_memory(gib):
     """Another process that holds ``gib`` GiB of touched memory until it is killed (a
     machine whose memory others use); the caller kills it."""
-    import subprocess
-    import sys
     code = ('import sys, time; b = bytearray(int(float(sys.argv[1]) * 2**30)); '
             'b[::4096] = b"x" * len(b[::4096]); print("held", flush=True); time.sleep(3600)')
     proc = subprocess.Popen([sys.executable, '-c', code, str(gib)], stdout=subprocess.PIPE,
