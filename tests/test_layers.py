@@ -24,6 +24,7 @@ LAYERS = [
     {'deploy', 'finetune'},                                     # engines; training jobs
     {'serve'},                                                  # deployments' lifecycle
     {'module'},                                                 # the callable core
+    {'gateway'},                                                # one endpoint for them all
     {'cli', '__main__', ''},      # the command line; '': the facade, lazyllm/__init__.py
 ]
 LAYER = {name: i for i, layer in enumerate(LAYERS) for name in layer}
