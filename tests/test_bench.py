@@ -56,3 +56,10 @@ def test_bench_llamacpp_runs_quick(smollm_path, llama_server):
                 '4 concurrent llamacpp/vllm', 'engine RSS after the runs (MB)'):
         assert row in text
     assert 'not run' not in text, text    # both engines of --quick ran
+
+
+def test_bench_gateway_runs_quick(tiny_llm_path):
+    text = run('bench/bench_gateway.py', '--quick')
+    for row in ('non-stream median', 'non-stream p99', 'time to first token (median)',
+                '16 concurrent streams: errors', '16 concurrent streams: wall'):
+        assert row in text

@@ -38,7 +38,7 @@ USAGE = {
     'deploy': ['deploy', 'm', '--bogus'], 'pull': ['pull', 'm', '--bogus'],
     'ps': ['ps', '--bogus'], 'stop': ['stop', 'x', '--bogus'], 'logs': ['logs', 'x', '--bogus'],
     'chat': ['chat', 'x', '--bogus'], 'completion': ['completion', 'bash', '--bogus'],
-    'plan': ['plan', 'm', '--bogus'],
+    'plan': ['plan', 'm', '--bogus'], 'serve': ['serve', '--bogus'],
 }
 FAILS = {
     'config': (['config', 'show'], {'LAZYLLM_TIMEOUT': 'soon'}),
@@ -49,6 +49,7 @@ FAILS = {
     'stop': (['stop', 'nope'], {}), 'logs': (['logs', 'nope'], {}),
     'chat': (['chat', 'nope'], {}),
     'plan': (['plan', '/no/such/model'], {}),
+    'serve': (['serve', '--api-key-file', '/no/such/keys.txt'], {}),    # before it listens
 }
 WORKS = {
     'config': ['config', 'path'], 'models': ['models'], 'ps': ['ps', '--all'],
@@ -114,7 +115,7 @@ def test_main_returns_codes_instead_of_exiting(capsys):
 JSON = {('models',), ('models', 'pull'), ('models', 'convert'), ('deploy',), ('pull',), ('ps',),
         ('stop',), ('chat',), ('config', 'show'), ('config', 'path'), ('plan',)}
 NO_JSON = {('logs',): "the engine's own log text", ('completion',): 'a shell script',
-           ('config',): 'only ACTIONs below it'}
+           ('config',): 'only ACTIONs below it', ('serve',): 'a server: it runs until stopped'}
 
 
 def test_every_command_with_a_table_or_result_has_json():
