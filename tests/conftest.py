@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.support import fixtures
+from tests.support import fixtures, speech
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -32,6 +32,8 @@ smollm_path = pytest.fixture(scope='session')(fixtures.smollm_path)
 minilm_path = pytest.fixture(scope='session')(fixtures.minilm_path)
 reranker_path = pytest.fixture(scope='session')(fixtures.reranker_path)
 llama_server = pytest.fixture(scope='session')(fixtures.llama_server)
+whisper_path = pytest.fixture(scope='session')(speech.whisper_path)
+speech_files = pytest.fixture(scope='session', name='speech')(speech.speech)
 
 
 @pytest.fixture(scope='module')

@@ -19,6 +19,8 @@ from ._app import MAX_BODY, create_app
 from ._keys import KEYS_ENV, authorized, check_exposure, load_keys
 from ._targets import ROUTES, Targets
 
+GRACE = 30      # seconds a stop waits for calls in flight before it cuts them
+
 __all__ = ['serve', 'create_app', 'Targets', 'ROUTES', 'load_keys', 'authorized',
            'check_exposure', 'KEYS_ENV', 'MAX_BODY']
 
@@ -44,5 +46,6 @@ def serve(host: str = '127.0.0.1', port: int = 8000, *, keys: tuple[str, ...] = 
                                   + (' (API keys required)' if keys else ''),
                                   file=sys.stderr, flush=True)))(url)
     server = uvicorn.Server(uvicorn.Config(app, log_level='warning', access_log=False,
-                                           timeout_keep_alive=30))
+                                           timeout_keep_alive=30,
+                                           timeout_graceful_shutdown=GRACE))
     server.run(sockets=[sock])

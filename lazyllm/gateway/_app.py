@@ -12,7 +12,9 @@ The gateway holds no model and runs no engine: it imports FastAPI and httpx, not
 """
 from __future__ import annotations
 
+import asyncio
 import json
+from email.message import Message
 from typing import Any
 
 import httpx
@@ -24,6 +26,7 @@ from starlette.exceptions import HTTPException
 from .._config import config
 from .._names import article
 from ._keys import authorized
+from ._page import add_page
 from ._targets import ROUTES, Targets
 
 __all__ = ['create_app', 'MAX_BODY', 'MAX_AUDIO']
@@ -48,25 +51,54 @@ def _error(status: int, message: str, code: str | None, param: str | None = None
                                    'param': param, 'code': code}}, status_code=status)
 
 
+def _size(n: int) -> str:
+    return f'{n / 2**20:.3g} MiB' if n >= 2**20 else f'{n:,} bytes'
+
+
 async def _body(request: Request, limit: int) -> bytes:
     declared = request.headers.get('content-length')
     if declared and declared.isdigit() and int(declared) > limit:
-        raise Refused(413, f'the request body is {int(declared) >> 20} MiB; the gateway takes '
-                      f'at most {limit >> 20} MiB.', 'request_too_large')
+        raise Refused(413, f'the request body is {_size(int(declared))}; the gateway takes at '
+                      f'most {_size(limit)} (lazyllm serve --max-body-mb).', 'request_too_large')
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
-            raise Refused(413, f'the request body is over {limit >> 20} MiB, the most the '
-                          'gateway takes.', 'request_too_large')
+            raise Refused(413, f'the request body is over {_size(limit)}, the most the gateway '
+                          'takes (lazyllm serve --max-body-mb).', 'request_too_large')
     return bytes(raw)
+
+
+def _form_fields(raw: bytes, content_type: str) -> dict[str, str]:
+    """The small text fields of a multipart/form-data body (the file parts are skipped): the
+    gateway needs only ``model`` and ``stream`` of an upload, and passes the body on as it
+    came, so only each part's headers are read."""
+    header = Message()
+    header['content-type'] = content_type
+    boundary = header.get_param('boundary')
+    if not isinstance(boundary, str) or not boundary:
+        raise Refused(400, 'a multipart/form-data body needs a boundary in its Content-Type.',
+                      'invalid_request')
+    fields = {}
+    for part in raw.split(b'--' + boundary.encode('latin-1')):
+        head, sep, value = part.partition(b'\r\n\r\n')
+        part_headers = Message()
+        for line in head.decode('latin-1').splitlines():
+            key, colon, text = line.partition(':')
+            if colon:
+                part_headers[key.strip()] = text.strip()
+        name = part_headers.get_param('name', header='content-disposition')
+        if sep and isinstance(name, str) and part_headers.get_param(
+                'filename', header='content-disposition') is None and len(value) < 4096:
+            fields[name] = value.removesuffix(b'\r\n').decode('utf-8', 'replace')
+    return fields
 
 
 async def _model_of(request: Request, raw: bytes) -> tuple[str, bool]:
     """(the request's ``model``, whether it asks for a stream)."""
     if request.headers.get('content-type', '').startswith('multipart/form-data'):
-        form = await request.form()
-        model, stream = form.get('model'), str(form.get('stream', '')).lower() == 'true'
+        form = _form_fields(raw, request.headers['content-type'])
+        model, stream = form.get('model'), form.get('stream', '').lower() == 'true'
     else:
         try:
             body = json.loads(raw)
@@ -83,6 +115,44 @@ async def _model_of(request: Request, raw: bytes) -> tuple[str, bool]:
     return model, stream
 
 
+class _RequireKey:
+    """401 on ``/v1/`` routes without one of ``keys``. Plain ASGI, not
+    ``@app.middleware('http')``: Starlette's BaseHTTPMiddleware hides the client's
+    disconnect from the endpoint, and the gateway must see it to cancel the engine's work."""
+
+    def __init__(self, app: Any, keys: tuple[str, ...]):
+        self.app, self.keys = app, keys
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope['type'] == 'http' and scope['path'].startswith('/v1/'):
+            given = dict(scope.get('headers') or ()).get(b'authorization', b'')
+            if not authorized(given.decode('latin-1'), self.keys):
+                refusal = _error(401, 'missing or wrong API key: send Authorization: Bearer '
+                                 '<key> with a key this gateway was given.', 'invalid_api_key')
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _unless_gone(request: Request, work: Any) -> Any:
+    """``work`` awaited, or cancelled when the client goes away first (``None`` then):
+    cancelling closes the connection to the engine, which stops generating for nobody.
+    The body is read already, so the next ASGI message can only be the disconnect."""
+    task, gone = asyncio.ensure_future(work), asyncio.ensure_future(request.receive())
+    try:
+        await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):
+        pass
+    return None
+
+
 def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = MAX_BODY,
                timeout: float = 600.0) -> FastAPI:
     """The gateway app over ``targets``; ``keys``: the API keys a caller must show (none:
@@ -92,13 +162,8 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
     engines = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0), limits=limits)
     app.router.on_shutdown.append(engines.aclose)
 
-    @app.middleware('http')
-    async def require_key(request: Request, call_next: Any) -> Response:
-        if request.url.path.startswith('/v1/') and not authorized(
-                request.headers.get('authorization'), keys):
-            return _error(401, 'missing or wrong API key: send Authorization: Bearer <key> '
-                          'with a key this gateway was given.', 'invalid_api_key')
-        return await call_next(request)
+    if keys:
+        app.add_middleware(_RequireKey, keys=keys)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, e: Refused) -> JSONResponse:
@@ -117,9 +182,18 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
     async def models() -> dict:
         return {'object': 'list', 'data': targets.cards()}
 
+    @app.get('/v1/models/{model:path}')
+    async def model_card(model: str) -> dict:
+        card = next((c for c in targets.cards() if c['id'] == model), None)
+        if card is None:
+            raise Refused(404, f'model {model!r} is not served here; GET /v1/models lists the '
+                          'served ones.', 'model_not_found', 'model')
+        return card
+
     async def forward(request: Request, route: str) -> Response:
         raw = await _body(request, MAX_AUDIO if route == 'audio/transcriptions' else max_body)
         model, stream = await _model_of(request, raw)
+        request.state.model = model
         row = targets.get(model)
         if row is None:
             served = ', '.join(sorted(targets.rows())) or 'none yet (lazyllm deploy MODEL)'
@@ -136,7 +210,7 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
         sent = engines.build_request('POST', row.url.rstrip('/') + '/' + route, content=raw,
                                      headers=headers)
         try:
-            answer = await engines.send(sent, stream=stream)
+            answer = await _unless_gone(request, engines.send(sent, stream=stream))
         except httpx.TimeoutException:
             raise Refused(504, f'the engine of {model!r} did not answer within {timeout:.0f}s.',
                           'engine_timeout') from None
@@ -144,6 +218,8 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
             raise Refused(502, f'the engine of {model!r} at {row.url} cannot be reached '
                           f'({type(e).__name__}): it may have stopped; `lazyllm ps` shows it.',
                           'engine_unreachable') from None
+        if answer is None:      # the client left: nobody reads an answer (nginx's 499)
+            return Response(status_code=499)
         kind = answer.headers.get('content-type', 'application/json')
         if not stream:
             return Response(answer.content, answer.status_code, media_type=kind)
@@ -158,4 +234,5 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
 
     for route in ROUTES:
         app.post(f'/v1/{route}', name=route)(endpoint(route))
+    add_page(app)                     # the web chat page at GET /
     return app

@@ -40,7 +40,8 @@ def authorized(header: str | None, keys: tuple[str, ...]) -> bool:
     """Whether an ``Authorization`` header carries one of ``keys`` (any header when none)."""
     if not keys:
         return True
-    given = (header or '').removeprefix('Bearer ').strip().encode()
+    scheme, _, token = (header or '').strip().partition(' ')
+    given = token.strip().encode() if scheme.lower() == 'bearer' else b''
     found = False
     for key in keys:                       # every key compared: no early exit to time
         found |= hmac.compare_digest(given, key.encode())

@@ -10,8 +10,7 @@ import lazyllm
 from lazyllm.client import Client
 from lazyllm.client._multipart import encode_multipart
 from lazyllm.errors import InputError, LazyLLMError, OnlineAPIError
-
-from .conftest import SENTENCES, words
+from tests.support.speech import SENTENCES, words
 
 LONDON, SKY = words(SENTENCES['london']), words(SENTENCES['sky'])
 NOT_AUDIO = b'these are notes, not a recording\n' * 4

@@ -105,7 +105,7 @@ def test_multipart_parser_reads_what_the_client_encodes():
 def test_api_key_and_engine_options_reach_the_engine(whisper_path, speech):
     import httpx
 
-    from .conftest import SENTENCES, words
+    from tests.support.speech import SENTENCES, words
     m = lazyllm.TrainableModule(whisper_path).deploy_method(
         lazyllm.deploy.whisper, api_key='stt-key-123', device='cpu', compute_type='int8',
         beam_size=1, threads=1, language='en')
