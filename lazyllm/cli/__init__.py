@@ -101,4 +101,5 @@ def _reader_gone() -> int:
 # register the built-in commands, in the order `lazyllm --help` lists them
 from . import _config_cmd, _models_cmd  # noqa: E402,F401,I001
 from . import _deploy_cmd, _plan_cmd, _ps_cmd, _chat_cmd, _serve_cmd  # noqa: E402,F401
+from . import _variants_cmd  # noqa: E402,F401
 from . import _completion_cmd  # noqa: E402,F401

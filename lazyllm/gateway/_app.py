@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 
 from .._config import config
 from .._names import article
+from ..errors import LazyLLMError
 from ._keys import authorized
 from ._page import add_page
 from ._targets import ROUTES, Targets
@@ -94,8 +95,10 @@ def _form_fields(raw: bytes, content_type: str) -> dict[str, str]:
     return fields
 
 
-async def _model_of(request: Request, raw: bytes) -> tuple[str, bool]:
-    """(the request's ``model``, whether it asks for a stream)."""
+def _model_of(request: Request, raw: bytes) -> tuple[str, bool, dict | None]:
+    """(the request's ``model``, whether it asks for a stream, the JSON body: None for an
+    upload)."""
+    body = None
     if request.headers.get('content-type', '').startswith('multipart/form-data'):
         form = _form_fields(raw, request.headers['content-type'])
         model, stream = form.get('model'), form.get('stream', '').lower() == 'true'
@@ -112,7 +115,32 @@ async def _model_of(request: Request, raw: bytes) -> tuple[str, bool]:
     if not isinstance(model, str) or not model:
         raise Refused(400, 'the request names no "model": give one of GET /v1/models.',
                       'missing_model', 'model')
-    return model, stream
+    return model, stream, body
+
+
+def _as_variant(variant: Any, route: str, body: dict | None, stream: bool) -> bytes:
+    """The body the engine gets for a request naming a published variant."""
+    if route != 'chat/completions' or body is None:
+        raise Refused(400, f'{variant.name!r} is a published chat variant of {variant.base!r}: '
+                      f'it answers /v1/chat/completions only; send /v1/{route} to '
+                      f'{variant.base!r}.', 'wrong_model_type', 'model')
+    if stream and not variant.streams:
+        raise Refused(400, f'{variant.name!r} formats the whole answer (its formatter needs all '
+                      'of it), so it does not stream: send "stream": false, or use '
+                      f'{variant.base!r} to stream.', 'stream_not_supported', 'stream')
+    try:
+        return json.dumps(variant.chat_body(body)).encode()
+    except LazyLLMError as e:
+        raise Refused(400, f'{variant.name!r}: {e}', 'invalid_request', 'messages') from None
+
+
+def _shaped(variant: Any, content: bytes) -> bytes:
+    """A variant's whole answer with its formatter applied, as the share would."""
+    try:
+        return json.dumps(variant.shape(json.loads(content))).encode()
+    except LazyLLMError as e:
+        raise Refused(502, f'the formatter of {variant.name!r} failed on the model\'s answer: '
+                      f'{e}', 'format_failed') from None
 
 
 class _RequireKey:
@@ -192,11 +220,12 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
 
     async def forward(request: Request, route: str) -> Response:
         raw = await _body(request, MAX_AUDIO if route == 'audio/transcriptions' else max_body)
-        model, stream = await _model_of(request, raw)
+        model, stream, body = _model_of(request, raw)
         request.state.model = model
-        row = targets.get(model)
+        row, variant = targets.get(model)
         if row is None:
-            served = ', '.join(sorted(targets.rows())) or 'none yet (lazyllm deploy MODEL)'
+            served = ', '.join(sorted({*targets.rows(), *targets.variants()})) or \
+                'none yet (lazyllm deploy MODEL)'
             raise Refused(404, f'model {model!r} is not served here; served: {served}.',
                           'model_not_found', 'model')
         if row.type and row.type not in ROUTES[route]:
@@ -204,6 +233,8 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
             raise Refused(400, f'{model!r} is {article(row.type)} {row.type} model: it answers '
                           f'{", ".join("/v1/" + r for r in answers) or "no OpenAI route"}, '
                           f'not /v1/{route}.', 'wrong_model_type', 'model')
+        if variant is not None:
+            raw = _as_variant(variant, route, body, stream)
         headers = {'content-type': request.headers.get('content-type', 'application/json')}
         if config['engine_api_key']:
             headers['authorization'] = f'Bearer {config["engine_api_key"]}'
@@ -222,7 +253,9 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
             return Response(status_code=499)
         kind = answer.headers.get('content-type', 'application/json')
         if not stream:
-            return Response(answer.content, answer.status_code, media_type=kind)
+            shaped = variant is not None and not variant.streams and answer.status_code == 200
+            return Response(_shaped(variant, answer.content) if shaped else answer.content,
+                            answer.status_code, media_type=kind)
         return StreamingResponse(answer.aiter_raw(), answer.status_code, media_type=kind,
                                  headers={'cache-control': 'no-cache'},
                                  background=BackgroundTask(answer.aclose))

@@ -11,7 +11,7 @@ from ._stream import StreamOptions, listen_stream
 
 __all__ = ['ModuleBase', 'ActionModule', 'Hook', 'StreamOptions', 'listen_stream', 'Deployment',
            'TrainableModule', 'BatchItem', 'ChatCapabilities', 'AutoModel', 'connect',
-           'Conversation', 'load_map']
+           'Conversation', 'load_map', 'Variant']
 
 # Loaded on first use: they pull in the serving and deploy layers. name -> (module, attribute)
 _LAZY = {
@@ -21,6 +21,7 @@ _LAZY = {
     'connect': ('._connect', 'connect'),
     'Conversation': ('._conversation', 'Conversation'),
     'load_map': ('._config_map', 'load_map'),
+    'Variant': ('._variant', 'Variant'),
 }
 
 

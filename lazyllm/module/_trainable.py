@@ -89,6 +89,31 @@ class TrainableModule(FinetuneMixin, ChatModule):
             view._adapter = adapter
         return view
 
+    def publish(self, name: str) -> 'TrainableModule':
+        """Store this view under the model name ``name`` (``'smol:geo'``): the gateway
+        (``lazyllm serve``) answers it as this share answers, for any process and client.
+        Its deployment must be a named one (``start(name=...)`` or ``lazyllm.connect``); the
+        variant is data (see ``lazyllm.module._variant``), so a custom prompter or a formatter
+        that is code is refused. ``lazyllm variants`` lists and removes variants."""
+        from ..registry import Registry, check_name, check_variant_name
+        from ._variant import describe
+        check_variant_name(name)
+        named = self._deployment.named
+        if named is None:
+            raise InputError('publish() needs a named deployment that the gateway can reach: '
+                             "start it with start(name='smol', detach=True), or attach with "
+                             "lazyllm.connect('smol'), then share(...).publish(...).")
+        kind = getattr(self._deployment.type, 'value', self._deployment.type)
+        if kind not in ('llm', 'vlm'):
+            raise InputError(f'publish() stores a chat share, and {named.name!r} is {kind!r} '
+                             'model: publish a share of an llm or vlm deployment.')
+        registry = Registry()
+        if ':' not in name and registry.get(check_name(name)) is not None:
+            raise InputError(f'{name!r} is the name of a deployment: pick another variant '
+                             f'name, e.g. {named.name + ":" + name!r}.')
+        registry.publish(name, named.name, describe(self))
+        return self
+
     # -- state ----------------------------------------------------------------------------
     @property
     def url(self) -> str | None:

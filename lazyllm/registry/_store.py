@@ -6,6 +6,10 @@ timeout, so processes that read and write at the same time wait for each other i
 failing with "database is locked". Every call opens its own connection: a Registry may be
 used from several threads, and survives a fork.
 
+It also holds the published variants (``share(...).publish(name)``): a name over a
+deployment with the prompt, history, sampling, adapter and formatter of a share, stored as
+data (``Published.spec``) so that any process -- the gateway above all -- can apply them.
+
 ``Registry.lock(name)`` is a cross-process lock per deployment name (a file lock in
 ``<folder of the db>/locks``): whoever holds it may look the name up and launch it, while
 another process that wants the same name waits.
@@ -35,12 +39,14 @@ from ..errors import ConfigError, DeployError, InputError
 if TYPE_CHECKING:
     import sqlite3
 
-__all__ = ['Record', 'Registry', 'check_name', 'RECORD_STATUSES', 'SCHEMA_VERSION']
+__all__ = ['Record', 'Published', 'Registry', 'check_name', 'check_variant_name',
+           'RECORD_STATUSES', 'SCHEMA_VERSION']
 
 RECORD_STATUSES: tuple[str, ...] = ('starting', 'running', 'stopped', 'failed')
-SCHEMA_VERSION = 2                # 2: the engine's launch token
+SCHEMA_VERSION = 3                # 2: the engine's launch token; 3: published variants
 BUSY_TIMEOUT = 30.0  # seconds a call waits for another process's write to finish
 _NAME = re.compile(r'[A-Za-z0-9._-]{1,64}')
+_VARIANT_NAME = re.compile(r'[A-Za-z0-9._:-]{1,64}')
 _T = TypeVar('_T')
 
 
@@ -50,6 +56,24 @@ def check_name(name: Any) -> str:
         raise InputError(f'deployment name {name!r} is not valid: use 1 to 64 letters, digits, '
                          f'".", "_" or "-" (e.g. "qwen2-7b"), nothing else.')
     return name
+
+
+def check_variant_name(name: Any) -> str:
+    """``name`` if it is a valid variant name (a deployment name's characters, and ":")."""
+    if not isinstance(name, str) or not _VARIANT_NAME.fullmatch(name):
+        raise InputError(f'variant name {name!r} is not valid: use 1 to 64 letters, digits, '
+                         f'".", "_", "-" or ":" (e.g. "smol:geo"), nothing else.')
+    return name
+
+
+@dataclass
+class Published:
+    """A published variant: ``name`` answers as the deployment ``base`` with ``spec`` (the
+    share's prompt, history, sampling, adapter and formatter as JSON data)."""
+    name: str
+    base: str
+    spec: dict
+    created: float = 0.0
 
 
 @dataclass
@@ -99,7 +123,15 @@ CREATE TABLE IF NOT EXISTS deployments (
     last_seen   REAL NOT NULL DEFAULT 0,
     token       TEXT NOT NULL DEFAULT ''
 )'''
-_MIGRATIONS = {1: "ALTER TABLE deployments ADD COLUMN token TEXT NOT NULL DEFAULT ''"}
+_VARIANTS = '''
+CREATE TABLE IF NOT EXISTS variants (
+    name    TEXT PRIMARY KEY NOT NULL,
+    base    TEXT NOT NULL,
+    spec    TEXT NOT NULL,
+    created REAL NOT NULL DEFAULT 0
+)'''
+_MIGRATIONS = {1: "ALTER TABLE deployments ADD COLUMN token TEXT NOT NULL DEFAULT ''",
+               2: _VARIANTS}
 
 
 def _is_int(v: Any) -> bool:
@@ -213,6 +245,39 @@ class Registry:
             f'SELECT {", ".join(_FIELDS)} FROM deployments ORDER BY created, name').fetchall())
         return [_record(r) for r in rows]
 
+    # -- published variants -------------------------------------------------------------
+    def publish(self, name: str, base: str, spec: dict) -> Published:
+        """Store the variant ``name`` over deployment ``base`` (replacing one of that name)."""
+        check_variant_name(name)
+        check_name(base)
+        try:
+            text = json.dumps(spec, sort_keys=True)
+        except (TypeError, ValueError) as e:
+            raise InputError(f'a variant is stored as JSON data, and this one is not: {e}.') \
+                from None
+        published = Published(name, base, json.loads(text), time.time())
+        self._run(lambda db: db.execute('INSERT OR REPLACE INTO variants VALUES (?, ?, ?, ?)',
+                                        (name, base, text, published.created)), write=True)
+        return published
+
+    def variants(self) -> list[Published]:
+        """Every published variant, by name."""
+        rows = self._run(lambda db: db.execute(
+            'SELECT name, base, spec, created FROM variants ORDER BY name').fetchall())
+        return [Published(n, b, json.loads(s), c) for n, b, s, c in rows]
+
+    def variant(self, name: str) -> Published | None:
+        check_variant_name(name)
+        row = self._run(lambda db: db.execute(
+            'SELECT name, base, spec, created FROM variants WHERE name = ?', (name,)).fetchone())
+        return Published(row[0], row[1], json.loads(row[2]), row[3]) if row else None
+
+    def unpublish(self, name: str) -> bool:
+        """Forget the variant ``name``; False if there was none."""
+        check_variant_name(name)
+        return self._run(lambda db: db.execute('DELETE FROM variants WHERE name = ?',
+                                               (name,)).rowcount > 0, write=True)
+
     @contextlib.contextmanager
     def lock(self, name: str, timeout: float = 600) -> Iterator[None]:
         """Hold the lock of deployment ``name`` (across processes and threads) for the
@@ -296,6 +361,7 @@ class Registry:
                 version = db.execute('PRAGMA user_version').fetchone()[0]
                 if version == 0:
                     db.execute(_SCHEMA)
+                    db.execute(_VARIANTS)
                     db.execute(f'PRAGMA user_version = {SCHEMA_VERSION}')
                 elif version < SCHEMA_VERSION:
                     for step in range(version, SCHEMA_VERSION):

@@ -39,6 +39,7 @@ USAGE = {
     'ps': ['ps', '--bogus'], 'stop': ['stop', 'x', '--bogus'], 'logs': ['logs', 'x', '--bogus'],
     'chat': ['chat', 'x', '--bogus'], 'completion': ['completion', 'bash', '--bogus'],
     'plan': ['plan', 'm', '--bogus'], 'serve': ['serve', '--bogus'],
+    'variants': ['variants', '--bogus'],
 }
 FAILS = {
     'config': (['config', 'show'], {'LAZYLLM_TIMEOUT': 'soon'}),
@@ -50,10 +51,11 @@ FAILS = {
     'chat': (['chat', 'nope'], {}),
     'plan': (['plan', '/no/such/model'], {}),
     'serve': (['serve', '--api-key-file', '/no/such/keys.txt'], {}),    # before it listens
+    'variants': (['variants', 'remove', 'nope'], {}),
 }
 WORKS = {
     'config': ['config', 'path'], 'models': ['models'], 'ps': ['ps', '--all'],
-    'stop': ['stop', 'old'], 'completion': ['completion', 'fish'],
+    'stop': ['stop', 'old'], 'completion': ['completion', 'fish'], 'variants': ['variants'],
 }
 
 
@@ -113,9 +115,10 @@ def test_main_returns_codes_instead_of_exiting(capsys):
 
 
 JSON = {('models',), ('models', 'pull'), ('models', 'convert'), ('deploy',), ('pull',), ('ps',),
-        ('stop',), ('chat',), ('config', 'show'), ('config', 'path'), ('plan',)}
+        ('stop',), ('chat',), ('config', 'show'), ('config', 'path'), ('plan',), ('variants',)}
 NO_JSON = {('logs',): "the engine's own log text", ('completion',): 'a shell script',
-           ('config',): 'only ACTIONs below it', ('serve',): 'a server: it runs until stopped'}
+           ('config',): 'only ACTIONs below it', ('serve',): 'a server: it runs until stopped',
+           ('variants', 'remove'): 'nothing to print: it removes'}
 
 
 def test_every_command_with_a_table_or_result_has_json():

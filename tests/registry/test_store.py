@@ -12,7 +12,7 @@ import time
 import pytest
 
 from lazyllm.errors import ConfigError, DeployError, InputError
-from lazyllm.registry import Record, Registry, check_name
+from lazyllm.registry import SCHEMA_VERSION, Record, Registry, check_name
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +123,7 @@ def test_wal_mode_and_schema_version(tmp_path):
     db = sqlite3.connect(path)
     try:
         assert db.execute('PRAGMA journal_mode').fetchone()[0] == 'wal'
-        assert db.execute('PRAGMA user_version').fetchone()[0] == 2
+        assert db.execute('PRAGMA user_version').fetchone()[0] == SCHEMA_VERSION == 3
     finally:
         db.close()
 
@@ -160,9 +160,28 @@ def test_a_version_1_registry_is_migrated_in_place(tmp_path):
     assert (old.model, old.url, old.status, old.token) == ('/models/m',
                                                           'http://127.0.0.1:9/v1/', 'running', '')
     assert reg.update('old', token='t0k').token == 't0k'
+    assert reg.variants() == []                       # schema 3: the variants table
     db = sqlite3.connect(path)
-    assert db.execute('PRAGMA user_version').fetchone()[0] == 2
+    assert db.execute('PRAGMA user_version').fetchone()[0] == SCHEMA_VERSION
     db.close()
+
+
+def test_published_variants_are_stored_as_data(tmp_path):
+    reg = Registry(tmp_path / 'r.db')
+    spec = {'prompt': {'kind': 'ChatPrompter', 'instruction': 'Be brief.'},
+            'sampling': {'temperature': 0}}
+    stored = reg.publish('smol:geo', 'smol', spec)
+    assert stored.spec == spec and stored.created > 0
+    assert Registry(tmp_path / 'r.db').variant('smol:geo') == stored     # another reader
+    reg.publish('smol:geo', 'smol', {'sampling': {'temperature': 1}})     # replaced
+    assert [(v.name, v.spec) for v in reg.variants()] == [
+        ('smol:geo', {'sampling': {'temperature': 1}})]
+    assert reg.unpublish('smol:geo') and not reg.unpublish('smol:geo')
+    assert reg.variant('smol:geo') is None
+    with pytest.raises(InputError, match='not valid'):
+        reg.publish('smol geo', 'smol', {})
+    with pytest.raises(InputError, match='JSON'):
+        reg.publish('x', 'smol', {'format': object()})
 
 
 def test_a_new_registry_file_is_readable_by_its_owner_only(tmp_path):
