@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from .._config import config
 from .._names import article
 from ..errors import LazyLLMError
+from ._balance import Balancer
 from ._keys import authorized
 from ._page import add_page
 from ._targets import ROUTES, Targets
@@ -118,7 +119,7 @@ def _model_of(request: Request, raw: bytes) -> tuple[str, bool, dict | None]:
     return model, stream, body
 
 
-def _as_variant(variant: Any, route: str, body: dict | None, stream: bool) -> bytes:
+def _as_variant(variant: Any, route: str, body: dict | None, stream: bool) -> dict:
     """The body the engine gets for a request naming a published variant."""
     if route != 'chat/completions' or body is None:
         raise Refused(400, f'{variant.name!r} is a published chat variant of {variant.base!r}: '
@@ -129,7 +130,7 @@ def _as_variant(variant: Any, route: str, body: dict | None, stream: bool) -> by
                       'of it), so it does not stream: send "stream": false, or use '
                       f'{variant.base!r} to stream.', 'stream_not_supported', 'stream')
     try:
-        return json.dumps(variant.chat_body(body)).encode()
+        return variant.chat_body(body)
     except LazyLLMError as e:
         raise Refused(400, f'{variant.name!r}: {e}', 'invalid_request', 'messages') from None
 
@@ -162,6 +163,20 @@ class _RequireKey:
         await self.app(scope, receive, send)
 
 
+def _payloads(raw: bytes, body: dict | None, variant: Any, built: dict | None) -> Any:
+    """``for_replica(row)``: the bytes a replica gets. A deployment answers to its own name,
+    so a replica of another name gets the body with its ``model`` changed (an upload goes as
+    it came: the engine reads no model from it). ``built``: a variant's body."""
+    if built is not None:
+        adapter = built['model'] != variant.base
+        return lambda row: json.dumps({**built, 'model': built['model'] if adapter
+                                       else row.name}).encode()
+    if body is None:
+        return lambda row: raw
+    return lambda row: raw if body['model'] == row.name else \
+        json.dumps({**body, 'model': row.name}).encode()
+
+
 async def _unless_gone(request: Request, work: Any) -> Any:
     """``work`` awaited, or cancelled when the client goes away first (``None`` then):
     cancelling closes the connection to the engine, which stops generating for nobody.
@@ -189,6 +204,7 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
     engines = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0), limits=limits)
     app.router.on_shutdown.append(engines.aclose)
+    balancer = Balancer()
 
     if keys:
         app.add_middleware(_RequireKey, keys=keys)
@@ -222,35 +238,47 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
         raw = await _body(request, MAX_AUDIO if route == 'audio/transcriptions' else max_body)
         model, stream, body = _model_of(request, raw)
         request.state.model = model
-        row, variant = targets.get(model)
-        if row is None:
+        replicas, variant = targets.get(model)
+        if not replicas:
             served = ', '.join(sorted({*targets.rows(), *targets.variants()})) or \
                 'none yet (lazyllm deploy MODEL)'
             raise Refused(404, f'model {model!r} is not served here; served: {served}.',
                           'model_not_found', 'model')
-        if row.type and row.type not in ROUTES[route]:
-            answers = [r for r, kinds in ROUTES.items() if row.type in kinds]
-            raise Refused(400, f'{model!r} is {article(row.type)} {row.type} model: it answers '
+        kind = replicas[0].type
+        if kind and kind not in ROUTES[route]:
+            answers = [r for r, kinds in ROUTES.items() if kind in kinds]
+            raise Refused(400, f'{model!r} is {article(kind)} {kind} model: it answers '
                           f'{", ".join("/v1/" + r for r in answers) or "no OpenAI route"}, '
                           f'not /v1/{route}.', 'wrong_model_type', 'model')
-        if variant is not None:
-            raw = _as_variant(variant, route, body, stream)
+        built = _as_variant(variant, route, body, stream) if variant is not None else None
+        payload = _payloads(raw, body, variant, built)
         headers = {'content-type': request.headers.get('content-type', 'application/json')}
         if config['engine_api_key']:
             headers['authorization'] = f'Bearer {config["engine_api_key"]}'
-        sent = engines.build_request('POST', row.url.rstrip('/') + '/' + route, content=raw,
-                                     headers=headers)
-        try:
-            answer = await _unless_gone(request, engines.send(sent, stream=stream))
-        except httpx.TimeoutException:
-            raise Refused(504, f'the engine of {model!r} did not answer within {timeout:.0f}s.',
-                          'engine_timeout') from None
-        except httpx.HTTPError as e:
-            raise Refused(502, f'the engine of {model!r} at {row.url} cannot be reached '
-                          f'({type(e).__name__}): it may have stopped; `lazyllm ps` shows it.',
-                          'engine_unreachable') from None
-        if answer is None:      # the client left: nobody reads an answer (nginx's 499)
-            return Response(status_code=499)
+        answer, failed = None, ''
+        for row in (order := balancer.order(replicas)):
+            sent = engines.build_request('POST', row.url.rstrip('/') + '/' + route,
+                                         content=payload(row), headers=headers)
+            try:
+                answer = await _unless_gone(request, engines.send(sent, stream=stream))
+            except httpx.TimeoutException:     # it may be working on it: never sent twice
+                raise Refused(504, f'the engine of {model!r} did not answer within '
+                              f'{timeout:.0f}s.', 'engine_timeout') from None
+            except httpx.TransportError as e:  # no answer began: the next replica takes it
+                balancer.eject(row)
+                failed = f'{row.url} ({type(e).__name__})'
+                continue
+            if answer is None:      # the client left: nobody reads an answer (nginx's 499)
+                return Response(status_code=499)
+            if answer.status_code == 503 and row is not order[-1]:    # draining: next one
+                balancer.eject(row)
+                await answer.aclose()
+                continue
+            balancer.restore(row)
+            break
+        if answer is None:
+            raise Refused(502, f'the engine of {model!r} at {failed} cannot be reached: it may '
+                          'have stopped; `lazyllm ps` shows it.', 'engine_unreachable')
         kind = answer.headers.get('content-type', 'application/json')
         if not stream:
             shaped = variant is not None and not variant.streams and answer.status_code == 200

@@ -24,12 +24,16 @@ ROUTES = {'chat/completions': ('llm', 'vlm'), 'completions': ('llm',),
 
 
 class Targets:
-    """The running deployments by name, from ``registry`` (a lazyllm.registry.Registry)."""
+    """The running deployments by name, from ``registry`` (a lazyllm.registry.Registry).
+
+    A model name is a deployment's own name, the name its replicas serve together (the
+    deployment and every row with ``replica_of`` that name), or a published variant."""
 
     def __init__(self, registry: Any, ttl: float = 1.0):
         self.registry, self.ttl = registry, ttl
         self._read = 0.0
         self._rows: dict[str, Any] = {}
+        self._groups: dict[str, list] = {}
         self._variants: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -39,34 +43,44 @@ class Targets:
 
     def variants(self) -> dict[str, Any]:
         """The published variants whose deployment runs, by name (``Variant`` objects)."""
-        return self._fresh()[1]
+        return self._fresh()[2]
 
-    def _fresh(self) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _fresh(self) -> tuple[dict[str, Any], dict[str, list], dict[str, Any]]:
         with self._lock:
             if time.monotonic() - self._read > self.ttl:
                 from ..module import Variant
                 self._rows = {r.name: r for r in self.registry.all()
                               if r.status == 'running' and r.url}
+                self._groups = {}
+                for r in self._rows.values():
+                    self._groups.setdefault(r.replica_of or r.name, []).append(r)
                 self._variants = {v.name: Variant(v.name, v.base, v.spec)
-                                  for v in self.registry.variants() if v.base in self._rows}
+                                  for v in self.registry.variants() if v.base in self._groups}
                 self._read = time.monotonic()
-            return self._rows, self._variants
+            return self._rows, self._groups, self._variants
 
-    def get(self, name: str) -> tuple[Any, Any]:
-        """(the deployment that answers ``name``, the variant it names or None)."""
-        rows, variants = self._fresh()
-        variant = variants.get(name) if name not in rows else None
-        return rows.get(variant.base if variant else name), variant
+    def get(self, name: str) -> tuple[list, Any]:
+        """(the replicas that answer ``name``, the variant it names or None); no replica:
+        the name is not served."""
+        rows, groups, variants = self._fresh()
+        if name in groups:
+            return groups[name], None
+        if name in rows:                        # one replica, by its own name
+            return [rows[name]], None
+        variant = variants.get(name)
+        return (groups[variant.base], variant) if variant else ([], None)
 
     def cards(self) -> list[dict]:
-        """``GET /v1/models``: every running deployment, with its type and engine, and every
-        variant served (``variant_of`` its deployment)."""
-        rows, variants = self._fresh()
-        cards = [{'id': r.name, 'object': 'model', 'created': int(r.created),
-                  'owned_by': 'lazyllm', 'kind': r.type, 'engine': r.engine}
-                 for r in rows.values()]
-        cards += [{'id': v.name, 'object': 'model', 'created': int(rows[v.base].created),
-                   'owned_by': 'lazyllm', 'kind': rows[v.base].type,
-                   'engine': rows[v.base].engine, 'variant_of': v.base,
-                   'streams': v.streams} for v in variants.values() if v.name not in rows]
+        """``GET /v1/models``: every model name served -- a deployment (with ``replicas``
+        when several serve it), with its type and engine; a variant (``variant_of`` its
+        deployment)."""
+        _, groups, variants = self._fresh()
+        cards = [{'id': name, 'object': 'model', 'created': int(rs[0].created),
+                  'owned_by': 'lazyllm', 'kind': rs[0].type, 'engine': rs[0].engine,
+                  **({'replicas': len(rs)} if len(rs) > 1 else {})}
+                 for name, rs in groups.items()]
+        cards += [{'id': v.name, 'object': 'model', 'created': int(groups[v.base][0].created),
+                   'owned_by': 'lazyllm', 'kind': groups[v.base][0].type,
+                   'engine': groups[v.base][0].engine, 'variant_of': v.base,
+                   'streams': v.streams} for v in variants.values() if v.name not in groups]
         return sorted(cards, key=lambda c: c['id'])

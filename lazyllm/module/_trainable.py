@@ -51,7 +51,7 @@ class TrainableModule(FinetuneMixin, ChatModule):
                                       source=source)
         self._adapter: str | None = None
         self._init_finetune()
-        self._named_start: tuple | None = None   # (name or None for reuse, detach)
+        self._named_start: tuple | None = None   # (name or None for reuse, detach, replica_of)
         apply_return_trace(self, return_trace)      # LazyLLM's flag: log each call
 
     # -- builders (return self) -----------------------------------------------------------
@@ -136,14 +136,19 @@ class TrainableModule(FinetuneMixin, ChatModule):
         return self._adapter or lease.adapter or lease.served_name
 
     def start(self, name: str | None = None, *, detach: bool = False,
-              reuse: bool = False) -> 'TrainableModule':
+              reuse: bool = False, replica_of: str | None = None) -> 'TrainableModule':
         """Deploy (see ModuleBase.start). With ``name``, the deployment is registered under
         it: another process starting the same name and configuration attaches instead of
         launching a second engine; ``detach=True`` keeps the engine running after this
         interpreter exits. ``reuse=True`` without a name attaches to any live deployment of
-        the same configuration (see ``_named``)."""
+        the same configuration (see ``_named``). ``replica_of='smol'``: this deployment is
+        one more replica of ``smol``, and the gateway (``lazyllm serve``) spreads the calls
+        to ``smol`` over all of them."""
+        if replica_of is not None and name is None:
+            raise InputError("replica_of= needs a name= of the replica's own, e.g. "
+                             "start(name='smol-2', replica_of='smol', detach=True).")
         if name is not None or reuse:
-            self._named_start = (name, detach)
+            self._named_start = (name, detach, replica_of)
         elif detach:
             raise InputError('detach=True needs a name= (or reuse=True) so that the engine '
                              'can be found later.')
@@ -165,7 +170,7 @@ class TrainableModule(FinetuneMixin, ChatModule):
         named = self._named_start
         if named is not None and self._deployment.state not in ('running', 'attached'):
             from ..serve import start_named
-            start_named(self._deployment, named[0], detach=named[1])
+            start_named(self._deployment, named[0], detach=named[1], replica_of=named[2])
         else:
             self._deployment.start()
 

@@ -43,7 +43,7 @@ __all__ = ['Record', 'Published', 'Registry', 'check_name', 'check_variant_name'
            'RECORD_STATUSES', 'SCHEMA_VERSION']
 
 RECORD_STATUSES: tuple[str, ...] = ('starting', 'running', 'stopped', 'failed')
-SCHEMA_VERSION = 3                # 2: the engine's launch token; 3: published variants
+SCHEMA_VERSION = 3   # 2: the engine's launch token; 3: published variants and replicas
 BUSY_TIMEOUT = 30.0  # seconds a call waits for another process's write to finish
 _NAME = re.compile(r'[A-Za-z0-9._-]{1,64}')
 _VARIANT_NAME = re.compile(r'[A-Za-z0-9._:-]{1,64}')
@@ -99,6 +99,8 @@ class Record:
     # the launch token the engine answers with (deploy/_identity.py): attaching by name
     # checks it, so a process that took over the URL is refused. A secret: never shown.
     token: str = field(default='', repr=False)
+    # the deployment this one is a replica of: the gateway serves both under that name
+    replica_of: str = ''
 
 
 _FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Record))
@@ -121,7 +123,8 @@ CREATE TABLE IF NOT EXISTS deployments (
     status      TEXT NOT NULL DEFAULT 'starting',
     created     REAL NOT NULL DEFAULT 0,
     last_seen   REAL NOT NULL DEFAULT 0,
-    token       TEXT NOT NULL DEFAULT ''
+    token       TEXT NOT NULL DEFAULT '',
+    replica_of  TEXT NOT NULL DEFAULT ''
 )'''
 _VARIANTS = '''
 CREATE TABLE IF NOT EXISTS variants (
@@ -130,8 +133,9 @@ CREATE TABLE IF NOT EXISTS variants (
     spec    TEXT NOT NULL,
     created REAL NOT NULL DEFAULT 0
 )'''
-_MIGRATIONS = {1: "ALTER TABLE deployments ADD COLUMN token TEXT NOT NULL DEFAULT ''",
-               2: _VARIANTS}
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE deployments ADD COLUMN token TEXT NOT NULL DEFAULT ''",),
+    2: (_VARIANTS, "ALTER TABLE deployments ADD COLUMN replica_of TEXT NOT NULL DEFAULT ''")}
 
 
 def _is_int(v: Any) -> bool:
@@ -153,7 +157,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 def _column(name: str, value: Any) -> Any:
     """``value`` of field ``name`` checked and converted for its column."""
     ok, want = _CHECKS.get(name, (lambda v: isinstance(v, str), 'a str'))
-    if name == 'name':
+    if name == 'name' or (name == 'replica_of' and value):
         check_name(value)
     elif not ok(value):
         raise InputError(f'Record.{name} must be {want}, got {value!r}.')
@@ -365,7 +369,8 @@ class Registry:
                     db.execute(f'PRAGMA user_version = {SCHEMA_VERSION}')
                 elif version < SCHEMA_VERSION:
                     for step in range(version, SCHEMA_VERSION):
-                        db.execute(_MIGRATIONS[step])
+                        for statement in _MIGRATIONS[step]:
+                            db.execute(statement)
                     db.execute(f'PRAGMA user_version = {SCHEMA_VERSION}')
                 elif version > SCHEMA_VERSION:
                     raise ConfigError(f'the registry {path} has schema version {version}, made '

@@ -23,6 +23,7 @@ still launching it, if any.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -123,17 +124,22 @@ def _free_name(reg: Any, folder: Any, digest: str) -> str:
     raise DeployError(f'too many deployments named {base}-N: stop some (lazyllm ps).')
 
 
-def start_named(dep: Any, name: str | None, *, detach: bool) -> None:
+def start_named(dep: Any, name: str | None, *, detach: bool,
+                replica_of: str | None = None) -> None:
     """Attach ``dep`` to the live deployment called ``name``, or launch and register it.
     ``name=None`` (``start(reuse=True)``): attach to any live deployment of the same
     configuration, else launch one registered under the model folder's name. A live
     deployment of that name with another configuration is replaced blue-green (see
     ``_swap``): the new engine is launched, the row moves to it once it is ready, and the
     old engine is ended then; a ``dep`` that already stood for ``name`` (restarting after
-    its engine was replaced) follows the row instead."""
+    its engine was replaced) follows the row instead. ``replica_of``: the deployment whose
+    name this one also serves at the gateway."""
     from ..registry import check_name
     if name is not None:
         check_name(name)
+    if replica_of is not None and (check_name(replica_of) == name):
+        raise InputError(f'{name!r} cannot be a replica of itself: give the replica a name of '
+                         f'its own, e.g. {name + "-2"!r}.')
     if dep.given_url:
         raise InputError(f'this module is attached to {dep.given_url}: it has no engine to '
                          f'register; use lazyllm.connect(name) to reach a named deployment.')
@@ -171,7 +177,8 @@ def start_named(dep: Any, name: str | None, *, detach: bool) -> None:
                 get_logger().warning('the deployment %r is gone (%s): launching it again',
                                      name, rec.url or 'no URL')
         dep.deploy_name = name
-        row = _row(dep, name, folder, engine, options, digest, detach)
+        row = dataclasses.replace(_row(dep, name, folder, engine, options, digest, detach),
+                                  replica_of=replica_of or '')
 
         def launched(new: Any) -> None:   # the job is known before it is ready: stoppable
             reg.put(_at(row, new.job, new.launcher, new.token, '', status='starting'))
