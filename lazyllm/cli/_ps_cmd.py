@@ -1,5 +1,10 @@
 """``lazyllm ps``, ``lazyllm stop``, ``lazyllm logs``: the registered deployments.
 
+``ps --metrics`` adds what each running engine's ``GET /metrics`` says (the built-in engines
+export it): requests waiting or generating, and completion tokens per second since the
+engine process started (a counter over the uptime the engine reports: no second scrape to
+wait for, but an average, not the rate of the last seconds).
+
 Also the helpers the other deployment commands share: looking a deployment up by name,
 printing a table or JSON, and formatting an uptime.
 """
@@ -16,6 +21,8 @@ from ..errors import DeployError, InputError
 from ._command import Command, UsageError, register
 
 HEAD = ('NAME', 'MODEL', 'TYPE', 'ENGINE', 'URL', 'JOB', 'STATUS', 'UPTIME')
+METRICS_HEAD = ('QUEUE', 'TOK/S')
+SCRAPE_TIMEOUT = 1.0    # seconds an engine's /metrics may take before ps shows '-'
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -100,6 +107,50 @@ def _ps_arguments(parser: argparse.ArgumentParser) -> None:
                         help='also list stopped and failed deployments')
     parser.add_argument('--json', action='store_true',
                         help='print the records (every field) as JSON, for scripts')
+    parser.add_argument('--metrics', action='store_true',
+                        help="add QUEUE (requests waiting or generating) and TOK/S (completion "
+                             "tokens per second since the engine started) from each running "
+                             "engine's /metrics; '-' where an engine does not export them")
+
+
+def engine_metrics(record: Any, now: float) -> tuple[float | None, float | None]:
+    """(queue depth, completion tokens per second since the engine started) from the
+    engine's ``/metrics`` (open, no API key); None for what it does not export (only
+    the llm and vlm engines count tokens) or when it does not answer in time."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+    if record.status != 'running' or not record.url:
+        return None, None
+    root = record.url.rstrip('/').removesuffix('/v1')
+    try:
+        answer = httpx.get(root + '/metrics', timeout=SCRAPE_TIMEOUT)
+        answer.raise_for_status()
+        values: dict[str, float] = {}
+        for family in text_string_to_metric_families(answer.text):
+            for sample in family.samples:
+                values[sample.name] = values.get(sample.name, 0.0) + sample.value
+    except (httpx.HTTPError, ValueError):     # not reachable, or not Prometheus' format
+        return None, None
+    tokens = values.get('lazyllm_completion_tokens_total')
+    start = values.get('process_start_time_seconds') or record.created
+    rate = tokens / max(now - start, 1.0) if tokens is not None and start else None
+    return values.get('lazyllm_queue_depth'), rate
+
+
+def _with_metrics(shown: list, now: float) -> list[tuple[float | None, float | None]]:
+    try:
+        import prometheus_client  # noqa: F401 - only to say it is missing
+    except ImportError:
+        raise InputError("ps --metrics reads the engines' metrics with prometheus_client, "
+                         "which is not installed here: pip install 'lazyllm-model-layer[local]'"
+                         ' (or prometheus-client).') from None
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:      # one slow engine does not wait for another
+        return list(pool.map(lambda r: engine_metrics(r, now), shown))
+
+
+def _number(value: float | None, digits: int) -> str:
+    return '-' if value is None else f'{value:.{digits}f}'
 
 
 LIVE = ('running', 'starting')   # what `ps` lists and `stop --all` ends by default
@@ -108,11 +159,18 @@ LIVE = ('running', 'starting')   # what `ps` lists and `stop --all` ends by defa
 def _ps(args: argparse.Namespace) -> int:
     shown = [r for r in records() if args.all or r.status in LIVE]
     shown.sort(key=lambda r: r.created or 0)
+    now = time.time()
+    scraped = _with_metrics(shown, now) if args.metrics else None
     if args.json:
-        print_json([as_dict(r) for r in shown])
-    else:
-        now = time.time()
+        rows = [as_dict(r) for r in shown]
+        for data, (queue, rate) in zip(rows, scraped or ()):
+            data.update(queue_depth=queue, tokens_per_second=rate)
+        print_json(rows)
+    elif scraped is None:
         print_table(HEAD, (row(r, now) for r in shown))
+    else:
+        print_table(HEAD + METRICS_HEAD, (row(r, now) + (_number(q, 0), _number(t, 1))
+                                          for r, (q, t) in zip(shown, scraped)))
     return 0
 
 

@@ -28,6 +28,7 @@ from .._names import article
 from ..errors import LazyLLMError
 from ._balance import Balancer
 from ._keys import authorized
+from ._metrics import instrument
 from ._page import add_page
 from ._targets import ROUTES, Targets
 
@@ -296,4 +297,5 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
     for route in ROUTES:
         app.post(f'/v1/{route}', name=route)(endpoint(route))
     add_page(app)                     # the web chat page at GET /
+    instrument(app, targets, keys)    # GET /metrics; measures every request (outermost)
     return app

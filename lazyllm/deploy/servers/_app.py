@@ -1,10 +1,15 @@
-"""What every built-in engine server shares: the FastAPI app with /health and /v1/models,
-the optional API key, OpenAI-style error bodies, body limits, and running it with uvicorn.
+"""What every built-in engine server shares: the FastAPI app with /health, /v1/models and
+/metrics, the optional API key, OpenAI-style error bodies, body limits, and running it with
+uvicorn.
 
 Engine servers run in their own process (``python -m lazyllm.deploy.servers KIND …``), so
 this module may import fastapi at the top; the lazyllm package itself never imports it.
 An engine adds its routes to the app returned by ``create_app`` and raises ``ApiError`` for
 a request it cannot serve; the client maps the status back to the lazyllm error tree.
+
+``GET /metrics`` (Prometheus' text format, ``_metrics``) needs no API key, as vLLM's: a
+scraper carries none, and its labels are route templates and statuses, never a request's
+content or model. An engine records its own numbers into ``app.state.metrics``.
 
 Every error, on every route (unknown routes and wrong methods included), has OpenAI's shape
 ``{"error": {"message", "type", "param", "code"}}`` with ``code`` a string or null, so the
@@ -23,10 +28,11 @@ from typing import Any, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from .._identity import DRAIN_ENV, TOKEN_ENV, TOKEN_HEADER
+from ._metrics import CONTENT_TYPE, CountRequests, EngineMetrics
 from ._middleware import ReportToken, RequireKey
 
 API_KEY_ENV = 'LAZYLLM_ENGINE_API_KEY'   # passed by env, never argv (argv shows in `ps`)
@@ -105,6 +111,7 @@ def create_app(*, served_name: str, kind: str, max_model_len: int | None = None,
     app.state.names = {n: served_name for n in (served_name, *aliases)}
     app.state.max_body = int(float(os.environ.get(MAX_BODY_ENV) or 0) * 2**20) \
         or DEFAULT_MAX_BODY
+    app.state.metrics = EngineMetrics()
 
     if api_key:
         app.add_middleware(RequireKey, key=api_key, refuse=lambda: error_response(ApiError(
@@ -112,6 +119,7 @@ def create_app(*, served_name: str, kind: str, max_model_len: int | None = None,
     token = os.environ.get(TOKEN_ENV)
     if token:     # lazyllm launched us: say so on every response, 401s too (outermost)
         app.add_middleware(ReportToken, header=TOKEN_HEADER, token=token)
+    app.add_middleware(CountRequests, metrics=app.state.metrics)   # outermost: 401s count too
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, e: ApiError) -> JSONResponse:
@@ -144,6 +152,10 @@ def create_app(*, served_name: str, kind: str, max_model_len: int | None = None,
     @app.get('/health')
     async def health() -> dict:
         return {'status': 'ok', 'model': served_name, 'kind': kind}
+
+    @app.get('/metrics', include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(app.state.metrics.text(), media_type=CONTENT_TYPE)
 
     @app.get('/v1/models')
     async def models() -> dict:

@@ -69,7 +69,8 @@ class MicroBatcher:
 
     ``max_batch``: most items per call. ``max_wait``: seconds the worker waits for more
     items after the first one of a batch arrived (when items are already queued it takes
-    them without waiting).
+    them without waiting). ``on_batch``, when set, is called with the size of every batch
+    before it is computed, on the worker thread (the engine's batch-size metric).
     """
 
     def __init__(self, fn: Callable[[list], Sequence], *, max_batch: int = 32,
@@ -78,6 +79,7 @@ class MicroBatcher:
             raise ValueError(f'max_batch must be >= 1, got {max_batch}')
         self.fn, self.max_batch, self.max_wait, self.name = fn, max_batch, max_wait, name
         self.stats = Stats()
+        self.on_batch: Callable[[int], None] | None = None
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
@@ -149,6 +151,8 @@ class MicroBatcher:
         self.stats.batches += 1
         self.stats.items += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        if self.on_batch is not None:
+            self.on_batch(len(batch))
         try:
             results = list(self.fn([item for _, _, item in batch]))
             if len(results) != len(batch):

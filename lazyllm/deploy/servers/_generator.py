@@ -97,7 +97,11 @@ class BatchGenerator:
     batch is split into one group per adapter, in order of arrival, and the groups are
     generated one after the other (the switch itself is cheap: no weights are merged). The
     cost is throughput: N adapters requested at once take about N batches' time instead of
-    one."""
+    one.
+
+    For the engine's metrics: ``depth`` is how many requests are waiting or generating, and
+    ``on_batch``, when set, is called with the size of every batch run (one per adapter
+    group), on the worker thread."""
 
     def __init__(self, model: Any, tokenizer: Any, *, max_batch: int = 16,
                  gather_ms: float = 10.0, max_gather_ms: float = 100.0,
@@ -114,11 +118,24 @@ class BatchGenerator:
         self.stats = {'requests': 0, 'batches': 0, 'max_batch': 0, 'tokens': 0, 'cancelled': 0,
                       'failed': 0}
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
+        self._active: set[int] = set()    # id() of requests submitted and not yet finished
+        self.on_batch: Callable[[int], None] | None = None
         self._thread = threading.Thread(target=self._loop, name='lazyllm-generate', daemon=True)
         self._thread.start()
 
     def submit(self, req: GenRequest) -> None:
+        self._active.add(id(req))
         self._queue.put(req)
+
+    @property
+    def depth(self) -> int:
+        return len(self._active)
+
+    def _end(self, req: GenRequest, ev: Event) -> None:
+        """Send a request's last event; it no longer counts in ``depth`` (the discard makes
+        a second last event, after a failed batch, harmless)."""
+        self._active.discard(id(req))
+        req.emit(ev)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -154,6 +171,8 @@ class BatchGenerator:
             for r in batch:
                 if not r.cancelled:
                     groups.setdefault(r.adapter, []).append(r)
+                else:       # left before it started: no event, nobody reads one
+                    self._active.discard(id(r))
             for adapter, group in groups.items():
                 self._run(adapter, group)
 
@@ -162,6 +181,8 @@ class BatchGenerator:
         self.stats['requests'] += len(batch)
         self.stats['batches'] += 1
         self.stats['max_batch'] = max(self.stats['max_batch'], len(batch))
+        if self.on_batch is not None:
+            self.on_batch(len(batch))
         try:
             if self.activate is not None:
                 self.activate(adapter)
@@ -170,7 +191,7 @@ class BatchGenerator:
         except Exception as e:  # one bad batch must not kill the engine
             log.exception('generation failed')
             for r in batch:
-                r.emit(Event(finish_reason='error', error=f'{type(e).__name__}: {e}'))
+                self._end(r, Event(finish_reason='error', error=f'{type(e).__name__}: {e}'))
 
     def _generate(self, batch: list[GenRequest]) -> None:
         rows = [_Row(r, self.tok) for r in batch]
@@ -198,7 +219,7 @@ class BatchGenerator:
                     reason = 'cancelled' if row.req.cancelled else row.add(token, self.eos)
                 except Exception as e:  # noqa: BLE001 - fails this row's request only
                     log.warning('a request failed inside a batch of %d: %s', len(rows), e)
-                    row.req.emit(Event(finish_reason='error', error=str(e)))
+                    self._end(row.req, Event(finish_reason='error', error=str(e)))
                     self.stats['failed'] += 1
                     continue
                 if reason is None:
@@ -207,8 +228,8 @@ class BatchGenerator:
                         row.req.emit(Event(text=delta))
                     keep.append(i)
                 else:
-                    row.req.emit(Event(text=row.flush(final=True), finish_reason=reason,
-                                       completion_tokens=len(row.ids)))
+                    self._end(row.req, Event(text=row.flush(final=True), finish_reason=reason,
+                                             completion_tokens=len(row.ids)))
                     self.stats['tokens'] += len(row.ids)
                     self.stats['cancelled'] += reason == 'cancelled'
             if not keep:

@@ -10,18 +10,20 @@ from __future__ import annotations
 import hmac
 from typing import Any, Callable
 
-__all__ = ['RequireKey', 'ReportToken']
+__all__ = ['RequireKey', 'ReportToken', 'OPEN']
+
+OPEN = ('/health', '/metrics')     # the paths that need no API key
 
 
 class RequireKey:
-    """401 in OpenAI's error shape unless ``Authorization: Bearer <key>``; ``/health``
-    answers without a key (a readiness probe has none)."""
+    """401 in OpenAI's error shape unless ``Authorization: Bearer <key>``; ``/health`` and
+    ``/metrics`` answer without a key (a readiness probe or a Prometheus scraper has none)."""
 
     def __init__(self, app: Any, key: str, refuse: Callable[[], Any]):
         self.app, self.expected, self.refuse = app, f'Bearer {key}'.encode(), refuse
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope['type'] == 'http' and scope.get('path') != '/health':
+        if scope['type'] == 'http' and scope.get('path') not in OPEN:
             given = dict(scope.get('headers') or ()).get(b'authorization', b'')
             if not hmac.compare_digest(given, self.expected):
                 await self.refuse()(scope, receive, send)

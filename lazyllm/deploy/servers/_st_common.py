@@ -1,5 +1,6 @@
 """What the two sentence-transformers engines (embed, rerank) share: options, loading,
-token counting, visible truncation, batch errors and the /stats route."""
+token counting, visible truncation, batch errors and the /stats route (with the batch-size
+metric of /metrics)."""
 from __future__ import annotations
 
 import argparse
@@ -78,6 +79,8 @@ async def run_batch(batcher: MicroBatcher, items: list) -> list:
 
 
 def add_stats_route(app: FastAPI, batcher: MicroBatcher) -> None:
+    batcher.on_batch = app.state.metrics.batch_size.observe
+
     @app.get('/stats')
     async def stats() -> dict:
         return dataclasses.asdict(batcher.stats)

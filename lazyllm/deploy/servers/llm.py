@@ -3,7 +3,8 @@
 Chat prompts are rendered with the model's own chat template (or ``--chat-template FILE``).
 Concurrent requests are generated together (see ``_generator``). Streaming sends real tokens
 as they are decoded, as Server-Sent Events, with usage in a final chunk when asked
-(``stream_options.include_usage``). ``GET /stats`` reports how requests were batched.
+(``stream_options.include_usage``). ``GET /stats`` reports how requests were batched;
+``GET /metrics`` adds tokens, time to first token, queue depth and batch sizes (``_metrics``).
 Tool calls are parsed from the answer by the model family's format (``_tool_parsers``);
 ``response_format`` and forced tool calls are enforced by a grammar (``_prompting``).
 
@@ -33,6 +34,7 @@ from ._adapters import MIX, MIXES, Adapters, attach
 from ._app import ApiError, FastJSONResponse, check_model, create_app, model_card, read_body
 from ._fields import max_tokens_of
 from ._generator import BatchGenerator, Event, GenRequest
+from ._metrics import EngineMetrics, Generation
 from ._placement import (
     ATTENTIONS,
     DEVICE_MAPS,
@@ -181,6 +183,13 @@ class _Engine:
         self.prompter = Prompter(tok, self.vocab, self.gen.eos, self.name, args.tool_parser)
         # one thread prepares (templates, tokenizes, compiles grammars) in arrival order
         self.prepare = ThreadPoolExecutor(1, thread_name_prefix='lazyllm-prepare')
+        self.metrics: Generation | None = None      # set by build_app
+
+    def measure(self, metrics: EngineMetrics) -> None:
+        """Record into ``metrics`` (the app's EngineMetrics) from now on."""
+        self.metrics = metrics.generation
+        self.metrics.queue_depth.set_function(lambda: self.gen.depth)
+        self.gen.on_batch = metrics.batch_size.observe
 
     def adapter_of(self, served: str) -> str | None:
         """The adapter set a request's (checked) model name needs."""
@@ -190,20 +199,36 @@ class _Engine:
         return await asyncio.get_running_loop().run_in_executor(self.prepare, fn, *args)
 
     def jobs(self, prompts: list[list[int]], budgets: list[int], constraints: list,
-             spec: Spec, adapter: str | None) -> tuple[list[GenRequest], asyncio.Queue]:
-        """One GenRequest per prompt, all feeding one asyncio queue with (index, Event)."""
+             spec: Spec, adapter: str | None, started: float
+             ) -> tuple[list[GenRequest], asyncio.Queue]:
+        """One GenRequest per prompt, all feeding one asyncio queue with (index, Event).
+        Each prompt's time to first text (from ``started``, a ``perf_counter``) and tokens
+        are recorded as its events pass, whether the answer streams or not; the tokens when
+        it finishes, so that they add up to the ``usage`` of the answers (a row cancelled
+        mid-answer counts too: its tokens were computed)."""
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
 
-        def emitter(i: int) -> Callable[[Event], None]:
+        def emitter(i: int, prompt_tokens: int) -> Callable[[Event], None]:
+            first = True
+
             def emit(ev: Event) -> None:     # called on the generator thread
+                nonlocal first
+                m = self.metrics
+                if m is not None and ev.finish_reason != 'error':
+                    if first and ev.finish_reason != 'cancelled':
+                        m.ttft.observe(time.perf_counter() - started)
+                    if ev.finish_reason:
+                        m.prompt_tokens.inc(prompt_tokens)
+                        m.completion_tokens.inc(ev.completion_tokens)
+                first = False
                 loop.call_soon_threadsafe(events.put_nowait, (i, ev))
             return emit
 
         reqs = []
         for i, (ids, budget, constraint) in enumerate(zip(prompts, budgets, constraints)):
-            reqs.append(GenRequest(ids, budget, spec.new_sampling(), emitter(i), spec.stop,
-                                   adapter=adapter, constraint=constraint))
+            reqs.append(GenRequest(ids, budget, spec.new_sampling(), emitter(i, len(ids)),
+                                   spec.stop, adapter=adapter, constraint=constraint))
         for r in reqs:
             self.gen.submit(r)
         return reqs, events
@@ -307,6 +332,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
     engine = _Engine(model, tok, args, _load_adapters(model, args), defaults)
     app = create_app(served_name=args.served_model_name, aliases=args.alias, kind='llm',
                      max_model_len=engine.context)
+    engine.measure(app.state.metrics)
     if engine.adapters is not None:
         created = app.state.cards[0]['created']
         app.state.cards = [model_card(name, 'llm', created, engine.context, **extra) for
@@ -328,10 +354,10 @@ def build_app(args: argparse.Namespace) -> FastAPI:
                 for p in prompts]
 
     async def answer(request: Request, served: str, spec: Spec, prepared: tuple,
-                     kind: str) -> Any:
+                     kind: str, started: float) -> Any:
         prompts, budgets, constraints = prepared
         reqs, events = engine.jobs(prompts, budgets, constraints, spec,
-                                   engine.adapter_of(served))
+                                   engine.adapter_of(served), started)
         shapes = Shapes(kind, served)
         fmt = engine.prompter.format if kind == 'chat' and spec.calls_tools else None
         if spec.stream:
@@ -348,6 +374,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
 
     @app.post('/v1/chat/completions')
     async def chat(request: Request) -> Any:
+        started = time.perf_counter()
         body = await body_of(request)
         messages, spec = chat_request(body, engine.vocab, engine.defaults)
         served = check_model(app, body)
@@ -355,10 +382,11 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         def prepare() -> tuple:
             ids = engine.prompter.chat_ids(messages, spec)
             return [ids], budgets_of(body, [ids]), [engine.prompter.constraint(spec)]
-        return await answer(request, served, spec, await engine.run(prepare), 'chat')
+        return await answer(request, served, spec, await engine.run(prepare), 'chat', started)
 
     @app.post('/v1/completions')
     async def completions(request: Request) -> Any:
+        started = time.perf_counter()
         body = await body_of(request)
         prompts, spec = completion_request(body, engine.vocab, engine.defaults)
         served = check_model(app, body)
@@ -366,6 +394,6 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         def prepare() -> tuple:
             ids = [engine.prompter.completion_ids(p) for p in prompts]
             return ids, budgets_of(body, ids), [None] * len(ids)
-        return await answer(request, served, spec, await engine.run(prepare), 'cmpl')
+        return await answer(request, served, spec, await engine.run(prepare), 'cmpl', started)
 
     return app

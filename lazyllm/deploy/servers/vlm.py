@@ -28,6 +28,9 @@ Sampling: ``temperature`` 0 is greedy (one beam); above 0 samples with ``tempera
 be 1. ``stream: true`` is answered as Server-Sent Events with the whole answer in one
 content chunk (the engine does not stream token by token), then the usage chunk when
 ``stream_options.include_usage`` is set, then ``[DONE]``. One generation runs at a time.
+
+``GET /metrics`` counts tokens and the requests waiting or generating (``_metrics``); as the
+whole answer comes at once, its time to first token is the time to the answer.
 """
 from __future__ import annotations
 
@@ -348,6 +351,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
     app = create_app(served_name=args.served_model_name, aliases=args.alias,
                      kind='vlm', max_model_len=vlm.context)
     lock = threading.Lock()
+    metrics = app.state.metrics.generation
 
     def run(inputs: dict, params: dict) -> tuple[str, int, str]:
         import torch
@@ -359,6 +363,7 @@ def build_app(args: argparse.Namespace) -> FastAPI:
 
     @app.post('/v1/chat/completions')
     async def chat(request: Request) -> Any:
+        started = time.perf_counter()
         body = await read_body(request, '{"messages": [{"role": "user", "content": [{"type": '
                                         '"image_url", "image_url": {"url": "data:image/png;'
                                         'base64,…"}}]}]}')
@@ -369,11 +374,15 @@ def build_app(args: argparse.Namespace) -> FastAPI:
         params['max_new_tokens'] = max_tokens_of(body, max(prompt_tokens, 1), vlm.context,
                                                  args.default_max_tokens)
         try:
-            text, tokens, reason = await asyncio.to_thread(run, inputs, params)
+            with metrics.queue_depth.track_inprogress():
+                text, tokens, reason = await asyncio.to_thread(run, inputs, params)
         except Exception as e:  # noqa: BLE001 - one readable 500, the trace in the log
             log.exception('generation failed')
             raise ApiError(500, f'generation failed: {type(e).__name__}: {e}',
                            'server_error') from None
+        metrics.ttft.observe(time.perf_counter() - started)
+        metrics.prompt_tokens.inc(prompt_tokens)
+        metrics.completion_tokens.inc(tokens)
         shapes, done = Shapes('chat', args.served_model_name), Choice(text, reason, tokens)
         if body.get('stream'):
             usage = bool((body.get('stream_options') or {}).get('include_usage'))
