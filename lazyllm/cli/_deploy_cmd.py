@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -60,10 +56,10 @@ def parse_option(text: str) -> tuple[str, Any]:
 
 
 def default_name(model: str) -> str:
-    """The model folder's name: ``/models/SmolLM2-135M/`` and ``org/SmolLM2-135M`` give
-    ``SmolLM2-135M``; a GGUF file's without the suffix (``smol.Q4_1.gguf``: ``smol.Q4_1``)."""
-    name = Path(model.rstrip('/\\')).name or model
-    return name[:-5] if name.lower().endswith('.gguf') and len(name) > 5 else name
+    """The name a deployment of ``model`` gets without ``--name`` (the model folder's name),
+    shared with the gateway's ``POST /v1/deployments``: ``lazyllm.serve.default_name``."""
+    from ..serve import default_name as name_of
+    return name_of(model)
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,26 +92,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument('--gpus', type=int, default=0, help='GPUs for the engine')
     where.add_argument('--cpus', type=int, help='CPUs for the engine')
     where.add_argument('--memory-gb', type=float, help='memory for the engine, in GB')
+    parser.add_argument('--replicas', type=int, default=1, metavar='N',
+                        help='launch N engines: NAME, NAME-2, … NAME-N, which `lazyllm serve` '
+                             'serves together as NAME')
+    parser.add_argument('--replica-of', metavar='NAME',
+                        help='this deployment is one more replica of NAME at the gateway')
     parser.add_argument('--detach', '-d', action='store_true',
                         help='return at once, without waiting for the engine to be ready')
     parser.add_argument('--json', action='store_true',
                         help='print {name, url, model, engine, pid} as JSON')
-
-
-def _child_argv(args: argparse.Namespace, name: str) -> list[str]:
-    argv = ['deploy', args.model, '--name', name, '--engine', args.engine]
-    if args.config:
-        argv += ['--config', os.path.abspath(args.config)]
-        argv += ['--config-id', args.config_id] if args.config_id else []
-    if args.port is not None:
-        argv += ['--port', str(args.port)]
-    for key, value in args.options:
-        argv += ['--option', f'{key}={json.dumps(value)}']
-    for flag in ('launcher', 'partition', 'gpus', 'cpus', 'memory_gb'):
-        value = getattr(args, flag)
-        if value:
-            argv += ['--' + flag.replace('_', '-'), str(value)]
-    return argv
 
 
 def _from_flags(args: argparse.Namespace) -> Any:
@@ -150,6 +135,12 @@ def _check_usage(args: argparse.Namespace) -> None:
         raise UsageError('--config-id is empty: give the id of an entry.')
     given = [f for f, v in (('--engine', args.engine != 'auto'), ('--option', args.options),
                             ('--port', args.port), ('--launcher', args.launcher)) if v]
+    if args.replicas < 1:
+        raise UsageError(f'--replicas must be >= 1, got {args.replicas}.')
+    if args.replicas > 1 and (args.replica_of or args.port):
+        raise UsageError(f'--replicas cannot be combined with '
+                         f'{"--replica-of" if args.replica_of else "--port"}: the replicas '
+                         'are NAME, NAME-2, …, each on a free port.')
     if args.config and given:
         raise UsageError(f'{", ".join(given)} cannot be combined with --config: the entry '
                          f'{args.model!r} of {args.config} says how to deploy; edit it there '
@@ -163,32 +154,29 @@ def _launcher(args: argparse.Namespace):
     return get_launcher(args.launcher, resources={k: v for k, v in resources.items() if v})
 
 
-def _detach(args: argparse.Namespace, name: str) -> int:
-    from .._config import config
-    from ..registry import Record, Registry, check_name
-    check_name(name)
-    logs = config.home() / 'logs'
-    logs.mkdir(parents=True, exist_ok=True)
-    log = logs / f'deploy-{name}-{time.strftime("%Y%m%d-%H%M%S")}.log'
-    reg = Registry()
-    existing = reg.get(name)
-    with open(log, 'ab') as out:
-        proc = subprocess.Popen([sys.executable, '-m', 'lazyllm', *_child_argv(args, name)],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    # a row now, before returning: `ps` shows it and `stop` ends the deploy process (which
-    # stops its engine); a live deployment of that name is left as it is (the child reuses
-    # it, or refuses another configuration in its log)
-    if existing is None or existing.status not in ('running', 'starting'):
-        reg.put(Record(name=name, model=args.model, engine=args.engine, owner_pid=proc.pid,
-                       detached=True, status='starting', log_path=str(log)))
-    if args.json:
-        print_json({'name': name, 'model': args.model, 'engine': args.engine,
-                    'status': 'starting', 'deploy_pid': proc.pid, 'deploy_log': str(log)})
-    else:
+def _replicas(args: argparse.Namespace, name: str) -> list[tuple[str, str | None]]:
+    """(name, replica_of) of each deployment to launch: ``--replicas N`` gives NAME, then
+    NAME-2 … NAME-N as replicas of NAME."""
+    return [(name, args.replica_of)] + [(f'{name}-{i}', name)
+                                        for i in range(2, args.replicas + 1)]
+
+
+def _detach(args: argparse.Namespace, name: str, replica_of: str | None) -> dict:
+    """The same command in a background session, with its ``starting`` row written before
+    returning (``lazyllm.serve.deploy_detached``, also the gateway's way to deploy)."""
+    from ..serve import deploy_detached
+    resources = {'partition': args.partition, 'gpus': args.gpus, 'cpus': args.cpus,
+                 'memory_gb': args.memory_gb}
+    launched = deploy_detached(args.model, name, engine=args.engine, options=args.options,
+                               port=args.port, launcher=args.launcher, resources=resources,
+                               config_file=args.config, config_id=args.config_id,
+                               replica_of=replica_of)
+    if not args.json:
         print(f'{name} starting (lazyllm ps shows when it is ready)')
-        print(f'deploy log: {log}')
-    return 0
+        print(f'deploy log: {launched.log}')
+    return {'name': name, 'model': args.model, 'engine': args.engine, 'status': 'starting',
+            'deploy_pid': launched.process.pid, 'deploy_log': str(launched.log),
+            'replica_of': replica_of}
 
 
 def _stop_on_sigterm(holder: dict) -> None:
@@ -208,26 +196,35 @@ def _stop_on_sigterm(holder: dict) -> None:
 def _run(args: argparse.Namespace) -> int:
     _check_usage(args)
     name = args.name or default_name(args.model)
+    launches = _replicas(args, name)
     if args.detach:
-        return _detach(args, name)
+        _report(args, [_detach(args, n, of) for n, of in launches])
+        return 0
     to_stderr()      # waiting for the engine: lines on stderr, not INFO log records
     holder: dict = {}
     _stop_on_sigterm(holder)
-    module = holder['module'] = _from_file(args) if args.config else _from_flags(args)
-    if module.deployment.model and not module.deployment.url:   # fetched first, with progress
-        module.deployment.preflight(before_download=True)      # if it can fit
-        fetch(module.deployment.model, source=module.deployment.source,
-              quantization=module.deployment.options.get('quantization'))
-    module.start(name=name, detach=True)
-    record = find(name)
-    job = job_label(record)
-    if args.json:
-        print_json({'name': record.name, 'url': record.url or module.url,
-                    'model': record.model, 'engine': record.engine, 'pid': record.pid,
-                    'job': job})
-    else:
-        print(f'{name} ready at {record.url or module.url} ({job})')
+    ready: list[dict] = []
+    for n, of in launches:
+        module = holder['module'] = _from_file(args) if args.config else _from_flags(args)
+        if module.deployment.model and not module.deployment.url:   # fetched first
+            module.deployment.preflight(before_download=True)      # if it can fit
+            fetch(module.deployment.model, source=module.deployment.source,
+                  quantization=module.deployment.options.get('quantization'))
+        module.start(name=n, detach=True, replica_of=of)
+        record = find(n)
+        ready.append({'name': record.name, 'url': record.url or module.url,
+                      'model': record.model, 'engine': record.engine, 'pid': record.pid,
+                      'job': job_label(record), 'replica_of': record.replica_of or None})
+        if not args.json:
+            print(f'{n} ready at {ready[-1]["url"]} ({ready[-1]["job"]})')
+    _report(args, ready)
     return 0
+
+
+def _report(args: argparse.Namespace, rows: list[dict]) -> None:
+    """``--json``: the deployment's object, or the list of them with ``--replicas``."""
+    if args.json:
+        print_json(rows[0] if args.replicas == 1 else rows)
 
 
 def _pull_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,9 @@
 An OpenAI client (the ``openai`` SDK, LangChain, an IDE plugin) is given one base URL and
 one key, and names a deployment as its ``model``. The deployments are the registry's
 (``lazyllm ps``): started by any process, on this machine, Slurm or Ray. ``_targets`` maps a
-name to its engine, ``_keys`` says who may call, ``_app`` is the HTTP app; ``serve`` runs it.
+name to its engine, ``_keys`` says who may call, ``_app`` is the HTTP app, ``_manage`` the
+management API (``/v1/deployments``: the deploy, ps, stop and logs commands over HTTP);
+``serve`` runs it.
 Imported only by ``lazyllm serve`` (FastAPI and uvicorn are in the ``local`` extra).
 """
 from __future__ import annotations
@@ -16,19 +18,21 @@ import sys
 from typing import Any
 
 from ._app import MAX_BODY, create_app
-from ._keys import KEYS_ENV, authorized, check_exposure, load_keys
+from ._keys import ADMIN_KEYS_ENV, KEYS_ENV, authorized, check_exposure, load_admin_keys, load_keys
 from ._targets import ROUTES, Targets
 
 GRACE = 30      # seconds a stop waits for calls in flight before it cuts them
 
-__all__ = ['serve', 'create_app', 'Targets', 'ROUTES', 'load_keys', 'authorized',
-           'check_exposure', 'KEYS_ENV', 'MAX_BODY']
+__all__ = ['serve', 'create_app', 'Targets', 'ROUTES', 'load_keys', 'load_admin_keys',
+           'authorized', 'check_exposure', 'KEYS_ENV', 'ADMIN_KEYS_ENV', 'MAX_BODY']
 
 
 def serve(host: str = '127.0.0.1', port: int = 8000, *, keys: tuple[str, ...] = (),
-          registry: Any = None, max_body: int = MAX_BODY, announce: Any = None) -> None:
+          registry: Any = None, max_body: int = MAX_BODY, announce: Any = None,
+          admin_keys: tuple[str, ...] = ()) -> None:
     """Run the gateway until interrupted. ``port`` 0 binds a free port; ``announce`` is
-    called with the base URL once the socket listens (default: a line on stderr)."""
+    called with the base URL once the socket listens (default: a line on stderr);
+    ``admin_keys``: the keys the management API (``/v1/deployments``) asks for."""
     import uvicorn
 
     from ..registry import Registry
@@ -39,7 +43,8 @@ def serve(host: str = '127.0.0.1', port: int = 8000, *, keys: tuple[str, ...] = 
     sock.bind((host, port))
     sock.listen(2048)
     bound = sock.getsockname()[1]
-    app = create_app(Targets(registry or Registry()), keys=keys, max_body=max_body)
+    app = create_app(Targets(registry or Registry()), keys=keys, max_body=max_body,
+                     admin_keys=admin_keys)
     shown = f'[{host}]' if ':' in host else host
     url = f'http://{shown}:{bound}/v1/'
     (announce or (lambda u: print(f'lazyllm serve: the OpenAI API of every deployment at {u}'

@@ -27,7 +27,9 @@ from .._config import config
 from .._names import article
 from ..errors import LazyLLMError
 from ._balance import Balancer
+from ._errors import Refused, error_response
 from ._keys import authorized
+from ._manage import add_management
 from ._metrics import instrument
 from ._page import add_page
 from ._targets import ROUTES, Targets
@@ -36,22 +38,6 @@ __all__ = ['create_app', 'MAX_BODY', 'MAX_AUDIO']
 
 MAX_BODY = 4 << 20          # a JSON request, as the engines take it
 MAX_AUDIO = 25 << 20        # an audio upload (OpenAI's own limit)
-_TYPES = {401: 'authentication_error', 404: 'invalid_request_error', 413: 'invalid_request_error',
-          502: 'api_error', 504: 'api_error'}
-
-
-class Refused(Exception):
-    """A request the gateway answers itself, with OpenAI's error shape."""
-
-    def __init__(self, status: int, message: str, code: str, param: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.param = status, code, param
-
-
-def _error(status: int, message: str, code: str | None, param: str | None = None) -> JSONResponse:
-    return JSONResponse({'error': {'message': message,
-                                   'type': _TYPES.get(status, 'invalid_request_error'),
-                                   'param': param, 'code': code}}, status_code=status)
 
 
 def _size(n: int) -> str:
@@ -157,8 +143,9 @@ class _RequireKey:
         if scope['type'] == 'http' and scope['path'].startswith('/v1/'):
             given = dict(scope.get('headers') or ()).get(b'authorization', b'')
             if not authorized(given.decode('latin-1'), self.keys):
-                refusal = _error(401, 'missing or wrong API key: send Authorization: Bearer '
-                                 '<key> with a key this gateway was given.', 'invalid_api_key')
+                refusal = error_response(401, 'missing or wrong API key: send Authorization: '
+                                         'Bearer <key> with a key this gateway was given.',
+                                         'invalid_api_key')
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -198,25 +185,28 @@ async def _unless_gone(request: Request, work: Any) -> Any:
 
 
 def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = MAX_BODY,
-               timeout: float = 600.0) -> FastAPI:
+               timeout: float = 600.0, admin_keys: tuple[str, ...] = ()) -> FastAPI:
     """The gateway app over ``targets``; ``keys``: the API keys a caller must show (none:
-    open, for a gateway on the loopback interface only)."""
+    open, for a gateway on the loopback interface only); ``admin_keys``: those the
+    management API (``/v1/deployments``, ``_manage``) asks for (none: ``keys`` do)."""
     app = FastAPI(title='lazyllm gateway', docs_url=None, redoc_url=None, openapi_url=None)
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
     engines = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0), limits=limits)
     app.router.on_shutdown.append(engines.aclose)
     balancer = Balancer()
 
+    keys = keys + admin_keys if keys else ()   # an admin key may call the models too
     if keys:
         app.add_middleware(_RequireKey, keys=keys)
+    add_management(app, keys=keys, admin_keys=admin_keys)   # /v1/deployments
 
     @app.exception_handler(Refused)
     async def refused(request: Request, e: Refused) -> JSONResponse:
-        return _error(e.status, str(e), e.code, e.param)
+        return error_response(e.status, str(e), e.code, e.param)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, e: HTTPException) -> JSONResponse:
-        return _error(e.status_code, str(e.detail), 'not_found' if e.status_code == 404 else
+        return error_response(e.status_code, str(e.detail), 'not_found' if e.status_code == 404 else
                       'method_not_allowed' if e.status_code == 405 else None)
 
     @app.get('/health')

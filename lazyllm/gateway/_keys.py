@@ -1,11 +1,15 @@
 """Who may call the gateway: API keys, and the rule that keeps an open gateway local.
 
 Keys come from a file (one per line, ``#`` comments) and the ``LAZYLLM_GATEWAY_API_KEYS``
-environment variable (comma-separated). A request shows one as ``Authorization: Bearer K``
-(what the OpenAI SDKs send); it is compared with every key in constant time
-(``hmac.compare_digest``), so timing tells nothing about a key. Keys are never logged or
-shown. A gateway that listens beyond the loopback interface without keys would hand every
-model to the network: ``check_exposure`` refuses to start it.
+environment variable (comma-separated). Admin keys (``--admin-key-file``,
+``LAZYLLM_GATEWAY_ADMIN_KEYS``) are loaded the same way and guard the management API
+(``/v1/deployments``: launching and stopping engines is more than calling them): with admin
+keys, a management call needs one, a normal key is refused with a 403, and an admin key may
+also call the models; without them, the normal keys guard management too. A request shows
+a key as ``Authorization: Bearer K`` (what the OpenAI SDKs send); it is compared with every
+key in constant time (``hmac.compare_digest``), so timing tells nothing about a key. Keys are
+never logged or shown. A gateway that listens beyond the loopback interface without keys
+would hand every model to the network: ``check_exposure`` refuses to start it.
 """
 from __future__ import annotations
 
@@ -16,24 +20,36 @@ from pathlib import Path
 
 from ..errors import ConfigError, InputError
 
-__all__ = ['KEYS_ENV', 'load_keys', 'authorized', 'check_exposure', 'is_loopback']
+__all__ = ['KEYS_ENV', 'ADMIN_KEYS_ENV', 'load_keys', 'load_admin_keys', 'authorized',
+           'management_refusal', 'check_exposure', 'is_loopback']
 
 KEYS_ENV = 'LAZYLLM_GATEWAY_API_KEYS'
+ADMIN_KEYS_ENV = 'LAZYLLM_GATEWAY_ADMIN_KEYS'
 
 
-def load_keys(key_file: str | os.PathLike | None = None) -> tuple[str, ...]:
-    keys = [k.strip() for k in os.environ.get(KEYS_ENV, '').split(',') if k.strip()]
+def _load(env: str, key_file: str | os.PathLike | None, what: str) -> tuple[str, ...]:
+    keys = [k.strip() for k in os.environ.get(env, '').split(',') if k.strip()]
     if key_file is not None:
         try:
             text = Path(key_file).expanduser().read_text(encoding='utf-8')
         except OSError as e:
-            raise ConfigError(f'cannot read the API key file {key_file}: '
+            raise ConfigError(f'cannot read the {what} file {key_file}: '
                               f'{e.strerror or e}.') from None
         keys += [ln.strip() for ln in text.splitlines()
                  if ln.strip() and not ln.lstrip().startswith('#')]
         if not keys:
-            raise ConfigError(f'the API key file {key_file} holds no key (one per line).')
+            raise ConfigError(f'the {what} file {key_file} holds no key (one per line).')
     return tuple(dict.fromkeys(keys))
+
+
+def load_keys(key_file: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """The API keys: ``LAZYLLM_GATEWAY_API_KEYS`` and the lines of ``key_file``."""
+    return _load(KEYS_ENV, key_file, 'API key')
+
+
+def load_admin_keys(key_file: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """The admin keys: ``LAZYLLM_GATEWAY_ADMIN_KEYS`` and the lines of ``key_file``."""
+    return _load(ADMIN_KEYS_ENV, key_file, 'admin key')
 
 
 def authorized(header: str | None, keys: tuple[str, ...]) -> bool:
@@ -46,6 +62,21 @@ def authorized(header: str | None, keys: tuple[str, ...]) -> bool:
     for key in keys:                       # every key compared: no early exit to time
         found |= hmac.compare_digest(given, key.encode())
     return found
+
+
+def management_refusal(header: str | None, keys: tuple[str, ...],
+                       admin_keys: tuple[str, ...]) -> tuple[int, str, str] | None:
+    """Why a management call (``/v1/deployments``) is refused: (status, message, code), or
+    None when it may go on. Without admin keys the normal keys decide, as for every route
+    (the gateway's middleware checks them); with admin keys only one of those will do."""
+    if not admin_keys or authorized(header, admin_keys):
+        return None
+    if keys and authorized(header, keys):
+        return (403, 'this key may call the models but not manage deployments: the '
+                'management API (/v1/deployments) needs an admin key (--admin-key-file).',
+                'admin_key_required')
+    return (401, 'missing or wrong admin key: the management API (/v1/deployments) needs '
+            'Authorization: Bearer <admin key>.', 'invalid_api_key')
 
 
 def is_loopback(host: str) -> bool:

@@ -160,7 +160,8 @@ def test_deploy_again_attaches_and_json(env, t1):
                       '--json')
     assert out.returncode == 0, out.stderr[-3000:]
     data = json.loads(out.stdout)
-    assert set(data) == {'name', 'url', 'model', 'engine', 'pid', 'job'} and data['pid'] == pid
+    assert set(data) == {'name', 'url', 'model', 'engine', 'pid', 'job', 'replica_of'}
+    assert data['pid'] == pid and data['replica_of'] is None
     assert data['job'] == f'local:{pid}'
 
 

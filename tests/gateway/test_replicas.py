@@ -3,8 +3,11 @@ real ``lazyllm serve``; calls are spread over both, and when one is killed mid-t
 call fails (a call is retried on the other before any of its answer was sent)."""
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 
@@ -13,7 +16,7 @@ import pytest
 
 import lazyllm
 from lazyllm.errors import InputError
-from tests.support.gateway import Gateway, stop_leftovers
+from tests.support.gateway import ROOT, Gateway, stop_leftovers
 from tests.support.procs import alive, wait_until
 
 
@@ -26,14 +29,18 @@ def home(tmp_path_factory):
         stop_leftovers()
 
 
+def deploy(*args):
+    return subprocess.run([sys.executable, '-m', 'lazyllm', 'deploy', *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
 @pytest.fixture(scope='module')
 def replicas(home, minilm_path):
-    first = lazyllm.TrainableModule(str(minilm_path)).start(name='emb', detach=True)
-    second = lazyllm.TrainableModule(str(minilm_path)).start(name='emb-2', detach=True,
-                                                             replica_of='emb')
-    yield first, second
-    for m in (first, second):
-        m.stop(force=True)
+    """``lazyllm deploy --replicas 2``: emb and emb-2, a replica of emb."""
+    out = deploy(minilm_path, '--name', 'emb', '--replicas', '2', '--json')
+    assert out.returncode == 0, out.stderr
+    yield json.loads(out.stdout)
+    stop_leftovers()
 
 
 @pytest.fixture(scope='module')
@@ -50,7 +57,12 @@ def served_by(client, n):
                    for i in range(n))
 
 
-def test_one_name_two_replicas_calls_spread_over_both(client):
+def test_one_name_two_replicas_calls_spread_over_both(client, replicas):
+    assert [(r['name'], r['replica_of']) for r in replicas] == [('emb', None),
+                                                                 ('emb-2', 'emb')]
+    rows = {r.name: r for r in lazyllm.deployments()}
+    assert rows['emb-2'].replica_of == 'emb' and rows['emb'].replica_of == ''
+
     cards = {m.id: m for m in client.models.list()}
     assert set(cards) == {'emb'} and cards['emb'].replicas == 2
     seen = served_by(client, 12)
@@ -82,6 +94,13 @@ def test_a_replica_killed_mid_traffic_fails_no_call(client, replicas):
     assert errors == [] and sum(results.values()) == 60, (errors, results)
     after = served_by(client, 6)                  # taken out: the live one takes every call
     assert after == {'emb': 6}, after
+
+
+def test_replica_flags_are_checked_before_anything_runs(home):
+    for args, said in ((['--replicas', '0'], '--replicas must be >= 1'),
+                       (['--replicas', '2', '--port', '9'], 'cannot be combined with --port')):
+        out = deploy('/models/m', *args)
+        assert out.returncode == 2 and said in out.stderr, out.stderr
 
 
 def test_replica_of_needs_a_name_of_its_own(minilm_path, home):
