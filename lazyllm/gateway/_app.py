@@ -8,7 +8,7 @@ answer that is not a stream comes back with the engine's status and body. Every 
 gateway itself makes has OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``,
 so the official SDKs raise their usual exceptions.
 
-The gateway holds no model and runs no engine: it imports FastAPI and httpx, not torch.
+The gateway holds no model and runs no engine: it imports FastAPI and aiohttp, not torch.
 """
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ import json
 from email.message import Message
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
 from .._config import config
@@ -33,6 +31,7 @@ from ._manage import add_management
 from ._metrics import instrument
 from ._page import add_page
 from ._targets import ROUTES, Targets
+from ._upstream import TimedOut, Unreachable, Upstream, relay
 
 __all__ = ['create_app', 'MAX_BODY', 'MAX_AUDIO']
 
@@ -190,9 +189,8 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
     open, for a gateway on the loopback interface only); ``admin_keys``: those the
     management API (``/v1/deployments``, ``_manage``) asks for (none: ``keys`` do)."""
     app = FastAPI(title='lazyllm gateway', docs_url=None, redoc_url=None, openapi_url=None)
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
-    engines = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0), limits=limits)
-    app.router.on_shutdown.append(engines.aclose)
+    engines = Upstream(timeout)
+    app.router.on_shutdown.append(engines.close)
     balancer = Balancer()
 
     keys = keys + admin_keys if keys else ()   # an admin key may call the models too
@@ -248,36 +246,37 @@ def create_app(targets: Targets, *, keys: tuple[str, ...] = (), max_body: int = 
             headers['authorization'] = f'Bearer {config["engine_api_key"]}'
         answer, failed = None, ''
         for row in (order := balancer.order(replicas)):
-            sent = engines.build_request('POST', row.url.rstrip('/') + '/' + route,
-                                         content=payload(row), headers=headers)
+            url = row.url.rstrip('/') + '/' + route
             try:
-                answer = await _unless_gone(request, engines.send(sent, stream=stream))
-            except httpx.TimeoutException:     # it may be working on it: never sent twice
+                answer = await _unless_gone(request, engines.post(url, payload(row), headers,
+                                                                  stream))
+            except TimedOut:                   # it may be working on it: never sent twice
                 raise Refused(504, f'the engine of {model!r} did not answer within '
                               f'{timeout:.0f}s.', 'engine_timeout') from None
-            except httpx.TransportError as e:  # no answer began: the next replica takes it
+            except Unreachable as e:           # no answer began: the next replica takes it
                 balancer.eject(row)
-                failed = f'{row.url} ({type(e).__name__})'
+                failed = f'{row.url} ({e})'
                 continue
             if answer is None:      # the client left: nobody reads an answer (nginx's 499)
                 return Response(status_code=499)
-            if answer.status_code == 503 and row is not order[-1]:    # draining: next one
+            if answer.status == 503 and row is not order[-1]:    # draining: the next one
                 balancer.eject(row)
-                await answer.aclose()
+                if answer.stream is not None:
+                    answer.stream.close()
+                answer, failed = None, f'{row.url} (503, draining)'
                 continue
             balancer.restore(row)
             break
         if answer is None:
             raise Refused(502, f'the engine of {model!r} at {failed} cannot be reached: it may '
                           'have stopped; `lazyllm ps` shows it.', 'engine_unreachable')
-        kind = answer.headers.get('content-type', 'application/json')
-        if not stream:
-            shaped = variant is not None and not variant.streams and answer.status_code == 200
-            return Response(_shaped(variant, answer.content) if shaped else answer.content,
-                            answer.status_code, media_type=kind)
-        return StreamingResponse(answer.aiter_raw(), answer.status_code, media_type=kind,
-                                 headers={'cache-control': 'no-cache'},
-                                 background=BackgroundTask(answer.aclose))
+        if answer.stream is None:
+            shaped = variant is not None and not variant.streams and answer.status == 200
+            return Response(_shaped(variant, answer.body) if shaped else answer.body,
+                            answer.status, media_type=answer.content_type)
+        return StreamingResponse(relay(answer.stream), answer.status,
+                                 media_type=answer.content_type,
+                                 headers={'cache-control': 'no-cache'})
 
     def endpoint(route: str) -> Any:
         async def handle(request: Request) -> Response:
