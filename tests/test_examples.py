@@ -32,6 +32,19 @@ def test_chat_local_runs_on_the_builtin_default_model(smollm_path):
     assert out.stdout.split('poet:', 1)[1].strip()
 
 
+def test_gateway_example_serves_a_deployment_and_its_variant(smollm_path, tmp_path):
+    env = {**os.environ, 'LAZYLLM_MODEL_CACHE_DIR': str(Path(smollm_path).parents[1]),
+           'LAZYLLM_HOME': str(tmp_path)}
+    out = subprocess.run([sys.executable, str(ROOT / 'examples' / 'gateway.py')],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'models: smol (llm), smol:geo (llm)' in out.stdout
+    assert 'smol:geo: The capital of France is Paris.' in out.stdout
+    from lazyllm.registry import Registry
+    rows = Registry(tmp_path / 'registry.db').all()
+    assert [r.status for r in rows] == ['stopped'], rows     # the example stopped its engine
+
+
 def test_chat_local_serves_the_gguf_with_llamacpp_when_installed(llama_server):
     out = subprocess.run([sys.executable, str(ROOT / 'examples' / 'chat_local.py')],
                          capture_output=True, text=True, timeout=300)
