@@ -26,35 +26,11 @@ from tests.support.gateway import (
     direct_url,
     error_of,
     start_named,
-    stop_leftovers,
 )
 from tests.support.procs import alive, wait_until
 from tests.support.speech import SENTENCES, words
 
-
 # -- fixtures: one home, the engines, one gateway for the module ------------------------------
-@pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    """A registry of this module's own (the gateway subprocess inherits LAZYLLM_HOME)."""
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp('gateway-home')
-        mp.setenv('LAZYLLM_HOME', str(folder))
-        yield folder
-        stop_leftovers()
-
-
-@pytest.fixture(scope='module')
-def smol(home, smollm_path):
-    m = start_named(smollm_path, 'smol', llm=True)
-    yield m
-    m.stop(force=True)
-
-
-@pytest.fixture(scope='module')
-def emb(home, minilm_path):
-    m = start_named(minilm_path, 'emb')
-    yield m
-    m.stop(force=True)
 
 
 @pytest.fixture(scope='module')

@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from tests.support.gateway import Gateway, start_named, stop_leftovers
+from tests.support.gateway import Gateway, start_named
 from tests.support.metrics import scrape
 from tests.support.procs import wait_until
 
@@ -22,25 +22,8 @@ CHAT = '/v1/chat/completions'
 
 
 @pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    """A registry of this module's own (the gateway subprocess inherits LAZYLLM_HOME)."""
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp('gateway-metrics-home')
-        mp.setenv('LAZYLLM_HOME', str(folder))
-        yield folder
-        stop_leftovers()
-
-
-@pytest.fixture(scope='module')
 def tiny(home, tiny_llm_path):
     m = start_named(tiny_llm_path, 'tiny', llm=True)
-    yield m
-    m.stop(force=True)
-
-
-@pytest.fixture(scope='module')
-def emb(home, minilm_path):
-    m = start_named(minilm_path, 'emb')
     yield m
     m.stop(force=True)
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from lazyllm.gateway import KEYS_ENV
-from tests.support.gateway import ROOT, Gateway, start_named, stop_leftovers
+from tests.support.gateway import ROOT, Gateway
 
 CHROMIUM, CHROMEDRIVER = '/usr/bin/chromium', '/usr/bin/chromedriver'
 KEY = 'k-page-' + secrets.token_hex(8)
@@ -26,28 +26,6 @@ ANSWER_TIMEOUT = 300          # a turn on 2 shared CPU cores, with the engine po
 
 
 # -- fixtures: one home, the engines, one gateway with a key, one browser ----------------------
-@pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    """A registry of this module's own (the gateway subprocess inherits LAZYLLM_HOME)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv('LAZYLLM_HOME', str(tmp_path_factory.mktemp('page-home')))
-        yield
-        stop_leftovers()
-
-
-@pytest.fixture(scope='module')
-def smol(home, smollm_path):
-    m = start_named(smollm_path, 'smol', llm=True)
-    yield m
-    m.stop(force=True)
-
-
-@pytest.fixture(scope='module')
-def emb(home, minilm_path):
-    """An embedding model: listed by the page, but not one it lets you chat with."""
-    m = start_named(minilm_path, 'emb')
-    yield m
-    m.stop(force=True)
 
 
 @pytest.fixture(scope='module')

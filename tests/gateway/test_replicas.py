@@ -20,15 +20,6 @@ from tests.support.gateway import ROOT, Gateway, stop_leftovers
 from tests.support.procs import alive, wait_until
 
 
-@pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp('replicas-home')
-        mp.setenv('LAZYLLM_HOME', str(folder))
-        yield folder
-        stop_leftovers()
-
-
 def deploy(*args):
     return subprocess.run([sys.executable, '-m', 'lazyllm', 'deploy', *map(str, args)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -15,27 +15,11 @@ import lazyllm
 from lazyllm.errors import InputError
 from lazyllm.formatter import JsonFormatter
 from lazyllm.registry import Registry
-from tests.support.gateway import ROOT, Gateway, error_of, start_named, stop_leftovers
+from tests.support.gateway import ROOT, Gateway, error_of
 from tests.support.procs import wait_until
 
 FRANCE = 'What is the capital of France?'
 GEO = 'You are a concise geography teacher.'
-
-
-@pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp('variants-home')
-        mp.setenv('LAZYLLM_HOME', str(folder))
-        yield folder
-        stop_leftovers()
-
-
-@pytest.fixture(scope='module')
-def smol(home, smollm_path):
-    m = start_named(smollm_path, 'smol', llm=True)
-    yield m
-    m.stop(force=True)
 
 
 @pytest.fixture(scope='module')
