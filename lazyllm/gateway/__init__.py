@@ -5,11 +5,13 @@
 
 An OpenAI client (the ``openai`` SDK, LangChain, an IDE plugin) is given one base URL and
 one key, and names a deployment as its ``model``. The deployments are the registry's
-(``lazyllm ps``): started by any process, on this machine, Slurm or Ray. ``_targets`` maps a
-name to its engine, ``_keys`` says who may call, ``_app`` is the HTTP app, ``_manage`` the
-management API (``/v1/deployments``: the deploy, ps, stop and logs commands over HTTP);
-``serve`` runs it.
-Imported only by ``lazyllm serve`` (FastAPI and uvicorn are in the ``local`` extra).
+(``lazyllm ps``): started by any process, on this machine, Slurm or Ray; a model name may
+also be a replicated deployment or a published share variant. ``_targets`` maps a name to
+its engines, ``_balance`` picks a replica, ``_upstream`` calls it, ``_keys`` says who may
+call, ``_app`` is the HTTP app, ``_manage`` the management API (``/v1/deployments``: the
+deploy, ps, stop and logs commands over HTTP), ``_metrics`` ``/metrics``, ``_page`` the chat
+page; ``serve`` runs it. Imported only by ``lazyllm serve`` (FastAPI, uvicorn, aiohttp and
+prometheus-client are in the ``local`` extra).
 """
 from __future__ import annotations
 
