@@ -25,7 +25,7 @@ from .._config import config
 from .._names import article
 from ..errors import LazyLLMError
 from ._balance import Balancer
-from ._errors import Refused, error_response
+from ._errors import Refused, error_response, unauthorized
 from ._keys import authorized
 from ._manage import add_management
 from ._metrics import instrument
@@ -141,11 +141,8 @@ class _RequireKey:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope['type'] == 'http' and scope['path'].startswith('/v1/'):
             given = dict(scope.get('headers') or ()).get(b'authorization', b'')
-            if not authorized(given.decode('latin-1'), self.keys):
-                refusal = error_response(401, 'missing or wrong API key: send Authorization: '
-                                         'Bearer <key> with a key this gateway was given.',
-                                         'invalid_api_key')
-                await refusal(scope, receive, send)
+            if not authorized(given, self.keys):
+                await unauthorized()(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
-__all__ = ['Refused', 'error_response']
+__all__ = ['Refused', 'error_response', 'unauthorized']
 
 _TYPES = {401: 'authentication_error', 403: 'permission_error', 502: 'api_error',
           503: 'api_error', 504: 'api_error'}
@@ -29,3 +29,9 @@ def error_response(status: int, message: str, code: str | None,
     return JSONResponse({'error': {'message': message,
                                    'type': _TYPES.get(status, 'invalid_request_error'),
                                    'param': param, 'code': code}}, status_code=status)
+
+
+def unauthorized() -> JSONResponse:
+    """The 401 of a request without one of the gateway's API keys."""
+    return error_response(401, 'missing or wrong API key: send Authorization: Bearer <key> '
+                          'with a key this gateway was given.', 'invalid_api_key')

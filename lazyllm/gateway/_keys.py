@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import ConfigError, InputError
 
 __all__ = ['KEYS_ENV', 'ADMIN_KEYS_ENV', 'load_keys', 'load_admin_keys', 'authorized',
-           'management_refusal', 'check_exposure', 'is_loopback']
+           'shown_key', 'management_refusal', 'check_exposure', 'is_loopback']
 
 KEYS_ENV = 'LAZYLLM_GATEWAY_API_KEYS'
 ADMIN_KEYS_ENV = 'LAZYLLM_GATEWAY_ADMIN_KEYS'
@@ -52,16 +52,21 @@ def load_admin_keys(key_file: str | os.PathLike | None = None) -> tuple[str, ...
     return _load(ADMIN_KEYS_ENV, key_file, 'admin key')
 
 
-def authorized(header: str | None, keys: tuple[str, ...]) -> bool:
-    """Whether an ``Authorization`` header carries one of ``keys`` (any header when none)."""
-    if not keys:
-        return True
-    scheme, _, token = (header or '').strip().partition(' ')
+def shown_key(header: str | bytes | None, keys: tuple[str, ...]) -> str | None:
+    """The one of ``keys`` an ``Authorization: Bearer K`` header shows, or None."""
+    text = header.decode('latin-1') if isinstance(header, bytes) else header or ''
+    scheme, _, token = text.strip().partition(' ')
     given = token.strip().encode() if scheme.lower() == 'bearer' else b''
-    found = False
+    found = None
     for key in keys:                       # every key compared: no early exit to time
-        found |= hmac.compare_digest(given, key.encode())
+        if hmac.compare_digest(given, key.encode()):
+            found = key
     return found
+
+
+def authorized(header: str | bytes | None, keys: tuple[str, ...]) -> bool:
+    """Whether an ``Authorization`` header carries one of ``keys`` (any header when none)."""
+    return not keys or shown_key(header, keys) is not None
 
 
 def management_refusal(header: str | None, keys: tuple[str, ...],

@@ -36,6 +36,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import InputError, LazyLLMError
+from ..launch import read_file, tail_file
 from ._errors import Refused
 from ._keys import ADMIN_KEYS_ENV, KEYS_ENV, management_refusal
 
@@ -281,23 +282,17 @@ def launch(ask: dict) -> dict:
 
 # -- logs -------------------------------------------------------------------------------------
 class _FileLog:
-    """The log of a deploy process whose row names no job yet, read as a job's output is."""
+    """The log of a deploy process whose row names no job yet, read as a job's output is
+    (the same readers as ``Job.read_output`` / ``tail_output``)."""
 
     def __init__(self, path: str):
         self.path = path
 
     def read_output(self, offset: int = 0) -> bytes:
-        try:
-            with open(self.path, 'rb') as f:
-                f.seek(offset)
-                return f.read()
-        except OSError:
-            return b''
+        return read_file(self.path, offset)
 
     def tail_output(self, lines: int) -> tuple[bytes, int]:
-        data = self.read_output(0)
-        keep = data.splitlines(keepends=True)[-lines:] if lines else []
-        return b''.join(keep), len(data)
+        return tail_file(self.path, lines)
 
 
 def _log_of(rec: Any) -> Any:

@@ -35,14 +35,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import re
 import time
 from typing import Any, Iterable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -52,7 +51,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.routing import Match
 
-from ._keys import authorized
+from ._errors import unauthorized
+from ._keys import authorized, shown_key
 from ._targets import Targets
 
 __all__ = ['instrument', 'key_id', 'UsageScan']
@@ -202,8 +202,8 @@ class _Measure:
     """The ASGI middleware: counts, times and reads the usage of every HTTP request."""
 
     def __init__(self, app: Any, metrics: _Metrics, keys: tuple[str, ...]):
-        self.app, self.metrics = app, metrics
-        self.keys = [(k.encode(), key_id(k)) for k in keys]
+        self.app, self.metrics, self.keys = app, metrics, keys
+        self.ids = {k: key_id(k) for k in keys}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope['type'] != 'http':
@@ -237,15 +237,9 @@ class _Measure:
                 counter.labels(model, key).inc(n)
 
     def key_of(self, scope: dict) -> str:
-        """The id of the key the request showed; every key compared, as ``authorized``."""
-        header = dict(scope.get('headers') or ()).get(b'authorization', b'')
-        scheme, _, token = header.strip().partition(b' ')
-        given = token.strip() if scheme.lower() == b'bearer' else b''
-        found = 'none'
-        for key, ident in self.keys:
-            if hmac.compare_digest(given, key):
-                found = ident
-        return found
+        """The id of the key the request showed (``none`` without one)."""
+        key = shown_key(dict(scope.get('headers') or ()).get(b'authorization'), self.keys)
+        return self.ids[key] if key is not None else 'none'
 
 
 def instrument(app: FastAPI, targets: Targets, keys: tuple[str, ...]) -> None:
@@ -256,10 +250,7 @@ def instrument(app: FastAPI, targets: Targets, keys: tuple[str, ...]) -> None:
 
     async def scrape(request: Request) -> Response:
         if not authorized(request.headers.get('authorization'), keys):
-            return JSONResponse({'error': {
-                'message': 'missing or wrong API key: send Authorization: Bearer <key> with a '
-                           'key this gateway was given.', 'type': 'authentication_error',
-                'param': None, 'code': 'invalid_api_key'}}, status_code=401)
+            return unauthorized()
         text = await asyncio.to_thread(generate_latest, metrics.registry)   # reads the registry
         return Response(text, media_type=CONTENT_TYPE)
 

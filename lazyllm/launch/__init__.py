@@ -32,6 +32,8 @@ from ._base import (
     Resources,
     Status,
     fill_endpoint,
+    read_file,
+    tail_file,
 )
 from ._local import LocalJob, LocalLauncher
 from ._memory import NEED_ENV, REFUSED_TAG, Memory, gib, machine_memory
@@ -45,7 +47,7 @@ __all__ = ['Launcher', 'Job', 'Resources', 'Status', 'STATUSES', 'ENDED', 'HOST'
            'fill_endpoint', 'LocalLauncher', 'LocalJob', 'SlurmLauncher', 'SlurmJob',
            'RayLauncher', 'RayJob', 'LauncherRegistry', 'launchers', 'get_launcher',
            'launcher_from_ref', 'allocate_port', 'port_is_free', 'Memory', 'machine_memory',
-           'gib', 'NEED_ENV', 'REFUSED_TAG']
+           'gib', 'NEED_ENV', 'REFUSED_TAG', 'read_file', 'tail_file']
 
 
 def _admit(name: str, cls: type[Launcher]) -> None:

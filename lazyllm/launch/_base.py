@@ -275,12 +275,7 @@ class Job(ABC):
 
     def read_output(self, offset: int = 0) -> bytes:
         """The job's output (stdout and stderr) from byte ``offset`` on, for following it."""
-        try:
-            with open(self.log_path, 'rb') as f:
-                f.seek(offset)
-                return f.read()
-        except OSError:
-            return b''
+        return read_file(self.log_path, offset)
 
     def tail_output(self, lines: int) -> tuple[bytes, int]:
         """The last ``lines`` lines of the output and the offset they end at, from which
@@ -314,6 +309,16 @@ class Job(ABC):
     def __repr__(self) -> str:
         return (f'<{type(self).__name__} {self.name} id={self.job_id} {self.status} '
                 f'log={self.log_path}>')
+
+
+def read_file(path: str | os.PathLike, offset: int = 0) -> bytes:
+    """``path``'s bytes from ``offset`` on (to follow a log); ``b''`` if it is missing."""
+    try:
+        with open(path, 'rb') as f:
+            f.seek(offset)
+            return f.read()
+    except OSError:
+        return b''
 
 
 def tail_file(path: str | os.PathLike, lines: int, block: int = 8192) -> tuple[bytes, int]:

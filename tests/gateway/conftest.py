@@ -1,6 +1,7 @@
 """What the gateway test modules share: per module, a registry home of its own (the gateway
-subprocess and deploy processes inherit LAZYLLM_HOME), and named engines in it. Whatever a
-failed test left running there is stopped at the end of the module."""
+subprocess and deploy processes inherit LAZYLLM_HOME), named engines in it, and an ``openai``
+client of the module's own ``gateway`` fixture. Whatever a failed test left running there is
+stopped at the end of the module."""
 import pytest
 
 from tests.support.gateway import start_named, stop_leftovers
@@ -29,3 +30,11 @@ def emb(home, minilm_path):
     m = start_named(minilm_path, 'emb')
     yield m
     m.stop(force=True)
+
+
+@pytest.fixture(scope='module')
+def client(gateway):
+    """The official ``openai`` client of the module's ``gateway``."""
+    c = gateway.client()
+    yield c
+    c.close()

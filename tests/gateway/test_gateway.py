@@ -48,13 +48,6 @@ def gateway(smol, emb, rr):
 
 
 @pytest.fixture(scope='module')
-def client(gateway):
-    c = gateway.client()
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope='module')
 def http(gateway):
     with httpx.Client(base_url=gateway.root, timeout=120) as c:
         yield c

@@ -34,13 +34,6 @@ def gateway(geo):
     gw.stop()
 
 
-@pytest.fixture(scope='module')
-def client(gateway):
-    c = gateway.client()
-    yield c
-    c.close()
-
-
 def ask(client, model, content=FRANCE, **kw):
     return client.chat.completions.create(
         model=model, messages=[{'role': 'user', 'content': content}], **kw)
