@@ -7,11 +7,12 @@ An OpenAI client (the ``openai`` SDK, LangChain, an IDE plugin) is given one bas
 one key, and names a deployment as its ``model``. The deployments are the registry's
 (``lazyllm ps``): started by any process, on this machine, Slurm or Ray; a model name may
 also be a replicated deployment or a published share variant. ``_targets`` maps a name to
-its engines, ``_balance`` picks a replica, ``_upstream`` calls it, ``_keys`` says who may
-call, ``_app`` is the HTTP app, ``_manage`` the management API (``/v1/deployments``: the
-deploy, ps, stop and logs commands over HTTP), ``_metrics`` ``/metrics``, ``_page`` the chat
-page; ``serve`` runs it. Imported only by ``lazyllm serve`` (FastAPI, uvicorn, aiohttp and
-prometheus-client are in the ``local`` extra).
+its engines, ``_balance`` picks a replica, ``_upstream`` calls it, ``_forward`` answers the
+model routes with them, ``_keys`` says who may call, ``_app`` assembles the HTTP app,
+``_manage`` the management API (``/v1/deployments``: the deploy, ps, stop and logs commands
+over HTTP), ``_metrics`` ``/metrics``, ``_page`` the chat page; ``serve`` runs it. Imported
+only by ``lazyllm serve`` (FastAPI, uvicorn, httptools and prometheus-client are in the
+``local`` extra).
 """
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ def serve(host: str = '127.0.0.1', port: int = 8000, *, keys: tuple[str, ...] = 
     (announce or (lambda u: print(f'lazyllm serve: the OpenAI API of every deployment at {u}'
                                   + (' (API keys required)' if keys else ''),
                                   file=sys.stderr, flush=True)))(url)
+    # proxy_headers off: the gateway never reads the client's address, and every call
+    # would pay for the X-Forwarded-For middleware
     server = uvicorn.Server(uvicorn.Config(app, log_level='warning', access_log=False,
-                                           timeout_keep_alive=30,
+                                           timeout_keep_alive=30, proxy_headers=False,
                                            timeout_graceful_shutdown=GRACE))
     server.run(sockets=[sock])

@@ -11,7 +11,7 @@ bytes, never a whole body.
   ``lazyllm_gateway_request_duration_seconds{model,route}`` (a stream ends with its last
   byte). ``route`` is the route's path template (``other`` for a path no route serves);
   ``model`` the model the request named (a deployment, its replicas' name or a published
-  variant), once ``forward`` set ``request.state.model``, and ``unknown`` when it named none
+  variant), once ``_forward`` found it, and ``unknown`` when it named none
   that is served: a client cannot grow the label set with made-up names.
 - ``lazyllm_gateway_time_to_first_token_seconds{model}``: of a streamed answer, the time to
   the first chunk carrying generated text (content, text, reasoning or a tool call). Not the
@@ -53,7 +53,7 @@ from starlette.routing import Match
 
 from ._errors import unauthorized
 from ._keys import authorized, shown_key
-from ._targets import Targets
+from ._targets import ROUTES, Targets
 
 __all__ = ['instrument', 'key_id', 'UsageScan']
 
@@ -149,23 +149,12 @@ class _Metrics:
                                   registry=r)
         r.register(_Live(targets))
 
-    def model_of(self, scope: dict) -> str:
-        """The model the request named (``forward`` sets it) when it is served: a
-        deployment, its replicas' name or a published variant; else ``unknown``."""
-        model = (scope.get('state') or {}).get('model')
-        if isinstance(model, str) and self.targets.get(model)[0]:
-            return model
-        return 'unknown'
 
 
-def _route_of(scope: dict) -> str:
-    """The path template of the route that served ``scope`` (the router records it; a
-    request refused before routing, a 401, is matched here), ``other`` when none does."""
-    route = scope.get('route')
-    if route is None and scope.get('app') is not None:
-        route = next((r for r in scope['app'].router.routes
-                      if r.matches(scope)[0] != Match.NONE), None)
-    return getattr(route, 'path', None) or 'other'
+def _model_of(scope: dict) -> str:
+    """The model the request named, when it is served (``_forward`` sets it once it found
+    the model): a deployment, its replicas' name or a published variant; else ``unknown``."""
+    return (scope.get('state') or {}).get('model') or 'unknown'
 
 
 class _Answer:
@@ -193,7 +182,7 @@ class _Answer:
             data = self.tail + chunk
             if _TEXT.search(data):
                 self.waiting_text = False
-                self.metrics.ttft.labels(self.metrics.model_of(self.scope)).observe(
+                self.metrics.ttft.labels(_model_of(self.scope)).observe(
                     time.perf_counter() - self.start)
             self.tail = data[-_TEXT_MAX:]
 
@@ -201,9 +190,10 @@ class _Answer:
 class _Measure:
     """The ASGI middleware: counts, times and reads the usage of every HTTP request."""
 
-    def __init__(self, app: Any, metrics: _Metrics, keys: tuple[str, ...]):
-        self.app, self.metrics, self.keys = app, metrics, keys
+    def __init__(self, app: Any, metrics: _Metrics, keys: tuple[str, ...], routes: FastAPI):
+        self.app, self.metrics, self.keys, self.routes = app, metrics, keys, routes
         self.ids = {k: key_id(k) for k in keys}
+        self.forwarded = {f'/v1/{route}' for route in ROUTES}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope['type'] != 'http':
@@ -224,7 +214,7 @@ class _Measure:
             self.record(scope, answer)
 
     def record(self, scope: dict, answer: _Answer) -> None:
-        m, model, route = self.metrics, self.metrics.model_of(scope), _route_of(scope)
+        m, model, route = self.metrics, _model_of(scope), self.route_of(scope)
         m.requests.labels(model, route, str(answer.status)).inc()
         m.duration.labels(model, route).observe(time.perf_counter() - answer.start)
         usage = answer.usage.usage if answer.usage is not None else None
@@ -236,17 +226,26 @@ class _Measure:
             if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
                 counter.labels(model, key).inc(n)
 
+    def route_of(self, scope: dict) -> str:
+        """The path template of the route that served ``scope``: a model route's path, the
+        FastAPI route's (its router records it; one refused before routing, a 401, is
+        matched here), ``other`` when none does."""
+        if scope['path'] in self.forwarded:
+            return scope['path']
+        route = scope.get('route') or next(
+            (r for r in self.routes.router.routes if r.matches(scope)[0] != Match.NONE), None)
+        return getattr(route, 'path', None) or 'other'
+
     def key_of(self, scope: dict) -> str:
         """The id of the key the request showed (``none`` without one)."""
         key = shown_key(dict(scope.get('headers') or ()).get(b'authorization'), self.keys)
         return self.ids[key] if key is not None else 'none'
 
 
-def instrument(app: FastAPI, targets: Targets, keys: tuple[str, ...]) -> None:
-    """Measure every request of ``app`` (outermost middleware: refusals count too) and
-    serve ``GET /metrics``."""
+def instrument(app: Any, routes: FastAPI, targets: Targets, keys: tuple[str, ...]) -> Any:
+    """``app`` with every request measured (the outermost layer: refusals count too), and
+    ``GET /metrics`` added to ``routes``, the FastAPI app inside it."""
     metrics = _Metrics(targets)
-    app.add_middleware(_Measure, metrics=metrics, keys=keys)
 
     async def scrape(request: Request) -> Response:
         if not authorized(request.headers.get('authorization'), keys):
@@ -254,4 +253,5 @@ def instrument(app: FastAPI, targets: Targets, keys: tuple[str, ...]) -> None:
         text = await asyncio.to_thread(generate_latest, metrics.registry)   # reads the registry
         return Response(text, media_type=CONTENT_TYPE)
 
-    app.add_api_route('/metrics', scrape, methods=['GET'], include_in_schema=False)
+    routes.add_api_route('/metrics', scrape, methods=['GET'], include_in_schema=False)
+    return _Measure(app, metrics, keys, routes)
