@@ -169,7 +169,8 @@ async def _unless_gone(receive: Any, work: Awaitable) -> Any:
     The body is read already, so the next ASGI message can only be the disconnect. ``work``
     runs in the caller's task, and one task waits for the disconnect: every task costs the
     hot path, and asyncio.wait would make two."""
-    me, left, over = asyncio.current_task(), False, False
+    loop = asyncio.get_running_loop()
+    me, left, over = asyncio.current_task(loop), False, False
     assert me is not None
 
     def on_gone(waiting: asyncio.Future) -> None:
@@ -177,7 +178,7 @@ async def _unless_gone(receive: Any, work: Awaitable) -> Any:
         if not over and not waiting.cancelled() and waiting.exception() is None:
             left = True
             me.cancel()
-    gone = asyncio.ensure_future(receive())
+    gone = loop.create_task(receive())
     gone.add_done_callback(on_gone)
     try:
         return await work

@@ -71,8 +71,9 @@ class _Connection(asyncio.Protocol):
     ``on_*`` methods as the bytes come; the call waits on ``waiter``, woken at the headers,
     at each piece of body and at the end."""
 
-    def __init__(self, key: tuple, pool: Upstream):
-        self.key, self.pool = key, pool
+    def __init__(self, key: tuple, pool: Upstream, loop: asyncio.AbstractEventLoop):
+        self.key, self.pool, self.loop = key, pool, loop
+        self.timer: asyncio.TimerHandle | None = None
         self.transport: Any = None
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
@@ -101,6 +102,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._stop_timer()
         if not self.complete:
             self._fail(Unreachable('the engine closed the connection'))
 
@@ -123,6 +125,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.complete = True
+        self._stop_timer()
         self.reusable = self.parser.should_keep_alive()    # asked now: the parser resets
         self._wake()
 
@@ -133,35 +136,30 @@ class _Connection(asyncio.Protocol):
         self.started = self.complete = False
         self.status, self.content_type, self.error = 0, 'application/json', None
         self.chunks, self.held, self.last = [], 0, time.monotonic()
+        self.timer = self.loop.call_later(self.pool.timeout, self._watch_silence)
         head = b'POST %s HTTP/1.1\r\nhost: %s\r\ncontent-length: %d\r\n' % (
             target, host, len(payload))
         head += ''.join(f'{k}: {v}\r\n' for k, v in headers.items()).encode('latin-1')
         self.transport.write(head + b'\r\n' + payload)
 
-    async def wait(self, timeout: float) -> None:
-        """Until something new came (or the engine was silent ``timeout`` seconds)."""
+    async def wait(self) -> None:
+        """Until something new came, or the call failed (``error``)."""
         if self.error is not None:
             raise self.error
-        loop = asyncio.get_running_loop()
-        self.waiter = loop.create_future()
-        timer = loop.call_later(self._left(timeout), self._check_silence, timeout)
+        self.waiter = self.loop.create_future()
         try:
             await self.waiter
         finally:
-            timer.cancel()
             self.waiter = None
 
-    def _check_silence(self, timeout: float) -> None:
-        if self.waiter is None or self.waiter.done():
-            return
-        if self._left(timeout) <= 0:
-            self.waiter.set_exception(TimedOut())
-        else:                           # the engine spoke since: wait from then
-            self.waiter.get_loop().call_later(self._left(timeout), self._check_silence,
-                                              timeout)
-
-    def _left(self, timeout: float) -> float:
-        return self.last + timeout - time.monotonic()
+    def _watch_silence(self) -> None:
+        """The call's one timer: ``TimedOut`` once the engine was silent ``timeout``
+        seconds (not while the gateway itself asked it to wait), else checked again then."""
+        left = self.last + self.pool.timeout - time.monotonic()
+        if left <= 0 and not self.paused:
+            self._fail(TimedOut())
+        elif not self.complete and not self.closed:
+            self.timer = self.loop.call_later(max(left, 0.1), self._watch_silence)
 
     def take(self) -> bytes:
         """The body held so far, handed over (the engine may send more)."""
@@ -169,7 +167,7 @@ class _Connection(asyncio.Protocol):
         self.chunks, self.held = [], 0
         if self.paused and not self.closed:
             self.transport.resume_reading()
-            self.paused = False
+            self.paused, self.last = False, time.monotonic()    # its silence counts anew
         return data
 
     def done(self) -> None:
@@ -181,9 +179,15 @@ class _Connection(asyncio.Protocol):
             self.close()
 
     def close(self) -> None:
+        self._stop_timer()
         if self.transport is not None and not self.closed:
             self.transport.close()
             self.closed = True
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def _wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -215,7 +219,7 @@ class Upstream:
             try:
                 conn.send(target, host, payload, headers)
                 while conn.status == 0:
-                    await conn.wait(self.timeout)
+                    await conn.wait()
             except Unreachable:
                 conn.close()
                 if reused and not conn.started:     # it closed while idle: a new one
@@ -229,7 +233,7 @@ class Upstream:
             return Answer(conn.status, conn.content_type, stream=conn)
         try:
             while not conn.complete:
-                await conn.wait(self.timeout)
+                await conn.wait()
         except BaseException:
             conn.close()
             raise
@@ -252,7 +256,7 @@ class Upstream:
         loop = asyncio.get_running_loop()
         try:
             _, conn = await asyncio.wait_for(loop.create_connection(
-                lambda: _Connection(key, self), host, port,
+                lambda: _Connection(key, self, loop), host, port,
                 ssl=self._tls if tls else None), CONNECT_TIMEOUT)
         except (OSError, asyncio.TimeoutError) as e:
             raise Unreachable(type(e).__name__) from None
@@ -276,7 +280,7 @@ async def relay(conn: Any) -> AsyncIterator[bytes]:
             elif conn.complete:
                 break
             else:
-                await conn.wait(conn.pool.timeout)
+                await conn.wait()
     except (Unreachable, TimedOut) as e:
         log.warning('the engine at %s:%s broke off a stream: %s', *conn.key[:2], e)
     finally:
