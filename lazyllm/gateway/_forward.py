@@ -146,21 +146,25 @@ class Forward:
 
 class _Relay:
     """The ASGI response of a streamed answer: the engine's chunks sent on as they come.
-    A client that leaves stops the relay, which closes the engine's connection."""
+    A client that leaves stops the relay, which closes the engine's connection; so does a
+    relay that never began."""
 
     def __init__(self, answer: Any):
         self.answer = answer
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        await send({'type': 'http.response.start', 'status': self.answer.status,
-                    'headers': [(b'content-type', self.answer.content_type.encode('latin-1')),
-                                (b'cache-control', b'no-cache')]})
-
         async def pump() -> None:
             async for chunk in relay(self.answer.stream):
                 await send({'type': 'http.response.body', 'body': chunk, 'more_body': True})
             await send({'type': 'http.response.body', 'body': b''})
-        await _unless_gone(receive, pump())
+        try:
+            await send({'type': 'http.response.start', 'status': self.answer.status,
+                        'headers': [(b'content-type',
+                                     self.answer.content_type.encode('latin-1')),
+                                    (b'cache-control', b'no-cache')]})
+            await _unless_gone(receive, pump())
+        finally:
+            self.answer.stream.done()       # a no-op once the relay gave it back
 
 
 async def _unless_gone(receive: Any, work: Awaitable) -> Any:

@@ -85,6 +85,7 @@ class _Connection(asyncio.Protocol):
         self.held = 0
         self.paused = False
         self.complete = self.reusable = False
+        self.busy = False               # a call is on it (from send to done)
         self.error: Exception | None = None
         self.last = 0.0                 # when the engine last sent something
 
@@ -133,7 +134,7 @@ class _Connection(asyncio.Protocol):
     def send(self, target: bytes, host: bytes, payload: bytes,
              headers: Mapping[str, str]) -> None:
         self.parser = httptools.HttpResponseParser(self)
-        self.started = self.complete = False
+        self.busy, self.started, self.complete = True, False, False
         self.status, self.content_type, self.error = 0, 'application/json', None
         self.chunks, self.held, self.last = [], 0, time.monotonic()
         self.timer = self.loop.call_later(self.pool.timeout, self._watch_silence)
@@ -172,7 +173,11 @@ class _Connection(asyncio.Protocol):
 
     def done(self) -> None:
         """The call is over: the connection goes back to the pool, or is closed when the
-        answer was not read to its end (that tells the engine to stop)."""
+        answer was not read to its end (that tells the engine to stop). Once per call: a
+        second ``done`` does nothing."""
+        if not self.busy:
+            return
+        self.busy = False
         if self.complete and self.reusable and not self.closed:
             self.pool.idle.setdefault(self.key, []).append(self)
         else:
