@@ -8,6 +8,18 @@ import httpx
 from tests.support.procs import wait_until
 
 
+def answers(url: str, timeout: float = 30) -> bool:
+    """Whether ``url`` answers 200 within ``timeout`` seconds. A job announces its URL once
+    it picked its port, a moment before its server listens (longer on a loaded machine), so
+    a test polls the URL as a user's readiness check would."""
+    def ok() -> bool:
+        try:
+            return httpx.get(url, timeout=5).status_code == 200
+        except httpx.TransportError:
+            return False
+    return wait_until(ok, timeout, interval=0.2)
+
+
 def squeue() -> list[str]:
     """Ids of the jobs Slurm has queued or running."""
     out = subprocess.run(['squeue', '-h', '-o', '%i'], capture_output=True, text=True,

@@ -17,7 +17,7 @@ import lazyllm
 from lazyllm.errors import InputError, LaunchError
 from lazyllm.launch import HOST, PORT, RayJob, Resources, get_launcher, launchers
 from lazyllm.launch._ray import dashboard_url
-from tests.support.clusters import ray_cpus_in_use, ray_job
+from tests.support.clusters import answers, ray_cpus_in_use, ray_job
 from tests.support.clusters import running as _running
 from tests.support.procs import wait_until
 from tests.support.retrieval_task import RECOMMENDED_EMBED_OPTIONS, mean_rank, retrieval_task
@@ -71,7 +71,7 @@ def test_a_job_runs_with_its_resources_answers_and_stop_ends_it(ray_address, job
     assert wait_until(lambda: ray_cpus_in_use(ray_address) == 1, 15)   # reported every ~1 s
     assert info['runtime_env']['env_vars'] == {'LAZYLLM_T': 'x'}
     assert job.host == '127.0.0.1' and job.node
-    assert httpx.get(job.url, timeout=10).status_code == 200
+    assert answers(job.url), job.logs(20)
     engine = psutil.Process(job.endpoint['pid'])
     assert engine.environ()['LAZYLLM_T'] == 'x'
     assert job.stop() == 'stopped'
@@ -160,7 +160,7 @@ def test_start_local_starts_a_loopback_head_and_it_ends_with_its_launcher(monkey
     try:
         job = _running(launcher.launch(SERVER, name='on-own-head'), timeout=120)
         assert launcher.address.startswith('http://127.0.0.1:')
-        assert httpx.get(job.url, timeout=10).status_code == 200
+        assert answers(job.url), job.logs(20)
         head = psutil.Process(launcher.head.pid)
         family = [head] + head.children(recursive=True)
         listening = {c.laddr.ip for p in family for c in _connections(p)

@@ -15,8 +15,8 @@ import lazyllm
 from lazyllm.errors import InputError, LaunchError
 from lazyllm.launch import HOST, PORT, Resources, SlurmJob, launchers
 from lazyllm.launch._slurm import batch_script
+from tests.support.clusters import answers, squeue
 from tests.support.clusters import running as _running
-from tests.support.clusters import squeue
 from tests.support.procs import wait_until
 
 SERVER = [sys.executable, '-m', 'http.server', '--bind', HOST, PORT]
@@ -76,7 +76,7 @@ def test_a_job_runs_on_the_node_answers_at_its_url_and_stop_cancels_it(slurm, jo
     assert job.job_id in squeue()
     assert job.node == 'localhost'
     assert job.host == '127.0.0.1'          # the node's NodeAddr in slurm.conf
-    assert httpx.get(job.url, timeout=10).status_code == 200
+    assert answers(job.url), job.logs(20)
     endpoint = _endpoint(job)
     assert endpoint['port'] == job.port
     assert _environ(endpoint['pid'])['LAZYLLM_T'] == 'x'   # env reaches the job
