@@ -29,7 +29,7 @@ from .._names import article
 from ..errors import LazyLLMError
 from ._balance import Balancer
 from ._errors import Refused, error_response
-from ._targets import ROUTES, Targets
+from ._targets import MODEL_PATHS, ROUTES, Targets
 from ._upstream import TimedOut, Unreachable, Upstream, relay
 
 __all__ = ['Forward', 'MAX_BODY', 'MAX_AUDIO']
@@ -51,11 +51,10 @@ class Forward:
         self.app, self.targets, self.max_body, self.timeout = app, targets, max_body, timeout
         self.engines = Upstream(timeout)
         self.balancer = Balancer()
-        self.paths = {f'/v1/{route}': route for route in ROUTES}
         self.engine_auth = f'Bearer {engine_key}' if engine_key else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        route = self.paths.get(scope['path']) if scope['type'] == 'http' else None
+        route = MODEL_PATHS.get(scope['path']) if scope['type'] == 'http' else None
         if route is None:
             await self.app(scope, receive, send)
             return

@@ -53,7 +53,7 @@ from starlette.routing import Match
 
 from ._errors import unauthorized
 from ._keys import authorized, shown_key
-from ._targets import ROUTES, Targets
+from ._targets import MODEL_PATHS, Targets
 
 __all__ = ['instrument', 'key_id', 'UsageScan']
 
@@ -132,7 +132,6 @@ class _Live:
 
 class _Metrics:
     def __init__(self, targets: Targets):
-        self.targets = targets
         self.registry = r = CollectorRegistry()
         self.requests = Counter('lazyllm_gateway_requests', 'requests answered, by model, route '
                                 'template and status', ['model', 'route', 'status'], registry=r)
@@ -148,7 +147,6 @@ class _Metrics:
                                   'the usage of the answers, by API key id', ['model', 'key'],
                                   registry=r)
         r.register(_Live(targets))
-
 
 
 def _model_of(scope: dict) -> str:
@@ -193,7 +191,6 @@ class _Measure:
     def __init__(self, app: Any, metrics: _Metrics, keys: tuple[str, ...], routes: FastAPI):
         self.app, self.metrics, self.keys, self.routes = app, metrics, keys, routes
         self.ids = {k: key_id(k) for k in keys}
-        self.forwarded = {f'/v1/{route}' for route in ROUTES}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope['type'] != 'http':
@@ -230,7 +227,7 @@ class _Measure:
         """The path template of the route that served ``scope``: a model route's path, the
         FastAPI route's (its router records it; one refused before routing, a 401, is
         matched here), ``other`` when none does."""
-        if scope['path'] in self.forwarded:
+        if scope['path'] in MODEL_PATHS:
             return scope['path']
         route = scope.get('route') or next(
             (r for r in self.routes.router.routes if r.matches(scope)[0] != Match.NONE), None)

@@ -15,12 +15,13 @@ import threading
 import time
 from typing import Any
 
-__all__ = ['Targets', 'ROUTES']
+__all__ = ['Targets', 'ROUTES', 'MODEL_PATHS']
 
 # route -> the model types that answer it
 ROUTES = {'chat/completions': ('llm', 'vlm'), 'completions': ('llm',),
           'embeddings': ('embed', 'cross_modal_embed'), 'rerank': ('rerank',),
           'audio/transcriptions': ('stt',), 'classify': ('classify',)}
+MODEL_PATHS = {f'/v1/{route}': route for route in ROUTES}     # path -> its route
 
 
 class Targets:

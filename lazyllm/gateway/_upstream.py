@@ -75,7 +75,7 @@ class _Connection(asyncio.Protocol):
         self.key, self.pool, self.loop = key, pool, loop
         self.timer: asyncio.TimerHandle | None = None
         self.transport: Any = None
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser = httptools.HttpResponseParser(self)   # resets itself after each answer
         self.closed = False
         self.waiter: asyncio.Future | None = None
         self.started = False            # the answer's first byte came
@@ -133,7 +133,6 @@ class _Connection(asyncio.Protocol):
     # the call's side
     def send(self, target: bytes, host: bytes, payload: bytes,
              headers: Mapping[str, str]) -> None:
-        self.parser = httptools.HttpResponseParser(self)
         self.busy, self.started, self.complete = True, False, False
         self.status, self.content_type, self.error = 0, 'application/json', None
         self.chunks, self.held, self.last = [], 0, time.monotonic()
