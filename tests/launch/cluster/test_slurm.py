@@ -22,8 +22,12 @@ from tests.support.procs import wait_until
 SERVER = [sys.executable, '-m', 'http.server', '--bind', HOST, PORT]
 
 
-def _environ(pid):
-    with open(f'/proc/{pid}/environ', 'rb') as f:
+def _environ(job):
+    """The environment the job's program started with. Read only once the program answers:
+    the node script announces its pid before it execs the program, and while the kernel
+    runs that exec, /proc/PID/environ reads empty (seen on a loaded machine)."""
+    assert answers(job.url), job.logs(20)
+    with open(f'/proc/{_endpoint(job)["pid"]}/environ', 'rb') as f:
         pairs = [item.split(b'=', 1) for item in f.read().split(b'\0') if b'=' in item]
     return {k.decode(): v.decode() for k, v in pairs}
 
@@ -79,7 +83,7 @@ def test_a_job_runs_on_the_node_answers_at_its_url_and_stop_cancels_it(slurm, jo
     assert answers(job.url), job.logs(20)
     endpoint = _endpoint(job)
     assert endpoint['port'] == job.port
-    assert _environ(endpoint['pid'])['LAZYLLM_T'] == 'x'   # env reaches the job
+    assert _environ(job)['LAZYLLM_T'] == 'x'   # env reaches the job
     assert job.stop() == 'stopped'
     assert job.job_id not in squeue()
     assert job.returncode == -15            # ended by scancel's SIGTERM
@@ -92,7 +96,7 @@ def test_fake_gpus_reach_the_job_as_cuda_visible_devices(slurm, jobs):
     jobs.append(one)
     seen = _endpoint(one)
     assert seen['cuda_visible_devices'] in ('0', '1')
-    assert _environ(seen['pid'])['CUDA_VISIBLE_DEVICES'] == seen['cuda_visible_devices']
+    assert _environ(one)['CUDA_VISIBLE_DEVICES'] == seen['cuda_visible_devices']
     # the node has two GPUs: a job asking for both waits in the queue until one is free
     both = launchers.slurm().launch(SERVER, name='gpu2', resources={'gpus': 2})
     jobs.append(both)
@@ -104,7 +108,7 @@ def test_fake_gpus_reach_the_job_as_cuda_visible_devices(slurm, jobs):
     both.stop()
     none = _running(launchers.slurm().launch(SERVER, name='gpu0'))
     jobs.append(none)
-    assert not _environ(_endpoint(none)['pid']).get('CUDA_VISIBLE_DEVICES')
+    assert not _environ(none).get('CUDA_VISIBLE_DEVICES')
 
 
 @pytest.mark.parametrize('kw, said, fix', [
