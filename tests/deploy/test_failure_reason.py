@@ -155,30 +155,48 @@ CRASH = textwrap.dedent('''
 ''')
 
 
+# a process that dies as native code does when it crashes (llama-server's SIGSEGV)
+SEGFAULT = 'import os, signal; print("warming up"); os.kill(os.getpid(), signal.SIGSEGV)'
+
+
 @dataclass(frozen=True, repr=False)
 class CrashingEngine(Engine):
     """An engine (as a plugin would register one) that overrides no ``failure_reason``."""
+    script: str = CRASH
 
     def argv(self, model_dir, *, host, port, served_name, options, python=sys.executable,
              aliases=()):
-        return [python, '-c', CRASH]
+        return [python, '-c', self.script]
 
 
 @pytest.fixture
-def crashing_engine():
-    engine = lazyllm.deploy.register_engine(
-        CrashingEngine(name='test_crashing', types=frozenset({ModelType.LLM})))
-    yield engine.name
-    del lazyllm.deploy.engines[engine.name]
-
-
-def test_any_engine_reports_the_root_exception_of_its_process(crashing_engine, tmp_path):
+def crash(tmp_path):
+    """crash(script): the DeployError's text when an engine that runs ``script`` starts."""
     (tmp_path / 'config.json').write_text('{}')
     (tmp_path / 'model.safetensors').write_bytes(b'')     # never loaded: the engine crashes
-    dep = Deployment(str(tmp_path), type='llm', engine=crashing_engine)
-    with pytest.raises(DeployError) as info:
-        dep.start()
-    lines = str(info.value).splitlines()
+
+    def start(script):
+        engine = lazyllm.deploy.register_engine(CrashingEngine(
+            name='test_crashing', types=frozenset({ModelType.LLM}), script=script))
+        with pytest.raises(DeployError) as info:
+            Deployment(str(tmp_path), type='llm', engine=engine.name).start()
+        return str(info.value)
+    yield start
+    if 'test_crashing' in lazyllm.deploy.engines:
+        del lazyllm.deploy.engines['test_crashing']
+
+
+def test_any_engine_reports_the_root_exception_of_its_process(crash):
+    text = crash(CRASH)
+    lines = text.splitlines()
     assert 'test_crashing engine' in lines[0] and 'exited before it was ready' in lines[0]
     assert lines[1] == 'ValueError: shard 3 of 4 is truncated at byte 1024'
-    assert 'RuntimeError: wrapper' in str(info.value)       # still in the log lines below
+    assert 'RuntimeError: wrapper' in text       # still in the log lines below
+
+
+def test_an_engine_killed_by_a_signal_is_said_to_have_crashed(crash):
+    """A native crash leaves no traceback: the error names the signal instead of a bare
+    negative exit code."""
+    head = crash(SEGFAULT).splitlines()[0]
+    assert head.endswith('exited before it was ready (exit code -11: killed by SIGSEGV, '
+                         'a crash in its native code).'), head
