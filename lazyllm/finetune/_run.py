@@ -110,8 +110,9 @@ def run_finetune(*, method: Any, task: str, base: Path, trainset: Any, options: 
         _watch(job, f'{method.name} {base.name}')
         log = job.logs(100000)
         if job.status != 'exited' or not (partial / 'metrics.json').is_file():
-            why = parse_error(log) or f'the job ended with status {job.status} ' \
-                                      f'(exit code {job.returncode})'
+            ended = job.exit_text
+            why = parse_error(log) or f'the job ended with status {job.status}' + \
+                (f' ({ended})' if ended else '')
             tail = '\n'.join(log.rstrip().splitlines()[-20:])
             raise FinetuneError(f'finetuning {base.name} with {method.name} failed: {why}\n'
                                 f'Last log lines:\n{tail}\nFull log: {job.log_path}')

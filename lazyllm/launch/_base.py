@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -179,6 +180,10 @@ def _job_name(name: Any, argv: list[str]) -> str:
     return safe_name(name, 64, 'job')
 
 
+# signals a process gets from its own fault, not from a sender
+_CRASHES = {'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT'}
+
+
 class Job(ABC):
     """One engine process (or cluster job) started by a launcher.
 
@@ -263,6 +268,24 @@ class Job(ABC):
     @abstractmethod
     def returncode(self) -> int | None:
         """Exit code once ended (negative: the signal that ended it); None while running."""
+
+    @property
+    def exit_text(self) -> str:
+        """How the job ended, for an error message: 'exit code 4'; a negative code names its
+        signal, and a crash signal says so, since a native crash leaves no traceback in the
+        log to explain it ('exit code -11: killed by SIGSEGV, a crash in its native code');
+        '' while running or when unknown."""
+        code = self.returncode
+        if code is None:
+            return ''
+        if code >= 0:
+            return f'exit code {code}'
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            return f'exit code {code}: killed by signal {-code}'
+        crashed = ', a crash in its native code' if name in _CRASHES else ''
+        return f'exit code {code}: killed by {name}{crashed}'
 
     @abstractmethod
     def stop(self, timeout: float = 10.0) -> Status:

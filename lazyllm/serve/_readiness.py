@@ -10,7 +10,6 @@ CPU takes ~40 s, and a cluster job may wait in a queue first.
 """
 from __future__ import annotations
 
-import signal
 import time
 from typing import Any, Callable, Mapping
 
@@ -100,30 +99,12 @@ def failure_text(job: Any, engine: Engine, what: str, happened: str) -> str:
     which knows how it reports one), then the last log lines."""
     log = job.logs(2000)
     tail = '\n'.join(log.rstrip().splitlines()[-30:])
-    head = f'the {engine.name} engine for {what} {happened}{_exit_code(job.returncode)}.'
+    ended = job.exit_text
+    head = f'the {engine.name} engine for {what} {happened}{f" ({ended})" if ended else ""}.'
     why = _node_refusal(log) or engine.failure_reason(log)
     if why:
         head += '\n' + why
     return f'{head}\nLast log lines:\n{tail}\nFull log: {job.log_path}'
-
-
-# signals a process gets from its own fault, not from a sender
-_CRASHES = {'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT'}
-
-
-def _exit_code(code: int | None) -> str:
-    """' (exit code N)'; a negative code (killed by a signal) names the signal, and a crash
-    says so: a native crash leaves no Python traceback in the log to explain it."""
-    if code is None:
-        return ''
-    if code >= 0:
-        return f' (exit code {code})'
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        return f' (exit code {code}: killed by signal {-code})'
-    crashed = ', a crash in its native code' if name in _CRASHES else ''
-    return f' (exit code {code}: killed by {name}{crashed})'
 
 
 def _node_refusal(log: str) -> str:

@@ -17,6 +17,7 @@ from lazyllm.deploy.servers.__main__ import cause
 from lazyllm.errors import DeployError
 from lazyllm.hub import ModelType
 from lazyllm.serve import Deployment
+from tests.support.procs import SEGFAULT
 
 ROOT = ('ValueError: Available memory on node 0 (14.63/19.21 GiB) on startup is less than '
         'desired CPU memory utilization (0.92, 17.68 GiB). Decrease GPU memory utilization or '
@@ -153,10 +154,6 @@ CRASH = textwrap.dedent('''
             print(f'releasing buffer {i}', flush=True)
         fail_later(e)
 ''')
-
-
-# a process that dies as native code does when it crashes (llama-server's SIGSEGV)
-SEGFAULT = 'import os, signal; print("warming up"); os.kill(os.getpid(), signal.SIGSEGV)'
 
 
 @dataclass(frozen=True, repr=False)

@@ -9,7 +9,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from lazyllm.launch import port_is_free
-from tests.support.procs import group, wait_until
+from tests.support.procs import SEGFAULT, group, wait_until
 
 PY = sys.executable
 
@@ -46,9 +46,13 @@ def test_http_server_reachable_logged_and_stopped(launcher, jobs, lazyllm_home):
 def test_exit_codes_and_output(launcher, jobs):
     ok = launcher.launch([PY, '-c', 'print("all good")'], name='ok')
     bad = launcher.launch([PY, '-c', 'import sys; print("oops", file=sys.stderr); sys.exit(3)'])
-    jobs += [ok, bad]
+    crash = launcher.launch([PY, '-c', SEGFAULT])
+    jobs += [ok, bad, crash]
     assert ok.wait(10) == 'exited' and ok.returncode == 0
     assert bad.wait(10) == 'failed' and bad.returncode == 3
+    assert crash.wait(10) == 'failed' and crash.returncode == -signal.SIGSEGV
+    assert (ok.exit_text, bad.exit_text) == ('exit code 0', 'exit code 3')
+    assert crash.exit_text == 'exit code -11: killed by SIGSEGV, a crash in its native code'
     assert ok.logs() == 'all good'
     assert bad.logs() == 'oops'
     assert bad.name == os.path.basename(PY)  # the default name: the program's
@@ -60,6 +64,7 @@ def test_wait_with_timeout_returns_running(launcher, jobs):
     jobs.append(job)
     start = time.monotonic()
     assert job.wait(0.3) == 'running'
+    assert job.exit_text == ''                # nothing to say while it runs
     assert 0.25 < time.monotonic() - start < 2
 
 

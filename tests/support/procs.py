@@ -6,6 +6,9 @@ import time
 
 import psutil
 
+# a Python program that dies as crashed native code does (killed by its own SIGSEGV)
+SEGFAULT = 'import os, signal; os.kill(os.getpid(), signal.SIGSEGV)'
+
 
 def group(pgid):
     """Pids of the live (non-zombie) processes in process group ``pgid``."""
